@@ -1,0 +1,43 @@
+package = "gemini"
+version = "scm-1"
+source = {
+  url = "git+file:///dev/null",  -- built from a checkout: luarocks make
+}
+description = {
+  summary = "The Google Gemini API for Lua, with a C core on libcurl",
+  detailed = [[
+    Generate, stream (SSE), count tokens, embed, chats, function calling,
+    files and caches, against Google's Gemini API or a proxy serving the
+    same format. Lua 5.1-5.4 and LuaJIT.
+  ]],
+  license = "MIT",
+}
+dependencies = {
+  "lua >= 5.1, < 5.5",
+  "lua-cjson",
+}
+external_dependencies = {
+  CURL = { header = "curl/curl.h", library = "curl" },
+}
+build = {
+  type = "make",
+  build_target = "all",
+  build_variables = {
+    LUA = "$(LUA)",
+    BUILD = "build/rock",
+    CFLAGS = "$(CFLAGS)",
+    LUA_CFLAGS = "-I$(LUA_INCDIR)",
+    CURL_CFLAGS = "-I$(CURL_INCDIR)",
+    CURL_LIBS = "-L$(CURL_LIBDIR) -lcurl",
+  },
+  install_target = "install",
+  install_variables = {
+    LUA = "$(LUA)",
+    BUILD = "build/rock",
+    LUA_CFLAGS = "-I$(LUA_INCDIR)",
+    CURL_CFLAGS = "-I$(CURL_INCDIR)",
+    CURL_LIBS = "-L$(CURL_LIBDIR) -lcurl",
+    INSTALL_LMOD = "$(LUADIR)",
+    INSTALL_CMOD = "$(LIBDIR)",
+  },
+}

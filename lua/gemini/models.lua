@@ -1,0 +1,147 @@
+--- `client.models`: generate (whole and streamed), count tokens, embed,
+-- get and list models.
+-- @module gemini.models
+local errors = require("gemini.errors")
+local json = require("gemini.json")
+local request = require("gemini.request")
+local response = require("gemini.response")
+local stream = require("gemini.stream")
+
+local Models = {}
+Models.__index = Models
+
+function Models.new(client)
+  return setmetatable({ client = client }, Models)
+end
+
+local function check_self(self, fname)
+  if getmetatable(self) ~= Models then
+    error(string.format("bad self to '%s' (call it as client.models:%s{...})", fname, fname), 3)
+  end
+end
+
+local function encode(body)
+  return json.encode(body, { root = "request" })
+end
+
+--- The request of a generate call: `{path=, body=, http_options=, is_json=}`.
+-- Exposed so chats and later layers build requests the same way.
+function Models:build_generate(req, fname)
+  check_self(self, fname)
+  errors.arg(fname, 1, req, "table")
+  local model = request.model(req.model, fname)
+  local config = req.config
+  local body = request.split_config(config, fname)
+  body.contents = request.contents(req.contents, fname)
+  return {
+    model = model,
+    body = body,
+    http_options = config and request.get(config, "httpOptions", "http_options"),
+    is_json = request.json_mode(config),
+  }
+end
+
+--- Generates a whole answer.
+-- @tparam table req `{model=, contents=, config=}`
+-- @return a response (with helpers), or nil, `gemini.Error`
+function Models:generate_content(req)
+  local r = self:build_generate(req, "generate_content")
+  local res, err = self.client:_call{
+    path = r.model .. ":generateContent", body = encode(r.body), http_options = r.http_options,
+  }
+  if not res then return nil, err end
+  return response.wrap(res, r.is_json)
+end
+
+--- Streams an answer: returns the stream object (see `gemini.stream`),
+-- which is also usable directly in a generic `for` (and, on Lua 5.4, closes
+-- on `break` as the for loop's closing value).
+function Models:generate_content_stream(req)
+  local r = self:build_generate(req, "generate_content_stream")
+  local s = stream.new(self.client, {
+    path = r.model .. ":streamGenerateContent", query = { alt = "sse" },
+    body = encode(r.body), http_options = r.http_options,
+  }, r.is_json)
+  return s, nil, nil, s
+end
+
+--- Counts tokens of `contents` (with the config's system instruction,
+-- tools and generation config when given, through the API's
+-- `generateContentRequest` form, which the SDKs do not offer).
+function Models:count_tokens(req)
+  check_self(self, "count_tokens")
+  errors.arg("count_tokens", 1, req, "table")
+  local model = request.model(req.model, "count_tokens")
+  local contents = request.contents(req.contents, "count_tokens")
+  local body
+  if req.config ~= nil and next(req.config) ~= nil then
+    local inner = request.split_config(req.config, "count_tokens")
+    inner.model = model
+    inner.contents = contents
+    body = { generateContentRequest = inner }
+  else
+    body = { contents = contents }
+  end
+  return self.client:_call{
+    path = model .. ":countTokens", body = encode(body),
+    http_options = req.config and request.get(req.config, "httpOptions", "http_options"),
+  }
+end
+
+--- Embeds one text (embedContent) or several (batchEmbedContents); either
+-- way the answer has `embeddings[i].values`, one per input.
+-- @tparam table req `{model=, contents= "text" or {"a", "b"}, config={task_type=, output_dimensionality=, title=}}`
+function Models:embed_content(req)
+  check_self(self, "embed_content")
+  errors.arg("embed_content", 1, req, "table")
+  local model = request.model(req.model, "embed_content")
+  local config = errors.field("embed_content", "config", req.config, "table", true) or {}
+  local contents = request.contents(req.contents, "embed_content")
+  local function one(content)
+    local r = { model = model, content = content }
+    for k, v in pairs(config) do
+      local ck = request.camel(k)
+      if ck ~= "httpOptions" then r[k] = v end
+    end
+    return r
+  end
+  local ho = request.get(config, "httpOptions", "http_options")
+  -- A list of plain strings is one content per string (several embeddings),
+  -- whereas for generate it would be one content of several parts.
+  local items = contents
+  if type(req.contents) == "table" and #req.contents > 0 and #contents == 1 then
+    items = {}
+    for i, v in ipairs(req.contents) do items[i] = request.contents(v, "embed_content")[1] end
+  end
+  if #items == 1 then
+    local res, err = self.client:_call{
+      path = model .. ":embedContent", body = encode(one(items[1])), http_options = ho,
+    }
+    if not res then return nil, err end
+    res.embeddings = res.embeddings or { res.embedding }
+    return res
+  end
+  local requests = {}
+  for i, c in ipairs(items) do requests[i] = one(c) end
+  return self.client:_call{
+    path = model .. ":batchEmbedContents", body = encode({ requests = requests }), http_options = ho,
+  }
+end
+
+--- One model's description, or nil, err.
+function Models:get(name)
+  check_self(self, "get")
+  errors.arg("get", 1, name, "string")
+  return self.client:_call{ method = "GET", path = request.model(name, "get") }
+end
+
+--- Iterates over every model, page after page, in order; raises the
+-- `gemini.Error` when a page fails.
+-- @tparam[opt] table opts `{page_size=, page_token=}`
+function Models:list(opts)
+  check_self(self, "list")
+  errors.arg("list", 1, opts, "table", true)
+  return self.client:_pages("models", "models", opts)
+end
+
+return Models

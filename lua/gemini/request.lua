@@ -1,0 +1,221 @@
+--- Turning the SDK-style arguments into REST request bodies.
+-- Only the shape is changed here (contents shorthand, the flat config split
+-- into top-level fields and `generationConfig`); key spelling (snake_case ->
+-- camelCase, user data kept) is the encoder's job, in src/json.c.
+-- @module gemini.request
+local M = {}
+
+-- Both spellings of a key: "max_output_tokens" and "maxOutputTokens" mean
+-- the same field, so lookups go through the camelCase form.
+local camel_cache = setmetatable({}, { __mode = "k" })
+local function camel(k)
+  if type(k) ~= "string" or not k:find("_", 2, true) then return k end
+  local c = camel_cache[k]
+  if not c then
+    c = k:gsub("(.)_+(%w)", function(a, b) return a .. b:upper() end)
+    camel_cache[k] = c
+  end
+  return c
+end
+M.camel = camel
+
+--- Reads field `name` (camelCase) of `t` under either spelling.
+local function get(t, name, snake)
+  local v = t[name]
+  if v == nil and snake then v = t[snake] end
+  return v
+end
+M.get = get
+
+--- `models/x` for a bare model id; a name with a `/` is used as given.
+function M.model(name, fname)
+  if type(name) ~= "string" or name == "" then
+    error(string.format("bad field 'model' to '%s' (string expected, got %s)",
+      fname or "?", name == "" and "empty string" or type(name)), 3)
+  end
+  if name:find("..", 1, true) or name:find("[?&#%s]") then
+    error(string.format("bad field 'model' to '%s' (invalid model name %q)", fname or "?", name), 3)
+  end
+  if name:find("/", 1, true) then return name end
+  return "models/" .. name
+end
+
+-- Part data members, under both spellings.
+local PART_KEYS = {
+  "text", "inlineData", "inline_data", "fileData", "file_data", "functionCall", "function_call",
+  "functionResponse", "function_response", "executableCode", "executable_code",
+  "codeExecutionResult", "code_execution_result", "thought", "thoughtSignature",
+  "thought_signature",
+}
+
+local function is_part(t)
+  for i = 1, #PART_KEYS do
+    if t[PART_KEYS[i]] ~= nil then return true end
+  end
+  return false
+end
+
+-- A File resource (from client.files) used directly as a part.
+local function is_file(t)
+  return type(t.uri) == "string" and type(t.name) == "string"
+    and t.name:sub(1, 6) == "files/" and (t.mimeType or t.mime_type) ~= nil
+end
+
+local function is_content(t)
+  return t.parts ~= nil or t.role ~= nil
+end
+
+local function has_call(part)
+  return part.functionCall ~= nil or part.function_call ~= nil
+end
+
+--- One part from a string, a part table or a File.
+function M.part(v, where)
+  local t = type(v)
+  if t == "string" then return { text = v } end
+  if t == "table" then
+    if is_file(v) then
+      return { fileData = { fileUri = v.uri, mimeType = v.mimeType or v.mime_type } }
+    end
+    if is_part(v) then return v end
+  end
+  error(string.format("bad %s (a string, a part or a file expected, got %s)", where, t), 4)
+end
+
+-- Parts of a content: kept as they are unless one needs rewriting (a
+-- string or a File), so a long history is not copied.
+local function parts_of(list, where)
+  if type(list) == "string" then return { { text = list } } end
+  if type(list) ~= "table" then
+    error(string.format("bad %s.parts (list expected, got %s)", where, type(list)), 4)
+  end
+  if is_part(list) or is_file(list) then return { M.part(list, where) } end
+  local out
+  for i = 1, #list do
+    local p = list[i]
+    local np = M.part(p, where .. ".parts[" .. i .. "]")
+    if np ~= p and not out then
+      out = {}
+      for j = 1, i - 1 do out[j] = list[j] end
+    end
+    if out then out[i] = np end
+  end
+  return out or list
+end
+
+local function content(c, where)
+  local parts = parts_of(c.parts or {}, where)
+  if parts == c.parts then return c end
+  local nc = {}
+  for k, v in pairs(c) do nc[k] = v end
+  nc.parts = parts
+  return nc
+end
+
+--- The SDK's contents normalisation: a string, a part, a list of strings and
+-- parts (grouped into one content; role "model" if any is a function call),
+-- one content, or a list of contents.
+function M.contents(v, fname)
+  local where = "contents"
+  local t = type(v)
+  if t == "string" then
+    return { { role = "user", parts = { { text = v } } } }
+  end
+  if t ~= "table" then
+    error(string.format("bad field 'contents' to '%s' (string or table expected, got %s)",
+      fname or "?", t == "nil" and "no value" or t), 3)
+  end
+  if is_content(v) then return { content(v, where) } end
+  if is_part(v) or is_file(v) then
+    return { { role = "user", parts = { M.part(v, where) } } }
+  end
+  if #v == 0 then
+    error(string.format("bad field 'contents' to '%s' (empty)", fname or "?"), 3)
+  end
+  local out, pending, model_role = {}, nil, false
+  local function flush()
+    if pending then
+      out[#out + 1] = { role = model_role and "model" or "user", parts = pending }
+      pending, model_role = nil, false
+    end
+  end
+  for i = 1, #v do
+    local item = v[i]
+    if type(item) == "table" and is_content(item) then
+      flush()
+      out[#out + 1] = content(item, where .. "[" .. i .. "]")
+    else
+      local p = M.part(item, where .. "[" .. i .. "]")
+      pending = pending or {}
+      pending[#pending + 1] = p
+      model_role = model_role or has_call(p)
+    end
+  end
+  flush()
+  return out
+end
+
+--- A system instruction from a string, parts or a content.
+function M.system_instruction(v)
+  if type(v) == "string" then return { parts = { { text = v } } } end
+  if type(v) == "table" then
+    if is_content(v) then return content(v, "system_instruction") end
+    return { parts = parts_of(v, "system_instruction") }
+  end
+  error("bad config.system_instruction (string or table expected, got " .. type(v) .. ")", 4)
+end
+
+-- Flat-config keys that go to the top level of the request (camelCase).
+local TOP_LEVEL = {
+  systemInstruction = true, safetySettings = true, tools = true, toolConfig = true,
+  cachedContent = true, serviceTier = true, labels = true,
+}
+-- SDK-only keys, never sent.
+local LOCAL_ONLY = {
+  httpOptions = true, automaticFunctionCalling = true, shouldReturnHttpResponse = true,
+  checkThinking = true,
+}
+
+--- Splits the SDK's flat config into request fields: returns a table of
+-- top-level fields (camelCase names) with `generationConfig` among them.
+function M.split_config(config, fname)
+  local body, gen = {}, nil
+  if config == nil then return body end
+  if type(config) ~= "table" then
+    error(string.format("bad field 'config' to '%s' (table expected, got %s)", fname or "?", type(config)), 3)
+  end
+  for k, v in pairs(config) do
+    local ck = camel(k)
+    if TOP_LEVEL[ck] then
+      body[ck] = v
+    elseif ck == "generationConfig" then
+      gen = gen or {}
+      for gk, gv in pairs(v) do gen[gk] = gv end
+    elseif not LOCAL_ONLY[ck] then
+      gen = gen or {}
+      gen[k] = v
+    end
+  end
+  if body.systemInstruction ~= nil then
+    body.systemInstruction = M.system_instruction(body.systemInstruction)
+  end
+  local cc = body.cachedContent
+  if type(cc) == "string" and not cc:find("/", 1, true) then
+    body.cachedContent = "cachedContents/" .. cc
+  end
+  body.generationConfig = gen
+  return body
+end
+
+--- Whether the answer is expected as JSON (so `res.parsed` decodes it).
+function M.json_mode(config)
+  if type(config) ~= "table" then return false end
+  local gen = get(config, "generationConfig", "generation_config") or config
+  local mime = get(config, "responseMimeType", "response_mime_type")
+    or get(gen, "responseMimeType", "response_mime_type")
+  return mime == "application/json"
+    or get(config, "responseSchema", "response_schema") ~= nil
+    or get(config, "responseJsonSchema", "response_json_schema") ~= nil
+end
+
+return M

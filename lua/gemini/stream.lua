@@ -1,0 +1,241 @@
+--- Streams of `streamGenerateContent?alt=sse`.
+-- A stream is opened on its first `next()`, hands over each chunk as soon
+-- as its SSE event is complete on the wire, and keeps nothing of the body
+-- but the events not yet handed over. Failures before the first chunk are
+-- retried like any call; once a chunk has been delivered nothing is
+-- retried (the caller has seen part of an answer).
+-- @module gemini.stream
+local core = require("gemini.core")
+local errors = require("gemini.errors")
+local json = require("gemini.json")
+local response = require("gemini.response")
+
+local M = {}
+
+--- The stream object: callable (drives a generic `for`), `next`, `close`,
+-- and `response` (the merged answer) once it has ended.
+-- @type Stream
+local Stream = {}
+Stream.__index = Stream
+
+--- Makes a stream for one call (not yet opened).
+-- @param client the client
+-- @tparam table call `{path=, body=, http_options=, stream=true}`
+-- @tparam boolean is_json whether chunks are JSON-mode answers
+-- @tparam[opt] function on_done called with (response) when the stream ends well
+function M.new(client, call, is_json, on_done)
+  call.stream = true
+  return setmetatable({
+    client = client, call = call, is_json = is_json, on_done = on_done,
+    q = {}, qi = 1, qn = 0, delivered = 0, attempts = 0,
+  }, Stream)
+end
+
+-- Text parts that differ only in their text merge into one part.
+local TEXT_PART_KEYS = { text = true, thought = true, thoughtSignature = true }
+local function text_only(p)
+  if type(p.text) ~= "string" then return false end
+  for k in pairs(p) do
+    if not TEXT_PART_KEYS[k] then return false end
+  end
+  return true
+end
+
+-- Adds a chunk to the merged response: text joined (through piece lists,
+-- so a long stream is not quadratic), other parts appended in order, the
+-- last finishReason, usageMetadata and other fields kept.
+function Stream:_merge(chunk)
+  local m = self.merged
+  if not m then
+    m = { candidates = {} }
+    self.merged, self.pieces = m, {}
+  end
+  for k, v in pairs(chunk) do
+    if k ~= "candidates" then m[k] = v end
+  end
+  local cands = chunk.candidates
+  if type(cands) ~= "table" then return end
+  for i = 1, #cands do
+    local c = cands[i]
+    local idx = (tonumber(c.index) or (i - 1)) + 1
+    local mc = m.candidates[idx]
+    if not mc then
+      mc = {}
+      m.candidates[idx] = mc
+    end
+    for k, v in pairs(c) do
+      if k ~= "content" then mc[k] = v end
+    end
+    local content = c.content
+    if type(content) == "table" then
+      mc.content = mc.content or { role = content.role or "model", parts = {} }
+      local parts = mc.content.parts
+      for _, p in ipairs(type(content.parts) == "table" and content.parts or {}) do
+        local last = parts[#parts]
+        if last and text_only(p) and self.pieces[last]
+          and (last.thought == true) == (p.thought == true)
+          and not (p.thoughtSignature and last.thoughtSignature) then
+          local pl = self.pieces[last]
+          pl[#pl + 1] = p.text
+          last.thoughtSignature = last.thoughtSignature or p.thoughtSignature
+        else
+          local np = {}
+          for k, v in pairs(p) do np[k] = v end
+          parts[#parts + 1] = np
+          if text_only(np) then self.pieces[np] = { np.text } end
+        end
+      end
+    end
+  end
+end
+
+function Stream:_finish_merge()
+  local m = self.merged or { candidates = {} }
+  for part, pl in pairs(self.pieces or {}) do
+    part.text = table.concat(pl)
+  end
+  self.pieces = nil
+  if #m.candidates == 0 then m.candidates = nil end
+  return response.wrap(m, self.is_json)
+end
+
+function Stream:_release()
+  if self.reader then
+    self.reader:close()
+    self.reader = nil
+  end
+end
+
+function Stream:_fail(err)
+  self:_release()
+  self.err = err
+  return nil, err
+end
+
+-- Before the first chunk a failed attempt is retried; true when it was.
+function Stream:_retry(err)
+  if self.delivered > 0 then return false end
+  local client = self.client
+  if self.policy == nil then self.policy = client:_policy(self.call) end
+  local wait = client:_backoff(self.policy, self.attempts, err)
+  if not wait then return false end
+  self:_release()
+  client:_log("gemini: stream retrying in %.3fs", wait)
+  client.transport:sleep(wait)
+  return true
+end
+
+function Stream:_open()
+  local client = self.client
+  self.spec = self.spec or client:_spec(self.call)
+  self.attempts = self.attempts + 1
+  local reader, err = client:_open_once(self.spec)
+  if not reader then return nil, err end
+  self.reader = reader
+  self.framer = core.sse_framer({ max_event_size = client.max_event_size })
+  self.qi, self.qn = 1, 0
+  return true
+end
+
+-- One event's data -> a chunk, or nil, err.
+function Stream:_chunk(data)
+  local v, msg = json.decode(data)
+  if type(v) ~= "table" then
+    local shown = #data > 80 and (data:sub(1, 80) .. "...") or data
+    return nil, self.client:error("decode", "stream event is not a JSON object ("
+      .. tostring(msg or type(v)) .. "): " .. shown)
+  end
+  if type(v.error) == "table" then
+    return nil, errors.from_object(v, self.client._key)
+  end
+  return response.wrap(v, self.is_json)
+end
+
+-- The end of the body: a clean end, or an event cut short.
+function Stream:_eof()
+  local pending = self.framer:finish()
+  if pending and pending:find("%S") then
+    local v = json.decode(pending)
+    if type(v) == "table" and type(v.error) == "table" then
+      return errors.from_object(v, self.client._key)
+    end
+    return self.client:error("stream", "the stream ended in the middle of an event")
+  end
+  return nil
+end
+
+--- The next chunk; nil at the end; nil, err on failure.
+function Stream:next()
+  if self.err then return nil, self.err end
+  if self.finished then return nil end
+  while true do
+    local err
+    if self.qi <= self.qn then
+      local data = self.q[self.qi]
+      self.q[self.qi] = nil
+      self.qi = self.qi + 1
+      if data ~= "" then            -- an empty event is a keep-alive
+        local chunk
+        chunk, err = self:_chunk(data)
+        if chunk then
+          self.delivered = self.delivered + 1
+          self:_merge(chunk)
+          return chunk
+        end
+      end
+    elseif not self.reader then
+      local _
+      _, err = self:_open()
+    else
+      local bytes, kind, msg = self.reader:read()
+      if bytes then
+        local n, ferr = self.framer:feed(bytes, self.q)
+        if not n then return self:_fail(self.client:error("stream", ferr)) end
+        self.qi, self.qn = 1, n
+      elseif kind then
+        err = self.client:error(kind, msg)
+      else
+        err = self:_eof()
+        if not err then
+          self:_release()
+          self.finished = true
+          self.response = self:_finish_merge()
+          if self.on_done then self.on_done(self.response) end
+          return nil
+        end
+      end
+    end
+    if err and not self:_retry(err) then return self:_fail(err) end
+  end
+end
+
+--- Ends the transfer at once (the connection is closed). Later calls of
+-- `next` return nil.
+function Stream:close()
+  self:_release()
+  if not self.finished and not self.err then
+    self.finished = true
+  end
+end
+
+--- Drives a generic `for`: the next chunk, nil at the end; raises the
+-- `gemini.Error` on failure so a failure is never a silent end.
+function Stream:__call()
+  local chunk, err = self:next()
+  if err then error(err, 0) end
+  return chunk
+end
+
+Stream.__close = Stream.close
+Stream.__gc = Stream.close
+
+function Stream:__tostring()
+  return "gemini.Stream (" .. (self.finished and "ended" or self.err and "failed" or "open") .. ")"
+end
+
+M.Stream = Stream
+
+--- Whether `x` is a stream.
+function M.is_stream(x) return getmetatable(x) == Stream end
+
+return M

@@ -1,0 +1,90 @@
+--- The default transport: libcurl through `gemini.core`, blocking.
+-- One transport owns one libcurl multi handle, so every call of a client
+-- shares one connection pool (keep-alive, HTTP/2 multiplexing).
+--
+-- A transport is the seam between "HTTP" and "the Gemini services": the
+-- client hands it a request spec and gets a response or a body reader;
+-- other transports (event loops, OpenResty cosockets) offer the same four
+-- methods.
+--
+--   spec = { method, url, headers = {"Name: value", ...}, body = string,
+--            body_file =, body_offset =, body_length =,
+--            timeout =, connect_timeout =, stall_timeout =,
+--            proxy =, ca_file =, verify =, max_body = }
+-- @module gemini.transport.curl
+local core = require("gemini.core")
+
+local Transport = {}
+Transport.__index = Transport
+
+function Transport.new()
+  return setmetatable({ session = core.session() }, Transport)
+end
+
+--- Whole request: `{status=, headers=, body=}` or nil, kind, message.
+function Transport:request(spec)
+  local req = self.session:request(spec)
+  local on_progress = spec.on_progress
+  if on_progress then
+    while not req:await("done", 100) do on_progress(req:progress()) end
+    on_progress(req:progress())
+  else
+    req:await("done")
+  end
+  local kind, msg = req:error()
+  if kind then
+    req:close()
+    return nil, kind, msg
+  end
+  local res = { status = req:status(), headers = req:headers(), body = req:take() or "" }
+  req:close()
+  return res
+end
+
+local Reader = {}
+Reader.__index = Reader
+
+--- Next piece of the body: a string, nil at the end, or nil, kind, message.
+function Reader:read()
+  local req = self.req
+  while true do
+    local data = req:take()
+    if data then return data end
+    if req:is_done() then
+      local kind, msg = req:error()
+      if kind then return nil, kind, msg end
+      return nil
+    end
+    req:await("data")
+  end
+end
+
+--- Ends the transfer at once; the connection is closed, not reused.
+function Reader:close()
+  self.req:close()
+end
+
+--- Starts a request and waits for its headers: a reader with `status` and
+-- `headers`, or nil, kind, message.
+function Transport:open(spec)
+  local req = self.session:request(spec)
+  req:await("headers")
+  local status = req:status()
+  if not status then
+    local kind, msg = req:error()
+    req:close()
+    return nil, kind or "transport", msg or "no response"
+  end
+  return setmetatable({ req = req, status = status, headers = req:headers() }, Reader)
+end
+
+--- Waits, blocking the thread (the blocking API has nothing else to do).
+function Transport:sleep(seconds)
+  core.sleep(seconds)
+end
+
+function Transport:close()
+  self.session:close()
+end
+
+return Transport

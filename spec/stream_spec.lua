@@ -1,0 +1,204 @@
+-- Streaming through the real HTTP stack against the mock: chunk delivery,
+-- the merged response, closing, and every way a stream can go wrong.
+local gemini = require("gemini")
+local mock = require("support.mock")
+
+local KEY = "stream-key-81d2"
+local MODEL = "gemini-2.5-flash"
+
+describe("generate_content_stream", function()
+  local m, client
+
+  setup(function()
+    m = mock.start{ key = KEY }
+  end)
+  teardown(function()
+    m:stop()
+  end)
+  before_each(function()
+    m:reset()
+    client = gemini.Client{ api_key = KEY, base_url = m.url,
+                            retry = { initial_delay = 0.01, max_delay = 1, jitter = 0.01 } }
+  end)
+
+  local function collect(s)
+    local texts = {}
+    for chunk in s do texts[#texts + 1] = chunk.text or "" end
+    return texts
+  end
+
+  it("streams the answer over SSE and merges it in .response", function()
+    local s = client.models:generate_content_stream{ model = MODEL, contents = "Tell me" }
+    local texts = collect(s)
+    assert.is_true(#texts > 1)
+    local e = m:last()
+    assert.equal("/v1beta/models/gemini-2.5-flash:streamGenerateContent", e.path)
+    assert.equal("sse", e.query.alt)
+    assert.equal(table.concat(texts), s.response.text)
+    assert.matches("You asked", s.response.text)
+    assert.equal("STOP", s.response.candidates[1].finishReason)
+    assert.truthy(s.response.usageMetadata.totalTokenCount)
+    assert.is_nil(s:next())
+  end)
+
+  it("hands over each chunk before the server has sent the last", function()
+    m:faults{ { type = "slow_stream", delay = 0.3, events = 5 } }
+    local s = client.models:generate_content_stream{ model = MODEL, contents = "x" }
+    local first = assert(s:next())
+    assert.truthy(first.text)
+    local e = m:last()
+    assert.is_true(e.events_sent < e.events_total)
+    assert.is_false(e.completed)
+    s:close()
+  end)
+
+  it("closes the connection on break, and the server sees it", function()
+    m:faults{ { type = "slow_stream", delay = 0.1, events = 50 } }
+    for _ in client.models:generate_content_stream{ model = MODEL, contents = "x" } do
+      break
+    end
+    -- Lua 5.4 closes at the break; elsewhere the collector does.
+    collectgarbage()
+    collectgarbage()
+    assert.is_true(m:wait_for(function(log) return log[1] and log[1].disconnected end, 3))
+    assert.is_true(m:last().events_sent < 50)
+  end)
+
+  it("closes the connection on close()", function()
+    m:faults{ { type = "slow_stream", delay = 0.1, events = 50 } }
+    local s = client.models:generate_content_stream{ model = MODEL, contents = "x" }
+    assert.truthy(s:next())
+    s:close()
+    assert.is_nil(s:next())
+    assert.is_true(m:wait_for(function(log) return log[1] and log[1].disconnected end, 3))
+  end)
+
+  it("closes the connection when the stream is collected", function()
+    m:faults{ { type = "slow_stream", delay = 0.1, events = 50 } }
+    do
+      local s = client.models:generate_content_stream{ model = MODEL, contents = "x" }
+      assert.truthy(s:next())
+    end
+    collectgarbage()
+    collectgarbage()
+    assert.is_true(m:wait_for(function(log) return log[1] and log[1].disconnected end, 3))
+  end)
+
+  it("reads LF-only separators and thousands of events", function()
+    m:faults{ { type = "lf" } }
+    local s = client.models:generate_content_stream{ model = MODEL, contents = "lf please" }
+    assert.is_true(#collect(s) > 1)
+    assert.matches("lf please", s.response.text)
+    m:faults{ { type = "many", events = 20000 } }
+    local n = 0
+    s = client.models:generate_content_stream{ model = MODEL, contents = "x" }
+    for _ in s do n = n + 1 end
+    assert.equal(20000, n)
+    assert.equal("w1 ", s.response.text:sub(1, 3))
+    assert.equal("STOP", s.response.candidates[1].finishReason)
+  end)
+
+  it("fails clearly when the stream is cut mid-event, without retrying", function()
+    m:faults{ { type = "cut", events = 2 } }
+    local s = client.models:generate_content_stream{ model = MODEL, contents = "x" }
+    assert.truthy(s:next())
+    assert.truthy(s:next())
+    local chunk, err = s:next()
+    assert.is_nil(chunk)
+    assert.is_true(gemini.is_error(err))
+    assert.is_true(err.kind == "stream" or err.kind == "transport")
+    assert.equal(1, #m:log())
+    -- and the failure sticks
+    local _, again = s:next()
+    assert.equal(err, again)
+  end)
+
+  it("raises the error from a for loop instead of ending silently", function()
+    m:faults{ { type = "cut", events = 1 } }
+    local n = 0
+    local ok, err = pcall(function()
+      for _ in client.models:generate_content_stream{ model = MODEL, contents = "x" } do n = n + 1 end
+    end)
+    assert.is_false(ok)
+    assert.equal(1, n)
+    assert.is_true(gemini.is_error(err))
+  end)
+
+  it("reports an event that is not JSON", function()
+    m:faults{ { type = "not_json", after = 1 } }
+    local s = client.models:generate_content_stream{ model = MODEL, contents = "x" }
+    assert.truthy(s:next())
+    local _, err = s:next()
+    assert.equal("decode", err.kind)
+    assert.matches("this is not json", err.message)
+  end)
+
+  it("reports an error object inside the stream, with or without data:", function()
+    for _, bare in ipairs({ false, true }) do
+      m:reset()
+      m:faults{ { type = "stream_error", after = 1, code = 500, bare = bare } }
+      local s = client.models:generate_content_stream{ model = MODEL, contents = "x" }
+      assert.truthy(s:next())
+      local _, err = s:next()
+      assert.equal("api", err.kind)
+      assert.equal(500, err.code)
+      assert.equal("INTERNAL", err.status)
+    end
+  end)
+
+  it("retries before the first chunk", function()
+    m:faults{ { type = "status", code = 503, times = 2 } }
+    local s = client.models:generate_content_stream{ model = MODEL, contents = "x" }
+    assert.is_true(#collect(s) > 1)
+    assert.equal(3, #m:log())
+    m:reset()
+    m:faults{ { type = "cut", events = 0 } }
+    s = client.models:generate_content_stream{ model = MODEL, contents = "x" }
+    assert.is_true(#collect(s) > 1)
+    assert.equal(2, #m:log())
+  end)
+
+  it("returns API errors from next()", function()
+    m:faults{ { type = "status", code = 400, message = "no" } }
+    local s = client.models:generate_content_stream{ model = MODEL, contents = "x" }
+    local chunk, err = s:next()
+    assert.is_nil(chunk)
+    assert.equal(400, err.code)
+  end)
+
+  it("cuts a stalled stream with the stall timeout", function()
+    m:faults{ { type = "stall_after", events = 1, seconds = 5 } }
+    local c = gemini.Client{ api_key = KEY, base_url = m.url, stall_timeout = 1, retry = false }
+    local s = c.models:generate_content_stream{ model = MODEL, contents = "x" }
+    assert.truthy(s:next())
+    local t0 = gemini.core.now()
+    local _, err = s:next()
+    assert.equal("timeout", err.kind)
+    assert.is_true(gemini.core.now() - t0 < 4)
+  end)
+
+  it("merges thought parts, signatures and function calls in order", function()
+    m:script{ { chunks = {
+      { candidates = { { content = { role = "model", parts = { { text = "hm", thought = true } } } } } },
+      { candidates = { { content = { role = "model", parts = { { text = "mm", thought = true } } } } } },
+      { candidates = { { content = { role = "model", parts = { { text = "Hel" } } } } } },
+      { candidates = { { content = { role = "model", parts = { { text = "lo", thoughtSignature = "c2ln" } } } } } },
+      { candidates = { { content = { role = "model", parts = {
+          { functionCall = { name = "f", args = { x = 1 } }, thoughtSignature = "c2lnMg==" } } },
+          finishReason = "STOP" } },
+        usageMetadata = { totalTokenCount = 9 } },
+    } } }
+    local s = client.models:generate_content_stream{ model = MODEL, contents = "x" }
+    collect(s)
+    local r = s.response
+    assert.same({
+      { text = "hmmm", thought = true },
+      { text = "Hello", thoughtSignature = "c2ln" },
+      { functionCall = { name = "f", args = { x = 1 } }, thoughtSignature = "c2lnMg==" },
+    }, r.candidates[1].content.parts)
+    assert.equal("Hello", r.text)
+    assert.equal("hmmm", r.thoughts)
+    assert.equal("f", r.function_calls[1].name)
+    assert.equal(9, r.usageMetadata.totalTokenCount)
+  end)
+end)

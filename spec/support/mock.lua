@@ -1,0 +1,310 @@
+-- spec/support/mock.lua: start, drive and stop the local mock Gemini server
+-- (spec/mock/gemini_mock.py) from busted specs.
+--
+--   local mock = require("support.mock")
+--   local m = mock.start{ key = "test-key", stream_delay = 0 }
+--   m.port, m.url, m.key
+--   m:reset(); m:faults{ {type = "status", code = 429, times = 2, retry_delay = "0.01s"} }
+--   m:script{ {chunks = {...}} }
+--   m:log(), m:last(), m:wait_for(function(log) ... end, timeout)
+--   m:request{ method =, path =, headers =, body =, raw =, max_time = }   -- one curl call
+--   m:stop()
+--   mock.sleep(seconds)
+--
+-- The control plane deliberately goes through the `curl` command line, not
+-- through the HTTP stack under test. Runs on Lua 5.1, 5.3, 5.4 and LuaJIT.
+
+local cjson = require("cjson")
+
+local M = {}
+
+local Mock = {}
+Mock.__index = Mock
+
+-- Shell single-quoting.
+local function q(s)
+  return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'"
+end
+M.shell_quote = q
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local data = f:read("*a")
+  f:close()
+  return data
+end
+
+local function write_file(path, data)
+  local f = assert(io.open(path, "wb"))
+  f:write(data)
+  f:close()
+end
+
+-- os.execute's result differs between Lua 5.1/LuaJIT (a number) and 5.2+.
+local function run_ok(cmd)
+  local a, _, c = os.execute(cmd)
+  if type(a) == "number" then return a == 0 end
+  return a == true and (c == nil or c == 0)
+end
+
+local function popen_read(cmd)
+  local p = assert(io.popen(cmd, "r"))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+function M.sleep(seconds)
+  os.execute("sleep " .. string.format("%.3f", seconds))
+end
+
+-- A process is alive when it exists and is not a zombie (in a container
+-- without an init process an exited child may never be reaped).
+local function alive(pid)
+  if not pid then return false end
+  local stat = read_file("/proc/" .. pid .. "/stat")
+  if stat then
+    local state = stat:match("%)%s+(%a)")
+    return state ~= "Z" and state ~= "X"
+  end
+  if read_file("/proc/self/stat") then return false end  -- /proc exists: gone
+  return run_ok("kill -0 " .. pid .. " 2>/dev/null")
+end
+
+local function script_path()
+  local env = os.getenv("GEMINI_MOCK_SCRIPT")
+  if env and env ~= "" then return env end
+  local src = debug.getinfo(1, "S").source
+  if src:sub(1, 1) == "@" then
+    local dir = src:sub(2):match("^(.*)/[^/]*$") or "."
+    return dir .. "/../mock/gemini_mock.py"
+  end
+  return "spec/mock/gemini_mock.py"
+end
+
+-- Remove top-level JSON nulls of a log entry, so absent == nil.
+local function strip_nulls(entry)
+  for k, v in pairs(entry) do
+    if v == cjson.null then entry[k] = nil end
+  end
+  return entry
+end
+
+--- Start a mock server. opts: key (default "test-key"), stream_delay
+-- (seconds, default 0), quiet (default true unless env GEMINI_MOCK_VERBOSE is
+-- set; when verbose, m:stop() copies the server's output to stderr), port
+-- (default 0: any free port), python (default env
+-- GEMINI_MOCK_PYTHON or "python3"), timeout (seconds to wait, default 10).
+function M.start(opts)
+  opts = opts or {}
+  local self = setmetatable({}, Mock)
+  self.key = opts.key or "test-key"
+  local base = os.tmpname()
+  self._base = base
+  self._portfile = base .. ".port"
+  self._pidfile = base .. ".pid"
+  self._logfile = base .. ".log"
+  self._bodyfile = base .. ".body"
+  self._respfile = base .. ".resp"
+  self._hdrfile = base .. ".hdr"
+  os.remove(self._portfile)
+
+  local python = opts.python or os.getenv("GEMINI_MOCK_PYTHON") or "python3"
+  local args = { "exec", python, "-u", q(script_path()), "--port", tostring(opts.port or 0),
+    "--key", q(self.key), "--port-file", q(self._portfile) }
+  if opts.stream_delay then
+    args[#args + 1] = "--stream-delay"
+    args[#args + 1] = string.format("%.6f", opts.stream_delay)
+  end
+  local quiet = opts.quiet
+  if quiet == nil then quiet = (os.getenv("GEMINI_MOCK_VERBOSE") or "") == "" end
+  self._verbose = not quiet
+  if quiet then args[#args + 1] = "--quiet" end
+  local inner = "echo $$ > " .. q(self._pidfile) .. "; " .. table.concat(args, " ")
+  os.execute("sh -c " .. q(inner) .. " < /dev/null > " .. q(self._logfile) .. " 2>&1 &")
+
+  local deadline = math.floor((opts.timeout or 10) / 0.05)
+  local port
+  for _ = 1, deadline do
+    local txt = read_file(self._portfile)
+    port = txt and tonumber(txt:match("(%d+)"))
+    if port then break end
+    local pid = tonumber(read_file(self._pidfile) or "")
+    if pid and not alive(pid) then break end
+    M.sleep(0.05)
+  end
+  self.pid = tonumber(read_file(self._pidfile) or "")
+  if not port then
+    local log = read_file(self._logfile) or ""
+    self:stop()
+    error("mock server did not start (" .. python .. " " .. script_path() .. "):\n" .. log, 2)
+  end
+  self.port = port
+  self.url = "http://127.0.0.1:" .. port
+  return self
+end
+
+-- One control call through the curl command line; returns the decoded JSON.
+function Mock:_control(method, path, body, max_time)
+  local cmd = "curl -s -S --max-time " .. (max_time or 10) .. " -X " .. method
+  if body ~= nil then
+    write_file(self._bodyfile, type(body) == "string" and body or cjson.encode(body))
+    cmd = cmd .. " -H 'Content-Type: application/json' --data-binary @" .. q(self._bodyfile)
+  end
+  cmd = cmd .. " " .. q(self.url .. path) .. " 2>&1"
+  local out = popen_read(cmd)
+  local ok, dec = pcall(cjson.decode, out)
+  if not ok or type(dec) ~= "table" then
+    error("mock control " .. method .. " " .. path .. " failed: " .. out, 3)
+  end
+  if dec.error then
+    error("mock control " .. method .. " " .. path .. ": " .. tostring(dec.error.message), 3)
+  end
+  return dec
+end
+
+--- Clear the request log, pending faults and pending scripts.
+function Mock:reset()
+  self:_control("POST", "/_mock/reset", {})
+end
+
+--- Append faults (a list of fault tables, or a JSON array string).
+function Mock:faults(list)
+  if type(list) == "string" then list = '{"faults":' .. list .. "}" else list = { faults = list } end
+  return self:_control("POST", "/_mock/faults", list)
+end
+
+--- Append scripted responses (a list of tables, or a JSON array string, which
+-- keeps empty arrays and nulls exactly as written).
+function Mock:script(list)
+  if type(list) == "string" then list = '{"responses":' .. list .. "}" else list = { responses = list } end
+  return self:_control("POST", "/_mock/script", list)
+end
+
+--- The request log: a list of entries (top-level JSON nulls removed).
+function Mock:log()
+  local res = self:_control("GET", "/_mock/log")
+  local list = res.requests or {}
+  for i = 1, #list do strip_nulls(list[i]) end
+  return list
+end
+
+--- The last logged request, or nil.
+function Mock:last()
+  local list = self:log()
+  return list[#list]
+end
+
+--- Poll the log until fn(log) is true; returns true, or false after timeout
+-- seconds (default 5).
+function Mock:wait_for(fn, timeout)
+  local tries = math.floor((timeout or 5) / 0.05) + 1
+  for _ = 1, tries do
+    if fn(self:log()) then return true end
+    M.sleep(0.05)
+  end
+  return false
+end
+
+-- Parse a curl -D dump: the last header block, names in lower case.
+local function parse_headers(text)
+  local headers, status_line = {}, nil
+  for line in (text or ""):gmatch("[^\r\n]*") do
+    if line:match("^HTTP/") then
+      headers, status_line = {}, line
+    else
+      local k, v = line:match("^([^:]+):%s*(.-)%s*$")
+      if k then
+        k = k:lower()
+        headers[k] = headers[k] and (headers[k] .. ", " .. v) or v
+      end
+    end
+  end
+  return headers, status_line
+end
+
+--- One HTTP request with the curl command line (for specs of the mock itself,
+-- or to poke the server outside the client). opts: method (default GET, or
+-- POST when body is given), path (appended to m.url) or url, headers (table
+-- name -> value), key (adds x-goog-api-key), body (string, or a table that is
+-- JSON-encoded), raw (true: curl --raw, chunked framing left in the body),
+-- max_time (seconds), args (extra curl arguments, already shell-quoted).
+-- Returns { status = number (0 when no response), headers = {}, body = string,
+-- exit = curl's exit code, time = seconds }.
+function Mock:request(opts)
+  opts = opts or {}
+  local url = opts.url or (self.url .. (opts.path or "/"))
+  local parts = { "curl", "-s", "-o", q(self._respfile), "-D", q(self._hdrfile),
+    "-w", q("%{http_code} %{time_total}") }
+  local method = opts.method or (opts.body ~= nil and "POST" or "GET")
+  parts[#parts + 1] = "-X " .. method
+  if opts.raw then parts[#parts + 1] = "--raw" end
+  if opts.max_time then parts[#parts + 1] = "--max-time " .. string.format("%.3f", opts.max_time) end
+  if opts.key then parts[#parts + 1] = "-H " .. q("x-goog-api-key: " .. opts.key) end
+  for k, v in pairs(opts.headers or {}) do parts[#parts + 1] = "-H " .. q(k .. ": " .. v) end
+  if opts.body ~= nil then
+    local body = opts.body
+    if type(body) ~= "string" then body = cjson.encode(body) end
+    write_file(self._bodyfile, body)
+    if not (opts.headers and (opts.headers["Content-Type"] or opts.headers["content-type"])) then
+      parts[#parts + 1] = "-H 'Content-Type: application/json'"
+    end
+    parts[#parts + 1] = "--data-binary @" .. q(self._bodyfile)
+  end
+  if opts.args then parts[#parts + 1] = opts.args end
+  parts[#parts + 1] = q(url)
+  os.remove(self._respfile)
+  os.remove(self._hdrfile)
+  local out = popen_read(table.concat(parts, " ") .. "; echo \" EXIT:$?\"")
+  local code, t = out:match("^(%d+) ([%d%.,]+)")
+  local headers, status_line = parse_headers(read_file(self._hdrfile))
+  return {
+    status = tonumber(code) or 0,
+    status_line = status_line,
+    headers = headers,
+    body = read_file(self._respfile) or "",
+    exit = tonumber(out:match("EXIT:(%d+)")),
+    time = t and tonumber((t:gsub(",", "."))) or nil,
+  }
+end
+
+--- Shut the server down (control call, then TERM/KILL if needed) and remove
+-- the temporary files. Safe to call twice.
+function Mock:stop()
+  if self._stopped then return end
+  self._stopped = true
+  if self.url then
+    pcall(self._control, self, "POST", "/_mock/shutdown", {}, 2)
+  end
+  local pid = self.pid or tonumber(read_file(self._pidfile) or "")
+  if pid then
+    for _ = 1, 40 do
+      if not alive(pid) then break end
+      M.sleep(0.05)
+    end
+    if alive(pid) then
+      os.execute("kill " .. pid .. " 2>/dev/null")
+      for _ = 1, 20 do
+        if not alive(pid) then break end
+        M.sleep(0.05)
+      end
+      if alive(pid) then os.execute("kill -9 " .. pid .. " 2>/dev/null") end
+    end
+  end
+  if self._verbose then
+    io.stderr:write("---- mock server output (port " .. tostring(self.port) .. ")\n",
+      self:server_output(), "---- end of mock server output\n")
+  end
+  for _, f in ipairs({ self._portfile, self._pidfile, self._logfile, self._bodyfile,
+    self._respfile, self._hdrfile, self._base }) do
+    os.remove(f)
+  end
+end
+
+--- The server's own output so far (stdout and stderr).
+function Mock:server_output()
+  return read_file(self._logfile) or ""
+end
+
+return M

@@ -1,0 +1,18 @@
+/* Entry point of gemini.core: builds the module table from each part. */
+#include "core.h"
+
+#ifndef GEMINI_VERSION
+#define GEMINI_VERSION "scm"
+#endif
+
+int luaopen_gemini_core(lua_State *L)
+{
+    lua_newtable(L);
+    gemini_open_http(L);
+    gemini_open_sse(L);
+    gemini_open_json(L);
+    gemini_open_base64(L);
+    lua_pushliteral(L, GEMINI_VERSION);
+    lua_setfield(L, -2, "_VERSION");
+    return 1;
+}

@@ -1,0 +1,730 @@
+/* HTTP transport of gemini.core, on libcurl's multi interface.
+ *
+ * A session owns one CURLM: its connection cache is the client's connection
+ * pool (keep-alive reuse, HTTP/2 multiplexing where the server offers it).
+ * A request owns one CURL easy handle attached to its session's multi.
+ *
+ * Requests never call into Lua from libcurl callbacks: the callbacks only
+ * fill C buffers, and Lua asks for what has arrived (status, headers, body
+ * bytes, error) between drives. That keeps libcurl's stack free of longjmp
+ * and lets the same request object serve every way of driving the multi:
+ *   - blocking: req:await() runs curl_multi_perform/curl_multi_poll itself;
+ *   - an external event loop: the session hands socket and timer interest
+ *     to Lua and is driven by sess:socket_action() (see the "event loop"
+ *     section below).
+ *
+ *   local sess = core.session()
+ *   local req  = sess:request{ method=, url=, headers={"k: v",...}, body=,
+ *                              body_file=, body_offset=, body_length=,
+ *                              timeout=, connect_timeout=, stall_timeout=,
+ *                              proxy=, ca_file=, verify=, max_body= }
+ *   req:await("headers"|"data"|"done" [, timeout_ms]) -> ready (boolean)
+ *   req:status(), req:headers(), req:take(), req:error(), req:is_done(),
+ *   req:progress(), req:close()
+ */
+#include "core.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SESSION_MT "gemini.core.session"
+#define REQUEST_MT "gemini.core.request"
+
+/* ---- growable byte buffer --------------------------------------------- */
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+} bytes;
+
+static int bytes_append(bytes *b, const char *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        char *d;
+        while (cap < b->len + n)
+            cap *= 2;
+        d = realloc(b->data, cap);
+        if (d == NULL)
+            return 0;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 1;
+}
+
+static void bytes_free(bytes *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+/* ---- types --------------------------------------------------------------- */
+
+typedef struct session {
+    CURLM *multi;
+    lua_State *L;       /* set only while an event-loop callback may run */
+    int socket_fn;      /* registry refs to the event-loop callbacks */
+    int timer_fn;
+} session;
+
+typedef struct request {
+    CURL *easy;
+    session *sess;          /* kept alive by sess_ref */
+    int sess_ref;
+    int body_ref;           /* the request body string, kept alive for curl */
+    struct curl_slist *headers;
+    int fd;                 /* body_file, read with pread */
+    curl_off_t file_offset, file_length, file_pos;
+
+    long status;
+    int headers_done;       /* a final (non-1xx) header block has ended */
+    bytes head;             /* raw header block of the final response */
+    bytes body;             /* body bytes not yet taken */
+    size_t received, max_body;
+    int overflow;
+
+    double stall_ms;        /* fail when no byte arrives for this long */
+    double last_byte_ms;    /* when the last byte arrived (or the start) */
+
+    int attached;           /* in the multi */
+    int done;
+    CURLcode result;
+    char errbuf[CURL_ERROR_SIZE];
+} request;
+
+static double now_ms(void);
+
+/* ---- libcurl callbacks: fill buffers only ------------------------------- */
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    request *r = ud;
+    size_t len = size * n;
+    r->headers_done = 1;
+    r->last_byte_ms = now_ms();
+    if (r->max_body && r->received + len > r->max_body) {
+        r->overflow = 1;
+        return 0;           /* makes curl fail with CURLE_WRITE_ERROR */
+    }
+    r->received += len;
+    return bytes_append(&r->body, p, len) ? len : 0;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    request *r = ud;
+    size_t len = size * n;
+    r->last_byte_ms = now_ms();
+    if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+        /* A new status line: a 1xx or a proxy CONNECT answer came first. */
+        r->head.len = 0;
+        r->headers_done = 0;
+    }
+    if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {
+        long code = 0;
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+        if (code >= 200) {
+            r->status = code;
+            r->headers_done = 1;
+        }
+        return len;
+    }
+    return bytes_append(&r->head, p, len) ? len : 0;
+}
+
+static size_t on_read(char *buf, size_t size, size_t n, void *ud)
+{
+    request *r = ud;
+    size_t want = size * n;
+    curl_off_t left = r->file_length - r->file_pos;
+    ssize_t got;
+    if (left <= 0)
+        return 0;
+    if ((curl_off_t)want > left)
+        want = (size_t)left;
+    do {
+        got = pread(r->fd, buf, want, (off_t)(r->file_offset + r->file_pos));
+    } while (got < 0 && errno == EINTR);
+    if (got <= 0)
+        return CURL_READFUNC_ABORT;     /* file shrank or failed: never send short */
+    r->file_pos += got;
+    return (size_t)got;
+}
+
+/* libcurl rewinds the body when it re-sends a request (a reused connection
+ * that turned out dead): seek within this request's slice of the file. */
+static int on_seek(void *ud, curl_off_t offset, int origin)
+{
+    request *r = ud;
+    if (origin != SEEK_SET || offset < 0 || offset > r->file_length)
+        return CURL_SEEKFUNC_FAIL;
+    r->file_pos = offset;
+    return CURL_SEEKFUNC_OK;
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static session *check_session(lua_State *L, int i)
+{
+    session *s = luaL_checkudata(L, i, SESSION_MT);
+    if (s->multi == NULL)
+        luaL_error(L, "session is closed");
+    return s;
+}
+
+static request *check_request(lua_State *L, int i)
+{
+    return luaL_checkudata(L, i, REQUEST_MT);
+}
+
+static double opt_number(lua_State *L, int t, const char *k, double def)
+{
+    double v;
+    lua_getfield(L, t, k);
+    v = lua_isnil(L, -1) ? def : luaL_checknumber(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+static const char *opt_string(lua_State *L, int t, const char *k, size_t *len)
+{
+    const char *v = NULL;
+    lua_getfield(L, t, k);
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "request option '%s' must be a string", k);
+        v = lua_tolstring(L, -1, len);
+    }
+    lua_pop(L, 1);  /* the string stays alive: the caller keeps the table */
+    return v;
+}
+
+/* Collects messages of finished transfers into their request objects. */
+static void collect_done(session *s)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(s->multi, &left)) != NULL) {
+        request *r = NULL;
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        if (r == NULL)
+            continue;
+        r->done = 1;
+        r->result = msg->data.result;
+        if (r->status == 0)
+            curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+        if (r->result == CURLE_OK)
+            r->headers_done = 1;
+    }
+}
+
+static void request_detach(request *r)
+{
+    /* A closed session's multi already let go of its handles. */
+    if (r->attached && r->sess->multi != NULL) {
+        curl_multi_remove_handle(r->sess->multi, r->easy);
+        r->attached = 0;
+    }
+}
+
+/* Releases everything a request owns. Safe to call more than once. */
+static void request_release(lua_State *L, request *r)
+{
+    if (r->easy != NULL) {
+        request_detach(r);
+        curl_easy_cleanup(r->easy);
+        r->easy = NULL;
+    }
+    if (r->headers != NULL) {
+        curl_slist_free_all(r->headers);
+        r->headers = NULL;
+    }
+    if (r->fd >= 0) {
+        close(r->fd);
+        r->fd = -1;
+    }
+    bytes_free(&r->head);
+    bytes_free(&r->body);
+    luaL_unref(L, LUA_REGISTRYINDEX, r->body_ref);
+    r->body_ref = LUA_NOREF;
+    luaL_unref(L, LUA_REGISTRYINDEX, r->sess_ref);
+    r->sess_ref = LUA_NOREF;
+    if (!r->done) {
+        r->done = 1;
+        r->result = CURLE_ABORTED_BY_CALLBACK;
+        strcpy(r->errbuf, "request closed");
+    }
+}
+
+/* Ends a transfer that has received nothing for stall_ms; returns whether
+ * it did. */
+static int check_stall(request *r)
+{
+    if (r->done || r->stall_ms <= 0 || now_ms() - r->last_byte_ms < r->stall_ms)
+        return 0;
+    request_detach(r);
+    r->done = 1;
+    r->result = CURLE_OPERATION_TIMEDOUT;
+    snprintf(r->errbuf, sizeof r->errbuf,
+             "no data received for %.3g s (stall_timeout)", r->stall_ms / 1000);
+    return 1;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* ---- session ---------------------------------------------------------------- */
+
+static int l_session(lua_State *L)
+{
+    session *s = gm_newuserdata(L, sizeof *s);
+    memset(s, 0, sizeof *s);
+    s->socket_fn = s->timer_fn = LUA_NOREF;
+    s->multi = curl_multi_init();
+    if (s->multi == NULL)
+        return luaL_error(L, "curl_multi_init failed");
+    gm_setmetatable(L, SESSION_MT);
+    curl_multi_setopt(s->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    return 1;
+}
+
+static int l_session_close(lua_State *L)
+{
+    session *s = luaL_checkudata(L, 1, SESSION_MT);
+    if (s->multi != NULL) {
+        /* Requests keep their session alive through a reference, so by the
+         * time a session is collected no attached request is left. */
+        curl_multi_cleanup(s->multi);
+        s->multi = NULL;
+    }
+    luaL_unref(L, LUA_REGISTRYINDEX, s->socket_fn);
+    luaL_unref(L, LUA_REGISTRYINDEX, s->timer_fn);
+    s->socket_fn = s->timer_fn = LUA_NOREF;
+    return 0;
+}
+
+static void set_headers(lua_State *L, request *r, int t)
+{
+    lua_getfield(L, t, "headers");
+    if (!lua_isnil(L, -1)) {
+        int i, n;
+        luaL_checktype(L, -1, LUA_TTABLE);
+        n = (int)gm_rawlen(L, -1);
+        for (i = 1; i <= n; i++) {
+            struct curl_slist *next;
+            lua_rawgeti(L, -1, i);
+            if (lua_type(L, -1) != LUA_TSTRING)
+                luaL_error(L, "request headers[%d] must be a string", i);
+            next = curl_slist_append(r->headers, lua_tostring(L, -1));
+            if (next == NULL)
+                luaL_error(L, "out of memory");
+            r->headers = next;
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    /* No "Expect: 100-continue" round trip before a large body. */
+    r->headers = curl_slist_append(r->headers, "Expect:");
+}
+
+static void set_body(lua_State *L, request *r, int t, const char *method)
+{
+    size_t len = 0;
+    const char *file = opt_string(L, t, "body_file", NULL);
+    if (file != NULL) {
+        r->fd = open(file, O_RDONLY);
+        if (r->fd < 0)
+            luaL_error(L, "cannot open body_file: %s", strerror(errno));
+        r->file_offset = (curl_off_t)opt_number(L, t, "body_offset", 0);
+        r->file_length = (curl_off_t)opt_number(L, t, "body_length", 0);
+        curl_easy_setopt(r->easy, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(r->easy, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(r->easy, CURLOPT_READDATA, r);
+        curl_easy_setopt(r->easy, CURLOPT_SEEKFUNCTION, on_seek);
+        curl_easy_setopt(r->easy, CURLOPT_SEEKDATA, r);
+        curl_easy_setopt(r->easy, CURLOPT_INFILESIZE_LARGE, r->file_length);
+        return;
+    }
+    lua_getfield(L, t, "body");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        if (strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0) {
+            curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, 0L);
+            curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, "");
+        }
+        return;
+    }
+    if (lua_type(L, -1) != LUA_TSTRING)
+        luaL_error(L, "request body must be a string");
+    lua_tolstring(L, -1, &len);
+    curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, lua_tostring(L, -1));
+    r->body_ref = luaL_ref(L, LUA_REGISTRYINDEX);   /* pops the body */
+}
+
+static int l_session_request(lua_State *L)
+{
+    session *s = check_session(L, 1);
+    request *r;
+    const char *url, *method, *proxy, *ca_file;
+    double timeout, connect_timeout, stall;
+    int verify;
+
+    luaL_checktype(L, 2, LUA_TTABLE);
+    r = gm_newuserdata(L, sizeof *r);
+    memset(r, 0, sizeof *r);
+    r->fd = -1;
+    r->sess_ref = r->body_ref = LUA_NOREF;
+    gm_setmetatable(L, REQUEST_MT);
+    r->easy = curl_easy_init();
+    if (r->easy == NULL)
+        return luaL_error(L, "curl_easy_init failed");
+    r->sess = s;
+    lua_pushvalue(L, 1);
+    r->sess_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    url = opt_string(L, 2, "url", NULL);
+    if (url == NULL)
+        return luaL_error(L, "request needs a url");
+    method = opt_string(L, 2, "method", NULL);
+    if (method == NULL)
+        method = "GET";
+    timeout = opt_number(L, 2, "timeout", 0);
+    connect_timeout = opt_number(L, 2, "connect_timeout", 0);
+    stall = opt_number(L, 2, "stall_timeout", 0);
+    r->max_body = (size_t)opt_number(L, 2, "max_body", 0);
+    proxy = opt_string(L, 2, "proxy", NULL);
+    ca_file = opt_string(L, 2, "ca_file", NULL);
+    lua_getfield(L, 2, "verify");
+    verify = lua_isnil(L, -1) || lua_toboolean(L, -1);
+    lua_pop(L, 1);
+
+    curl_easy_setopt(r->easy, CURLOPT_URL, url);
+    curl_easy_setopt(r->easy, CURLOPT_PRIVATE, (char *)r);
+    curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(r->easy, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(r->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    if (timeout > 0)
+        curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)ceil(timeout * 1000));
+    if (connect_timeout > 0)
+        curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)ceil(connect_timeout * 1000));
+    /* Not CURLOPT_LOW_SPEED_*: libcurl averages the speed over several
+     * seconds, so a burst followed by silence is noticed far too late. */
+    r->stall_ms = stall > 0 ? stall * 1000 : 0;
+    r->last_byte_ms = now_ms();
+    if (proxy != NULL)
+        curl_easy_setopt(r->easy, CURLOPT_PROXY, proxy);
+    if (ca_file != NULL)
+        curl_easy_setopt(r->easy, CURLOPT_CAINFO, ca_file);
+    curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+    curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+
+    if (strcmp(method, "GET") == 0)
+        curl_easy_setopt(r->easy, CURLOPT_HTTPGET, 1L);
+    else if (strcmp(method, "POST") != 0)
+        curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
+    set_body(L, r, 2, method);
+    set_headers(L, r, 2);
+    curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+
+    if (curl_multi_add_handle(s->multi, r->easy) != CURLM_OK)
+        return luaL_error(L, "curl_multi_add_handle failed");
+    r->attached = 1;
+    lua_settop(L, 3);
+    return 1;
+}
+
+/* Runs whatever transfers are ready, without waiting. */
+static int session_perform(session *s)
+{
+    int running = 0;
+    curl_multi_perform(s->multi, &running);
+    collect_done(s);
+    return running;
+}
+
+/* One round of work: run what is ready, wait up to timeout_ms for sockets,
+ * run again. */
+static int session_step(session *s, int timeout_ms)
+{
+    int running = session_perform(s);
+    if (running > 0 && timeout_ms > 0) {
+        curl_multi_poll(s->multi, NULL, 0, timeout_ms, NULL);
+        running = session_perform(s);
+    }
+    return running;
+}
+
+static int l_session_step(lua_State *L)
+{
+    session *s = check_session(L, 1);
+    int timeout_ms = (int)luaL_optinteger(L, 2, 1000);
+    lua_pushinteger(L, session_step(s, timeout_ms));
+    return 1;
+}
+
+/* ---- request --------------------------------------------------------------- */
+
+enum { READY_HEADERS, READY_DATA, READY_DONE };
+
+static int ready(const request *r, int what)
+{
+    if (r->done)
+        return 1;
+    if (what == READY_HEADERS)
+        return r->headers_done;
+    if (what == READY_DATA)
+        return r->body.len > 0;
+    return 0;
+}
+
+/* Drives the session until the request has its headers, has body bytes
+ * waiting, or is done (whichever `what` asks), or until timeout_ms passes.
+ * Returns whether it is ready. Other requests of the session progress too. */
+static int l_request_await(lua_State *L)
+{
+    static const char *const whats[] = { "headers", "data", "done", NULL };
+    request *r = check_request(L, 1);
+    int what = luaL_checkoption(L, 2, "done", whats);
+    double limit = luaL_optnumber(L, 3, -1);
+    double deadline = limit >= 0 ? now_ms() + limit : 0;
+
+    if (!r->done && (r->easy == NULL || r->sess->multi == NULL)) {
+        r->done = 1;
+        r->result = CURLE_ABORTED_BY_CALLBACK;
+        strcpy(r->errbuf, "session closed");
+    }
+    while (!ready(r, what)) {
+        int wait = 1000;
+        session_perform(r->sess);
+        if (ready(r, what) || check_stall(r))
+            break;
+        if (r->stall_ms > 0) {
+            double left = r->last_byte_ms + r->stall_ms - now_ms();
+            if (left < wait)
+                wait = (int)left + 1;
+        }
+        if (limit >= 0) {
+            double left = deadline - now_ms();
+            if (left <= 0)
+                break;
+            if (left < wait)
+                wait = (int)left + 1;
+        }
+        curl_multi_poll(r->sess->multi, NULL, 0, wait, NULL);
+    }
+    lua_pushboolean(L, ready(r, what));
+    return 1;
+}
+
+static int l_request_status(lua_State *L)
+{
+    request *r = check_request(L, 1);
+    if (!r->headers_done && r->status == 0)
+        return 0;
+    lua_pushinteger(L, r->status);
+    return 1;
+}
+
+/* Response headers as a table with lower-case names; repeated headers are
+ * joined with ", " as HTTP allows. */
+static int l_request_headers(lua_State *L)
+{
+    request *r = check_request(L, 1);
+    const char *p = r->head.data, *end = p + r->head.len;
+    lua_newtable(L);
+    while (p != NULL && p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = eol ? eol : end;
+        const char *colon = memchr(p, ':', (size_t)(line_end - p));
+        if (colon != NULL && colon > p) {
+            const char *v = colon + 1, *ve = line_end;
+            luaL_Buffer name;
+            const char *c;
+            while (v < ve && (*v == ' ' || *v == '\t'))
+                v++;
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            luaL_buffinit(L, &name);
+            for (c = p; c < colon; c++)
+                luaL_addchar(&name, (char)((*c >= 'A' && *c <= 'Z') ? *c + 32 : *c));
+            luaL_pushresult(&name);
+            lua_pushvalue(L, -1);
+            lua_rawget(L, -3);
+            if (lua_isnil(L, -1)) {
+                lua_pop(L, 1);
+                lua_pushlstring(L, v, (size_t)(ve - v));
+            } else {
+                lua_pushliteral(L, ", ");
+                lua_pushlstring(L, v, (size_t)(ve - v));
+                lua_concat(L, 3);
+            }
+            lua_rawset(L, -3);
+        }
+        p = eol ? eol + 1 : end;
+    }
+    return 1;
+}
+
+/* Hands over the body bytes received so far (nil when none). */
+static int l_request_take(lua_State *L)
+{
+    request *r = check_request(L, 1);
+    if (r->body.len == 0)
+        return 0;
+    lua_pushlstring(L, r->body.data, r->body.len);
+    r->body.len = 0;
+    return 1;
+}
+
+/* nil while the transfer is fine; else kind ("timeout"|"transport") and a
+ * message. The message names no URL or header, so no key can leak. */
+static int l_request_error(lua_State *L)
+{
+    request *r = check_request(L, 1);
+    const char *msg;
+    if (!r->done || r->result == CURLE_OK)
+        return 0;
+    if (r->overflow) {
+        lua_pushliteral(L, "transport");
+        lua_pushfstring(L, "response larger than %d bytes (max_response_size)",
+                        (int)r->max_body);
+        return 2;
+    }
+    msg = r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->result);
+    lua_pushstring(L, r->result == CURLE_OPERATION_TIMEDOUT ? "timeout" : "transport");
+    lua_pushstring(L, msg);
+    return 2;
+}
+
+static int l_request_is_done(lua_State *L)
+{
+    lua_pushboolean(L, check_request(L, 1)->done);
+    return 1;
+}
+
+/* Bytes sent of the body and bytes of the response received so far. */
+static int l_request_progress(lua_State *L)
+{
+    request *r = check_request(L, 1);
+    curl_off_t up = 0;
+    if (r->easy != NULL)
+        curl_easy_getinfo(r->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+    lua_pushnumber(L, (lua_Number)up);
+    lua_pushnumber(L, (lua_Number)r->received);
+    return 2;
+}
+
+static int l_request_close(lua_State *L)
+{
+    request_release(L, check_request(L, 1));
+    return 0;
+}
+
+static int l_request_tostring(lua_State *L)
+{
+    request *r = check_request(L, 1);
+    lua_pushfstring(L, "gemini.core.request (%s)", r->done ? "done" : "active");
+    return 1;
+}
+
+/* ---- misc -------------------------------------------------------------- */
+
+static int l_sleep(lua_State *L)
+{
+    double secs = luaL_checknumber(L, 1);
+    struct timespec ts;
+    if (secs <= 0)
+        return 0;
+    ts.tv_sec = (time_t)secs;
+    ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+    return 0;
+}
+
+static int l_now(lua_State *L)
+{
+    lua_pushnumber(L, now_ms() / 1e3);
+    return 1;
+}
+
+static int l_curl_version(lua_State *L)
+{
+    lua_pushstring(L, curl_version());
+    return 1;
+}
+
+void gemini_open_http(lua_State *L)
+{
+    static const luaL_Reg session_methods[] = {
+        { "request", l_session_request },
+        { "step", l_session_step },
+        { "close", l_session_close },
+        { NULL, NULL }
+    };
+    static const luaL_Reg session_meta[] = {
+        { "__gc", l_session_close },
+        { NULL, NULL }
+    };
+    static const luaL_Reg request_methods[] = {
+        { "await", l_request_await },
+        { "status", l_request_status },
+        { "headers", l_request_headers },
+        { "take", l_request_take },
+        { "error", l_request_error },
+        { "is_done", l_request_is_done },
+        { "progress", l_request_progress },
+        { "close", l_request_close },
+        { NULL, NULL }
+    };
+    static const luaL_Reg request_meta[] = {
+        { "__gc", l_request_close },
+        { "__tostring", l_request_tostring },
+        { NULL, NULL }
+    };
+    static const luaL_Reg funcs[] = {
+        { "session", l_session },
+        { "sleep", l_sleep },
+        { "now", l_now },
+        { "curl_version", l_curl_version },
+        { NULL, NULL }
+    };
+    /* curl_global_init is not thread-safe and must run once; libcurl >= 7.84
+     * does it lazily and safely, so only older versions need it here. */
+#if LIBCURL_VERSION_NUM < 0x075400
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+#endif
+    gm_newclass(L, SESSION_MT, session_methods, session_meta);
+    gm_newclass(L, REQUEST_MT, request_methods, request_meta);
+    gm_setfuncs(L, funcs, 0);
+}
