@@ -76,7 +76,7 @@ deps:
 	@sh .ci/install-deps
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) -s --no-print-directory all
 	@LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" \
 	  $(LUA) examples/quickstart.lua $(PROMPT)
 

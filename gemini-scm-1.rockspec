@@ -17,7 +17,8 @@ dependencies = {
   "lua-cjson",
 }
 external_dependencies = {
-  CURL = { header = "curl/curl.h", library = "curl" },
+  -- library only: luarocks 3.8 does not look in Debian's multiarch include dir
+  CURL = { library = "curl" },
 }
 build = {
   type = "make",

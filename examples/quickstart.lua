@@ -45,6 +45,7 @@ local ok, err = pcall(function()
     io.flush()
   end
   io.write("\n")
+  io.flush()
   local usage = stream.response.usageMetadata
   if usage then
     io.stderr:write(string.format("(%s, %d tokens)\n", model, usage.totalTokenCount or 0))
