@@ -1,0 +1,288 @@
+--- Tool builders: the entries of `config.tools` and `config.tool_config`,
+-- in the exact shape the REST API takes.
+--
+--    local T = gemini.tools
+--    config = {
+--      tools = { T.google_search(), T.functions{
+--        { name = "get_weather", description = "Weather for a city",
+--          parameters = S.object({ { "city", S.string() } }, { required = { "city" } }),
+--          handler = function(args) return { temp_c = 21 } end },
+--      } },
+--      tool_config = T.tool_config{ mode = "ANY", allowed_function_names = { "get_weather" } },
+--    }
+--
+-- A Lua `handler` cannot travel in JSON, so it is not kept in the tool
+-- table: `functions` records it in a side table (weak-keyed by the tool
+-- table it returned), and `handlers(config.tools)` finds it again for the
+-- automatic function calling loop.
+-- @module gemini.tools
+local json = require("gemini.json")
+local camel = require("gemini.request").camel
+
+local M = {}
+
+-- tool table -> { name -> handler }; weak keys, so a dropped tool frees its
+-- handlers too.
+local handlers_of = setmetatable({}, { __mode = "k" })
+
+local function typename(v)
+  return v == nil and "no value" or type(v)
+end
+
+local function object(t)
+  return setmetatable(t or {}, json.object_mt)
+end
+
+local function array(t)
+  return setmetatable(t or {}, json.array_mt)
+end
+
+-- Reads an options table against `allowed` (camelCase name -> Lua type);
+-- returns it keyed by the camelCase names. Raises at `level` (counted from
+-- this function) on an unknown option or a value of the wrong type.
+local function options(fname, opts, allowed, level)
+  local out = {}
+  if opts == nil then return out end
+  if type(opts) ~= "table" then
+    error(string.format("bad argument #1 to 'tools.%s' (table expected, got %s)", fname,
+      typename(opts)), level)
+  end
+  for k, v in pairs(opts) do
+    local ck = type(k) == "string" and camel(k) or k
+    local want = allowed[ck]
+    if not want then
+      local names = {}
+      for n in pairs(allowed) do names[#names + 1] = (n:gsub("%u", "_%0"):lower()) end
+      table.sort(names)
+      error(string.format("bad field '%s' to 'tools.%s' (unknown option; known: %s)", tostring(k),
+        fname, #names > 0 and table.concat(names, ", ") or "none"), level)
+    end
+    if type(v) ~= want then
+      error(string.format("bad field '%s' to 'tools.%s' (%s expected, got %s)", tostring(k), fname,
+        want, typename(v)), level)
+    end
+    out[ck] = v
+  end
+  return out
+end
+
+--- Grounding with Google Search: `{googleSearch = {}}`.
+-- @tparam[opt] table opts `time_range_filter = {start_time=, end_time=}`
+-- (RFC 3339 timestamps) limits results to that interval
+function M.google_search(opts)
+  local o = options("google_search", opts, { timeRangeFilter = "table" }, 3)
+  local t = o.timeRangeFilter
+  if t then
+    for k, v in pairs(t) do
+      local ck = camel(k)
+      if (ck ~= "startTime" and ck ~= "endTime") or type(v) ~= "string" then
+        error(string.format("bad field 'time_range_filter.%s' to 'tools.google_search'"
+          .. " (start_time and end_time, RFC 3339 strings, expected)", tostring(k)), 2)
+      end
+    end
+  end
+  return { googleSearch = object(o) }
+end
+
+--- Grounding with Google Maps: `{googleMaps = {}}`.
+-- @tparam[opt] table opts `enable_widget = true` asks for a widget context token
+-- (the place to search from goes in `tool_config{ retrieval_config = ... }`)
+function M.google_maps(opts)
+  local o = options("google_maps", opts, { enableWidget = "boolean" }, 3)
+  return { googleMaps = object(o) }
+end
+
+--- The code execution tool: `{codeExecution = {}}`.
+function M.code_execution()
+  return { codeExecution = object() }
+end
+
+--- URL context (the model reads the URLs in the prompt): `{urlContext = {}}`.
+function M.url_context()
+  return { urlContext = object() }
+end
+
+-- Function names: what the API accepts.
+local function check_name(name, where)
+  if type(name) ~= "string" then
+    error(string.format("bad field '%s.name' to 'tools.functions' (string expected, got %s)",
+      where, typename(name)), 3)
+  end
+  if name == "" or #name > 64 or name:find("[^%w_:%.%-]") then
+    error(string.format("bad field '%s.name' to 'tools.functions' (%q: 1 to 64 characters of"
+      .. " a-z, A-Z, 0-9, _ : . - expected)", where, name), 3)
+  end
+end
+
+local DECL_FIELDS = {
+  name = "string", description = "string", parameters = "table",
+  parametersJsonSchema = "table", response = "table", responseJsonSchema = "table",
+  behavior = "string", handler = "function",
+}
+
+--- Function declarations, with optional Lua handlers for automatic
+-- function calling.
+-- @tparam table list a list of `{ name =, description =, parameters = <schema>
+-- | parameters_json_schema = <raw JSON Schema>, response =, response_json_schema =,
+-- handler = function(args) ... end }`
+-- @treturn table the tool `{ functionDeclarations = {...} }`
+function M.functions(list)
+  if type(list) ~= "table" or #list == 0 then
+    error("bad argument #1 to 'tools.functions' (non-empty list of function declarations"
+      .. " expected, got " .. (type(list) == "table" and "an empty table or a map" or typename(list))
+      .. ")", 2)
+  end
+  local n = 0
+  for _ in pairs(list) do n = n + 1 end
+  if n ~= #list then
+    error("bad argument #1 to 'tools.functions' (a list of function declarations expected, got a"
+      .. " table with other keys: write tools.functions{ {name = ...}, ... })", 2)
+  end
+  local decls, handlers, seen = {}, nil, {}
+  for i = 1, #list do
+    local d = list[i]
+    local where = "[" .. i .. "]"
+    if type(d) ~= "table" then
+      error(string.format("bad field '%s' to 'tools.functions' (table expected, got %s)", where,
+        typename(d)), 2)
+    end
+    local out = {}
+    for k, v in pairs(d) do
+      local ck = type(k) == "string" and camel(k) or k
+      local want = DECL_FIELDS[ck]
+      if not want then
+        error(string.format("bad field '%s.%s' to 'tools.functions' (unknown field; known: name,"
+          .. " description, parameters, parameters_json_schema, response, response_json_schema,"
+          .. " behavior, handler)", where, tostring(k)), 2)
+      end
+      if type(v) ~= want then
+        error(string.format("bad field '%s.%s' to 'tools.functions' (%s expected, got %s)", where,
+          tostring(k), want, typename(v)), 2)
+      end
+      out[ck] = v
+    end
+    check_name(out.name, where)
+    if seen[out.name] then
+      error(string.format("bad field '%s.name' to 'tools.functions' (duplicate name %q)", where,
+        out.name), 2)
+    end
+    seen[out.name] = true
+    if out.parameters and out.parametersJsonSchema then
+      error(string.format("bad field '%s' to 'tools.functions' (%s: give parameters or"
+        .. " parameters_json_schema, not both)", where, out.name), 2)
+    end
+    if out.response and out.responseJsonSchema then
+      error(string.format("bad field '%s' to 'tools.functions' (%s: give response or"
+        .. " response_json_schema, not both)", where, out.name), 2)
+    end
+    local p = out.parameters
+    if p and (type(p.type) ~= "string" or p.type:upper() ~= "OBJECT") then
+      error(string.format("bad field '%s.parameters' to 'tools.functions' (%s: an OBJECT schema"
+        .. " expected, e.g. gemini.schema.object{...}; got type %s)", where, out.name,
+        tostring(p.type)), 2)
+    end
+    if out.handler then
+      handlers = handlers or {}
+      handlers[out.name] = out.handler
+      out.handler = nil
+    end
+    decls[i] = out
+  end
+  local tool = { functionDeclarations = array(decls) }
+  if handlers then handlers_of[tool] = handlers end
+  return tool
+end
+
+--- The Lua handlers of the function declarations in a tools list.
+-- @tparam[opt] table tools a `config.tools` list
+-- @treturn table|nil map name -> handler, or nil when no declaration has one
+function M.handlers(tools)
+  if tools == nil then return nil end
+  if type(tools) ~= "table" then
+    error("bad argument #1 to 'tools.handlers' (table expected, got " .. typename(tools) .. ")", 2)
+  end
+  local out
+  for i = 1, #tools do
+    local h = handlers_of[tools[i]]
+    if h then
+      for name, fn in pairs(h) do
+        out = out or {}
+        out[name] = fn
+      end
+    end
+  end
+  return out
+end
+
+local MODES = { AUTO = true, ANY = true, NONE = true, VALIDATED = true }
+
+--- `config.tool_config`: how the model may call functions, and where
+-- Maps/Search grounding should search from.
+-- @tparam[opt] table opts `mode` ("AUTO" | "ANY" | "NONE" | "VALIDATED"),
+-- `allowed_function_names` (only with ANY or VALIDATED),
+-- `retrieval_config = { lat_lng = { latitude =, longitude = }, language_code = }`
+-- @treturn table e.g. `{ functionCallingConfig = { mode = "ANY", allowedFunctionNames = {...} } }`
+function M.tool_config(opts)
+  local o = options("tool_config", opts, {
+    mode = "string", allowedFunctionNames = "table", retrievalConfig = "table",
+  }, 3)
+  local cfg = object()
+  local mode = o.mode and o.mode:upper()
+  if mode and not MODES[mode] then
+    error(string.format("bad field 'mode' to 'tools.tool_config' (AUTO, ANY, NONE or VALIDATED"
+      .. " expected, got %q)", o.mode), 2)
+  end
+  local names = o.allowedFunctionNames
+  if names then
+    if mode ~= "ANY" and mode ~= "VALIDATED" then
+      error("bad field 'allowed_function_names' to 'tools.tool_config' (only with mode ANY or"
+        .. " VALIDATED, got mode " .. tostring(o.mode) .. ")", 2)
+    end
+    local n = 0
+    for _ in pairs(names) do n = n + 1 end
+    if n == 0 or n ~= #names then
+      error("bad field 'allowed_function_names' to 'tools.tool_config' (non-empty list of names"
+        .. " expected)", 2)
+    end
+    for i = 1, #names do
+      local v = names[i]
+      if type(v) ~= "string" or v == "" then
+        error(string.format("bad field 'allowed_function_names[%d]' to 'tools.tool_config'"
+          .. " (function name expected, got %s)", i, type(v) == "string" and "an empty string"
+          or typename(v)), 2)
+      end
+    end
+  end
+  if mode then
+    local fcc = { mode = mode }
+    if names then
+      local copy = {}
+      for i = 1, #names do copy[i] = names[i] end
+      fcc.allowedFunctionNames = array(copy)
+    end
+    cfg.functionCallingConfig = fcc
+  end
+  local rc = o.retrievalConfig
+  if rc then
+    local out = {}
+    for k, v in pairs(rc) do
+      local ck = camel(k)
+      if ck == "latLng" then
+        if type(v) ~= "table" or type(v.latitude) ~= "number" or type(v.longitude) ~= "number" then
+          error("bad field 'retrieval_config.lat_lng' to 'tools.tool_config' ({latitude = number,"
+            .. " longitude = number} expected)", 2)
+        end
+        out.latLng = { latitude = v.latitude, longitude = v.longitude }
+      elseif ck == "languageCode" and type(v) == "string" then
+        out.languageCode = v
+      else
+        error(string.format("bad field 'retrieval_config.%s' to 'tools.tool_config' (lat_lng"
+          .. " table or language_code string expected)", tostring(k)), 2)
+      end
+    end
+    cfg.retrievalConfig = object(out)
+  end
+  return cfg
+end
+
+return M
