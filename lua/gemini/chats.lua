@@ -1,0 +1,247 @@
+--- `client.chats`: multi-turn conversations that keep their history.
+--
+--    local chat = client.chats:create{ model = "gemini-2.5-flash" }
+--    local res, err = chat:send_message("Hi, I'm Ada.")
+--    for chunk in chat:send_message_stream("What's my name?") do io.write(chunk.text or "") end
+--    for _, c in ipairs(chat:get_history()) do print(c.role, c.parts[1].text) end
+--
+-- Every model turn is kept exactly as it was received (every part, `thought`
+-- parts and `thoughtSignature`s included) and sent back as it came: Gemini 3
+-- rejects a conversation whose signatures are missing or altered. A turn that
+-- fails (an error, a stream that fails or is closed before its end) leaves
+-- the history as it was, so the same message can simply be sent again.
+--
+-- With tools built by `gemini.tools.functions` carrying handlers, a turn runs
+-- automatic function calling (see `gemini.afc`) and the history records the
+-- user input, each (function-call content, function-response content) pair,
+-- then the final model content (once: without the Python SDK's duplicate of
+-- the last call content when the limit is hit).
+-- @module gemini.chats
+local afc = require("gemini.afc")
+local errors = require("gemini.errors")
+local request = require("gemini.request")
+
+local M = {}
+
+--- The `client.chats` service.
+-- @type Chats
+local Chats = {}
+Chats.__index = Chats
+
+--- One conversation.
+-- @type Chat
+local Chat = {}
+Chat.__index = Chat
+
+--- The service of a client (`client.chats`).
+function M.new(client)
+  return setmetatable({ client = client }, Chats)
+end
+
+local copy = afc.copy
+
+-- The SDK's check of one model content: it has parts, none of them empty,
+-- and no empty text (a part that only carries a thoughtSignature on an
+-- empty text is kept: Gemini 3 streams them that way).
+local function valid_content(c)
+  local parts = type(c) == "table" and c.parts
+  if type(parts) ~= "table" or #parts == 0 then return false end
+  for i = 1, #parts do
+    local p = parts[i]
+    if type(p) ~= "table" or next(p) == nil then return false end
+    if p.text == "" and p.thoughtSignature == nil and p.thought_signature == nil then return false end
+  end
+  return true
+end
+
+-- The curated history: the comprehensive one without the turns whose
+-- model output is invalid (a blocked answer, an empty candidate), each
+-- dropped with the user input that caused it, as the SDK does. This is what
+-- is sent to the model.
+local function curated(history)
+  local out, i, n = {}, 1, #history
+  while i <= n do
+    if history[i].role ~= "model" then
+      out[#out + 1] = history[i]
+      i = i + 1
+    else
+      local run, ok = {}, true
+      while i <= n and history[i].role == "model" do
+        run[#run + 1] = history[i]
+        ok = ok and valid_content(history[i])
+        i = i + 1
+      end
+      if ok then
+        for _, c in ipairs(run) do out[#out + 1] = c end
+      elseif #out > 0 then
+        out[#out] = nil
+      end
+    end
+  end
+  return out
+end
+
+-- The user's history argument, normalised and copied.
+local function initial_history(h, fname)
+  if h == nil or next(h) == nil then return {} end
+  local list = request.contents(h, fname)
+  local out = {}
+  for i, c in ipairs(list) do
+    local role = c.role
+    if role ~= "user" and role ~= "model" then
+      error(string.format("bad field 'history' to '%s' (history[%d].role must be \"user\" or"
+        .. " \"model\", got %s)", fname, i, role == nil and "no value" or string.format("%q", tostring(role))), 3)
+    end
+    out[i] = copy(c)
+  end
+  return out
+end
+
+--- Starts a conversation.
+-- @tparam table opts `{model=, config=, history=}`: `config` is the
+-- flat `GenerateContentConfig` used by every turn (see
+-- `models:generate_content`); `history` a list of contents
+-- (`{role="user"|"model", parts=...}`) the conversation starts from.
+-- @return a `Chat`
+function Chats:create(opts)
+  if getmetatable(self) ~= Chats then
+    error("bad self to 'create' (call it as client.chats:create{...})", 2)
+  end
+  errors.arg("create", 1, opts, "table")
+  request.model(opts.model, "create")
+  errors.field("create", "config", opts.config, "table", true)
+  errors.field("create", "history", opts.history, "table", true)
+  return setmetatable({
+    client = self.client,
+    model = opts.model,
+    config = opts.config,
+    history = initial_history(opts.history, "create"),
+  }, Chat)
+end
+
+local function check_chat(self, fname)
+  if getmetatable(self) ~= Chat then
+    error(string.format("bad self to '%s' (call it as chat:%s(...))", fname, fname), 3)
+  end
+end
+
+-- The user turn of a message: a list of contents (one for a string or
+-- parts), copied so that later edits of the caller's tables do not reach
+-- the history.
+local function user_turn(message, fname)
+  if type(message) ~= "string" and type(message) ~= "table" then
+    error(string.format("bad argument #1 to '%s' (string or table expected, got %s)",
+      fname, message == nil and "no value" or type(message)), 3)
+  end
+  return copy(request.contents(message, fname))
+end
+
+local function append(list, items)
+  for i = 1, #items do list[#list + 1] = items[i] end
+end
+
+-- A turn ended well: the input, the function calling pairs, then the final
+-- model content (an empty model content when the answer has none, which
+-- the curated history leaves out with its input).
+function Chat:_record(input, added, res)
+  local c = res.candidates
+  c = type(c) == "table" and c[1]
+  local content = type(c) == "table" and type(c.content) == "table" and c.content
+    or { role = "model", parts = {} }
+  local h = self.history
+  append(h, input)
+  append(h, copy(added or {}))
+  h[#h + 1] = copy(content)
+end
+
+-- The request of one turn, built the way models:generate_content builds it.
+function Chat:_build(input, config, fname)
+  local contents = curated(self.history)
+  append(contents, input)
+  config = config or self.config
+  local r = self.client.models:build_generate({ model = self.model, contents = contents,
+    config = config }, fname)
+  return r, config
+end
+
+--- Sends a message and waits for the whole answer.
+-- @param message a string, a part, a list of parts (or of strings), or a content
+-- @tparam[opt] table config replaces the chat's config for this turn only
+-- (as in the SDK, it is not merged)
+-- @return the response, or nil, `gemini.Error` (the history is then unchanged)
+function Chat:send_message(message, config)
+  check_chat(self, "send_message")
+  local input = user_turn(message, "send_message")
+  errors.arg("send_message", 2, config, "table", true)
+  local r
+  r, config = self:_build(input, config, "send_message")
+  local models = self.client.models
+  local handlers, max = afc.settings(config, "send_message")
+  local res, added
+  if handlers then
+    res, added = afc.loop(function(contents)
+      r.body.contents = contents
+      return models:_generate_once(r)
+    end, r.body.contents, handlers, max)
+  else
+    res, added = models:_generate_once(r)
+  end
+  if not res then return nil, added end
+  self:_record(input, handlers and added or nil, res)
+  return res
+end
+
+--- Sends a message and streams the answer: returns a stream like
+-- `models:generate_content_stream`'s (callable in a generic `for`, `next`,
+-- `close`, `response`). When it has ended well, the input and the merged
+-- answer (`stream.response`'s content, every part and `thoughtSignature`
+-- kept) join the history; a stream that fails or is closed before its end
+-- leaves the history unchanged.
+--
+-- With handlers (automatic function calling), when an answer ends with
+-- function calls the handlers run and the next request is streamed in the
+-- same iteration: the caller sees every chunk of every request, and
+-- `stream.response` is the last answer.
+-- @param message as for `send_message`
+-- @tparam[opt] table config as for `send_message`
+function Chat:send_message_stream(message, config)
+  check_chat(self, "send_message_stream")
+  local input = user_turn(message, "send_message_stream")
+  errors.arg("send_message_stream", 2, config, "table", true)
+  local r
+  r, config = self:_build(input, config, "send_message_stream")
+  local models = self.client.models
+  local handlers, max = afc.settings(config, "send_message_stream")
+  local s
+  if handlers then
+    s = afc.stream(function(contents)
+      r.body.contents = contents
+      return models:_stream(r)
+    end, r.body.contents, handlers, max, function(res, added)
+      self:_record(input, added, res)
+    end)
+  else
+    s = models:_stream(r, function(res) self:_record(input, nil, res) end)
+  end
+  return s, nil, nil, s
+end
+
+--- The history: a list of contents (a copy; editing it changes nothing).
+-- @tparam[opt] boolean curated_only false (default): every turn, as the SDK's
+-- comprehensive history; true: only the valid turns, i.e. without the
+-- model answers that had no usable content (a blocked answer, an empty
+-- candidate) nor the user inputs that led to them — what the next
+-- request sends.
+function Chat:get_history(curated_only)
+  check_chat(self, "get_history")
+  return copy(curated_only and curated(self.history) or self.history)
+end
+
+function Chat:__tostring()
+  return string.format("gemini.Chat (%s, %d contents)", tostring(self.model), #self.history)
+end
+
+M.Chats = Chats
+M.Chat = Chat
+
+return M

@@ -1,0 +1,275 @@
+-- Chats through the real HTTP stack against the mock: the history sent on
+-- each turn (model turns echoed exactly, thoughtSignatures byte for byte),
+-- failed turns, streamed turns, and the curated/comprehensive histories.
+local gemini = require("gemini")
+local mock = require("support.mock")
+
+local KEY = "chats-key-5c1e"
+local MODEL = "gemini-2.5-flash"
+
+-- A signature as Gemini sends them: base64 with '+', '/' and '=' (bytes an
+-- encoder could be tempted to escape).
+local SIG = "CiQBcHJvdG8+c2lnL25hdHVyZS8xMjM0NTY3ODkwYWJjZGVm/+Q=="
+
+local function text_answer(text)
+  return { body = { candidates = { { content = { role = "model", parts = { { text = text } } },
+    finishReason = "STOP", index = 0 } } } }
+end
+
+describe("chats", function()
+  local m, client
+
+  setup(function()
+    m = mock.start{ key = KEY }
+  end)
+  teardown(function()
+    m:stop()
+  end)
+  before_each(function()
+    m:reset()
+    client = gemini.Client{ api_key = KEY, base_url = m.url,
+                            retry = { attempts = 2, initial_delay = 0.01, max_delay = 0.05, jitter = 0 } }
+  end)
+
+  it("is registered on the client", function()
+    assert.is_table(client.chats)
+    assert.is_function(client.chats.create)
+  end)
+
+  it("sends the history and keeps each model turn exactly, thoughtSignature included", function()
+    -- The model's first answer: a thought part and an answer part carrying a
+    -- signature, as raw JSON so the bytes are exactly those of the wire.
+    m:script('[{"body": {"candidates": [{"content": {"role": "model", "parts": ['
+      .. '{"text": "Thinking about names\\u2026", "thought": true},'
+      .. '{"text": "Hello Ada! \\u00e7a va?", "thoughtSignature": "' .. SIG .. '"}]},'
+      .. '"finishReason": "STOP", "index": 0}]}}]')
+    local chat = client.chats:create{ model = MODEL, config = { temperature = 0.25 } }
+    local res = assert(chat:send_message("Hi, I am Ada."))
+    assert.equal("Hello Ada! ça va?", res.text)
+
+    local e1 = m:last()
+    assert.equal("/v1beta/models/gemini-2.5-flash:generateContent", e1.path)
+    assert.same({ { role = "user", parts = { { text = "Hi, I am Ada." } } } }, e1.json.contents)
+    assert.equal(0.25, e1.json.generationConfig.temperature)
+
+    m:script{ text_answer("Your name is Ada.") }
+    res = assert(chat:send_message("What is my name?"))
+    assert.equal("Your name is Ada.", res.text)
+    local e2 = m:last()
+    assert.same({
+      { role = "user", parts = { { text = "Hi, I am Ada." } } },
+      { role = "model", parts = {
+        { text = "Thinking about names…", thought = true },
+        { text = "Hello Ada! ça va?", thoughtSignature = SIG } } },
+      { role = "user", parts = { { text = "What is my name?" } } },
+    }, e2.json.contents)
+    -- Byte for byte on the wire, not merely equal after decoding.
+    assert.truthy(e2.body:find('"thoughtSignature":"' .. SIG .. '"', 1, true))
+
+    local h = chat:get_history()
+    assert.equal(4, #h)
+    assert.equal("model", h[4].role)
+    assert.equal("Your name is Ada.", h[4].parts[1].text)
+    assert.equal(SIG, h[2].parts[2].thoughtSignature)
+  end)
+
+  it("takes parts and a list of parts as the message", function()
+    m:script{ text_answer("one"), text_answer("two") }
+    local chat = client.chats:create{ model = MODEL }
+    assert(chat:send_message({ text = "a part" }))
+    assert(chat:send_message({ "first", { text = "second" } }))
+    assert.same({ { text = "first" }, { text = "second" } }, m:last().json.contents[3].parts)
+    assert.equal("user", m:last().json.contents[3].role)
+    assert.equal(4, #chat:get_history())
+  end)
+
+  it("starts from a given history, and rejects a history with a bad role", function()
+    m:script{ text_answer("ok") }
+    local chat = client.chats:create{ model = MODEL, history = {
+      { role = "user", parts = { { text = "Remember 7." } } },
+      { role = "model", parts = { { text = "Noted." } } },
+    } }
+    assert(chat:send_message("Which number?"))
+    local c = m:last().json.contents
+    assert.equal(3, #c)
+    assert.equal("Remember 7.", c[1].parts[1].text)
+    assert.equal("Noted.", c[2].parts[1].text)
+    assert.equal("Which number?", c[3].parts[1].text)
+
+    assert.has_error(function()
+      client.chats:create{ model = MODEL, history = { { role = "system", parts = { { text = "x" } } } } }
+    end, "bad field 'history' to 'create' (history[1].role must be \"user\" or \"model\", got \"system\")")
+  end)
+
+  it("raises on programmer errors", function()
+    assert.has_error(function() client.chats:create() end,
+      "bad argument #1 to 'create' (table expected, got no value)")
+    assert.has_error(function() client.chats:create{} end,
+      "bad field 'model' to 'create' (string expected, got nil)")
+    assert.has_error(function() client.chats.create{ model = MODEL } end,
+      "bad self to 'create' (call it as client.chats:create{...})")
+    local chat = client.chats:create{ model = MODEL }
+    assert.has_error(function() chat:send_message() end,
+      "bad argument #1 to 'send_message' (string or table expected, got no value)")
+    assert.has_error(function() chat:send_message("x", "hot") end,
+      "bad argument #2 to 'send_message' (table expected, got string)")
+    assert.has_error(function() chat.send_message("x") end)
+    assert.equal(0, #m:log())
+  end)
+
+  it("leaves the history as it was when a turn fails", function()
+    m:script{ text_answer("first answer") }
+    local chat = client.chats:create{ model = MODEL }
+    assert(chat:send_message("one"))
+    local before = chat:get_history()
+
+    m:script{ { status = 400, body = { error = { code = 400, message = "bad request here",
+      status = "INVALID_ARGUMENT" } } } }
+    local res, err = chat:send_message("this one fails")
+    assert.is_nil(res)
+    assert.equal("api", err.kind)
+    assert.equal(400, err.code)
+    assert.same(before, chat:get_history())
+
+    m:script{ text_answer("second answer") }
+    assert(chat:send_message("two"))
+    local c = m:last().json.contents
+    assert.equal(3, #c)
+    assert.equal("two", c[3].parts[1].text)
+  end)
+
+  it("a per-turn config replaces the chat's config for that turn", function()
+    m:script{ text_answer("a"), text_answer("b") }
+    local chat = client.chats:create{ model = MODEL, config = { system_instruction = "Be brief." } }
+    assert(chat:send_message("x", { temperature = 0.5 }))
+    local j = m:last().json
+    assert.is_nil(j.systemInstruction)
+    assert.equal(0.5, j.generationConfig.temperature)
+    assert(chat:send_message("y"))
+    j = m:last().json
+    assert.equal("Be brief.", j.systemInstruction.parts[1].text)
+    assert.is_nil(j.generationConfig)
+  end)
+
+  it("get_history returns a copy", function()
+    m:script{ text_answer("hello") }
+    local chat = client.chats:create{ model = MODEL }
+    assert(chat:send_message("hi"))
+    local h = chat:get_history()
+    h[1].parts[1].text = "changed"
+    h[3] = { role = "user", parts = { { text = "injected" } } }
+    local again = chat:get_history()
+    assert.equal(2, #again)
+    assert.equal("hi", again[1].parts[1].text)
+    -- Editing a response does not reach the history either.
+    m:script{ text_answer("there") }
+    local res = assert(chat:send_message("more"))
+    res.candidates[1].content.parts[1].text = "edited"
+    assert.equal("there", chat:get_history()[4].parts[1].text)
+  end)
+
+  it("keeps an answer without content in the comprehensive history only", function()
+    m:script{
+      { body = { promptFeedback = { blockReason = "SAFETY" } } },
+      text_answer("fine"),
+    }
+    local chat = client.chats:create{ model = MODEL }
+    local res = assert(chat:send_message("something blocked"))
+    assert.is_nil(res.text)
+    local full = chat:get_history()
+    assert.equal(2, #full)
+    assert.same({ role = "model", parts = {} }, full[2])
+    assert.same({}, chat:get_history(true))
+
+    assert(chat:send_message("something else"))
+    -- The blocked turn and its input are not sent again.
+    assert.same({ { role = "user", parts = { { text = "something else" } } } }, m:last().json.contents)
+    assert.equal(4, #chat:get_history())
+    assert.equal(2, #chat:get_history(true))
+  end)
+
+  describe("send_message_stream", function()
+    it("streams the answer and adds the merged answer to the history", function()
+      m:script('[{"chunks": ['
+        .. '{"candidates": [{"content": {"role": "model", "parts": [{"text": "Pondering", "thought": true}]}, "index": 0}]},'
+        .. '{"candidates": [{"content": {"role": "model", "parts": [{"text": "Hel"}]}, "index": 0}]},'
+        .. '{"candidates": [{"content": {"role": "model", "parts": [{"text": "lo!"}]}, "index": 0}]},'
+        .. '{"candidates": [{"content": {"role": "model", "parts": [{"text": "", "thoughtSignature": "' .. SIG .. '"}]},'
+        .. ' "finishReason": "STOP", "index": 0}], "usageMetadata": {"totalTokenCount": 9}}]}]')
+      local chat = client.chats:create{ model = MODEL }
+      local s = chat:send_message_stream("Say hello")
+      local texts = {}
+      for chunk in s do texts[#texts + 1] = chunk.text or "" end
+      assert.equal("Hello!", table.concat(texts))
+      assert.equal("sse", m:last().query.alt)
+      assert.equal("Hello!", s.response.text)
+
+      local h = chat:get_history()
+      assert.equal(2, #h)
+      assert.equal("Say hello", h[1].parts[1].text)
+      -- One model content: the merged answer, thought and signature kept.
+      assert.same(s.response.candidates[1].content, h[2])
+      assert.equal("Pondering", h[2].parts[1].text)
+      assert.is_true(h[2].parts[1].thought)
+      local sig_seen = false
+      for _, p in ipairs(h[2].parts) do
+        if p.thoughtSignature == SIG then sig_seen = true end
+      end
+      assert.is_true(sig_seen)
+
+      m:script{ text_answer("again") }
+      assert(chat:send_message("next"))
+      local sent = m:last()
+      assert.same(h[2], sent.json.contents[2])
+      assert.truthy(sent.body:find('"thoughtSignature":"' .. SIG .. '"', 1, true))
+    end)
+
+    it("leaves the history as it was when the stream fails midway", function()
+      m:script{ text_answer("first") }
+      local chat = client.chats:create{ model = MODEL }
+      assert(chat:send_message("one"))
+      m:faults{ { type = "stream_error", after = 1, code = 500, message = "broke" } }
+      local s = chat:send_message_stream("two")
+      local ok, err = pcall(function() for _ in s do end end)
+      assert.is_false(ok)
+      assert.equal("api", err.kind)
+      assert.equal(2, #chat:get_history())
+      assert.is_nil(s.response)
+    end)
+
+    it("leaves the history as it was when the stream is closed early", function()
+      m:faults{ { type = "slow_stream", delay = 0.05, events = 6 } }
+      local chat = client.chats:create{ model = MODEL }
+      local s = chat:send_message_stream("go")
+      assert(s:next())
+      s:close()
+      assert.is_nil(s:next())
+      assert.same({}, chat:get_history())
+    end)
+
+    it("leaves the history as it was when the stream cannot open", function()
+      m:script{ { status = 404, body = { error = { code = 404, message = "no such model",
+        status = "NOT_FOUND" } } } }
+      local chat = client.chats:create{ model = MODEL }
+      local s = chat:send_message_stream("x")
+      local chunk, err = s:next()
+      assert.is_nil(chunk)
+      assert.equal(404, err.code)
+      assert.same({}, chat:get_history())
+    end)
+  end)
+
+  it("sends contents that JSON-decode to the history as recorded", function()
+    -- Two turns, then the third request carries both, in order.
+    m:script{ text_answer("A1"), text_answer("A2"), text_answer("A3") }
+    local chat = client.chats:create{ model = MODEL }
+    assert(chat:send_message("Q1"))
+    assert(chat:send_message("Q2"))
+    assert(chat:send_message("Q3"))
+    local sent = m:last().json.contents
+    local texts = {}
+    for i, c in ipairs(sent) do texts[i] = c.role .. ":" .. c.parts[1].text end
+    assert.equal("user:Q1 model:A1 user:Q2 model:A2 user:Q3", table.concat(texts, " "))
+    assert.equal(6, #chat:get_history())
+  end)
+end)
