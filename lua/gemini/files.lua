@@ -1,0 +1,416 @@
+--- `client.files`: uploads with Google's resumable protocol, and get, list,
+-- delete, and waiting for a file to become ACTIVE.
+--
+-- An upload is one `start` request (the file's metadata; the answer names a
+-- session URL) and then the bytes in chunks of `chunk_size`, each POSTed to
+-- the session URL with its offset. From a `path`, libcurl reads each chunk
+-- straight from the file (gemini.core's `body_file`), so a file of any size
+-- costs one socket buffer of memory, never its size. When a chunk fails (a
+-- dropped connection, a 5xx, a server that lost track), the server is asked
+-- how many bytes it holds (`X-Goog-Upload-Command: query`) and the upload
+-- goes on from there, under the client's retry policy.
+-- @module gemini.files
+local core = require("gemini.core")
+local errors = require("gemini.errors")
+local json = require("gemini.json")
+
+local Files = {}
+Files.__index = Files
+
+--- Chunk size of both official SDKs (a multiple of the server's 256 KiB granularity).
+Files.CHUNK_SIZE = 8 * 1024 * 1024
+
+-- MIME types by file extension: the formats the Gemini API takes, and the
+-- text types it reads. Anything else needs an explicit mime_type.
+local MIME = {
+  pdf = "application/pdf", json = "application/json", xml = "application/xml",
+  rtf = "application/rtf",
+  txt = "text/plain", text = "text/plain", md = "text/markdown", markdown = "text/markdown",
+  html = "text/html", htm = "text/html", css = "text/css", csv = "text/csv",
+  tsv = "text/tab-separated-values", js = "text/javascript", mjs = "text/javascript",
+  py = "text/x-python", lua = "text/x-lua", c = "text/x-c", h = "text/x-c",
+  java = "text/x-java", rtx = "text/richtext",
+  png = "image/png", jpg = "image/jpeg", jpeg = "image/jpeg", webp = "image/webp",
+  gif = "image/gif", heic = "image/heic", heif = "image/heif", bmp = "image/bmp",
+  mp3 = "audio/mp3", wav = "audio/wav", aac = "audio/aac", ogg = "audio/ogg",
+  flac = "audio/flac", aif = "audio/aiff", aiff = "audio/aiff", m4a = "audio/mp4",
+  opus = "audio/opus",
+  mp4 = "video/mp4", mpeg = "video/mpeg", mpg = "video/mpeg", mov = "video/quicktime",
+  avi = "video/x-msvideo", webm = "video/webm", wmv = "video/x-ms-wmv", flv = "video/x-flv",
+  ["3gp"] = "video/3gpp", mkv = "video/x-matroska",
+}
+
+--- The MIME type of a file name by its extension, or nil.
+-- @tparam string name
+function Files.guess_mime_type(name)
+  local ext = type(name) == "string" and name:match("%.([%w]+)$")
+  return ext and MIME[ext:lower()] or nil
+end
+
+--- Creates the service; `client.files` is one.
+function Files.new(client)
+  return setmetatable({ client = client }, Files)
+end
+
+local function check_self(self, fname)
+  if getmetatable(self) ~= Files then
+    error(string.format("bad self to '%s' (call it as client.files:%s(...))", fname, fname), 3)
+  end
+end
+
+--- `files/abc` from `files/abc`, `abc`, a full `https://.../files/abc` URI or
+-- a File table; raises for anything else.
+function Files.normalize_name(v, fname)
+  fname = fname or "?"
+  if type(v) == "table" then v = v.name end
+  if type(v) ~= "string" or v == "" then
+    error(string.format("bad argument #1 to '%s' (file name or File expected, got %s)",
+      fname, v == "" and "empty string" or type(v)), 3)
+  end
+  local id = v:match("^https?://[^?#]-/files/([^/?#]+)$") or v:match("^files/(.*)$") or v
+  if not id:match("^[%w][%w%-_%.]*$") or id:find("..", 1, true) then
+    error(string.format("bad argument #1 to '%s' (invalid file name %q)", fname, v), 3)
+  end
+  return "files/" .. id
+end
+
+local function basename(path)
+  return path:match("([^/]+)$") or path
+end
+
+-- scheme://host:port of a URL, lower case, for the same-origin check.
+local function origin(url)
+  local scheme, host = url:match("^(%a[%w+.-]*)://([^/?#]+)")
+  if not scheme then return nil end
+  scheme, host = scheme:lower(), host:lower():gsub("^.*@", "")
+  if not host:find(":%d+$") then host = host .. (scheme == "https" and ":443" or ":80") end
+  return scheme .. "://" .. host
+end
+
+-- Headers of a call merged with the protocol's own.
+local function with_headers(ho, extra)
+  local h = {}
+  for k, v in pairs(ho and ho.headers or {}) do h[k] = v end
+  for k, v in pairs(extra) do h[k] = v end
+  return { headers = h, timeout = ho and ho.timeout, retry = ho and ho.retry }
+end
+
+-- The size of a file on disk, without reading it.
+local function file_size(path)
+  local f, msg = io.open(path, "rb")
+  if not f then
+    error("gemini: files:upload: cannot open " .. msg, 3)
+  end
+  local _, rerr = f:read(0)     -- a directory opens, but cannot be read
+  local size = f:seek("end")
+  f:close()
+  if rerr or not size then
+    error(string.format("gemini: files:upload: cannot read %q: %s", path, tostring(rerr or "seek failed")), 3)
+  end
+  return size
+end
+
+local function fmt_int(n)
+  return string.format("%d", n)
+end
+
+-- The outcome of one HTTP exchange of the upload protocol.
+-- Returns what, value: "final", file | "active", received | "resync", err |
+-- "retry", err | "fail", err.
+local function classify(client, res, kind, msg)
+  if not res then
+    return "retry", client:error(kind, msg)
+  end
+  local status = res.headers["x-goog-upload-status"]
+  status = status and status:lower()
+  if res.status >= 200 and res.status <= 299 then
+    if status == "final" then
+      local v = json.decode(res.body)
+      local file = type(v) == "table" and v.file
+      if type(file) ~= "table" then
+        return "fail", client:error("decode", "the finished upload's answer has no file",
+          { code = res.status })
+      end
+      return "final", file
+    elseif status == "active" then
+      return "active", tonumber(res.headers["x-goog-upload-size-received"] or "")
+    elseif status == "cancelled" then
+      return "fail", client:error("api", "the upload was cancelled by the server",
+        { code = res.status, status = "CANCELLED" })
+    end
+    -- No status: the SDKs resend the chunk; asking first is safer.
+    return "resync", client:error("api", "upload answer without X-Goog-Upload-Status",
+      { code = res.status })
+  end
+  local _, err = client:_answer(res)
+  if status == "cancelled" then return "fail", err end
+  -- An error that still says "active" (a wrong offset, e.g. after libcurl
+  -- re-sent a chunk whose first try the server had partly kept): the server
+  -- knows where it stands, ask it.
+  if status == "active" then return "resync", err end
+  return "retry", err
+end
+
+--- Uploads a file with the resumable protocol.
+-- @tparam table args `{path= | data=, mime_type=, display_name=, name=,
+--   on_progress=function(done, total), chunk_size= (8 MiB), http_options=}`.
+--   `path` streams the file from disk chunk by chunk; `data` is a Lua string
+--   sent as it is. `mime_type` is guessed from the file name (or from
+--   `display_name` for `data`) when not given. `chunk_size` is rounded up to
+--   the server's granularity (256 KiB at Google). `on_progress(done, total)`
+--   is called as bytes go out (done never decreases) and once with
+--   `total, total` at the end.
+-- @return the File (`name`, `uri`, `mimeType`, `state`, ...), usable directly
+--   in `contents`; or nil, `gemini.Error`
+function Files:upload(args)
+  check_self(self, "upload")
+  local fname = "upload"
+  errors.arg(fname, 1, args, "table")
+  local F = function(k, t) return errors.field(fname, k, args[k], t, true) end
+  local path, data = F("path", "string"), F("data", "string")
+  local mime = F("mime_type", "string") or F("mimeType", "string")
+  local display = F("display_name", "string") or F("displayName", "string")
+  local name = F("name", "string")
+  local on_progress = F("on_progress", "function")
+  local chunk = F("chunk_size", "number") or Files.CHUNK_SIZE
+  local ho = F("http_options", "table")
+  if (path == nil) == (data == nil) then
+    error("bad argument #1 to 'upload' (exactly one of 'path' and 'data' expected)", 2)
+  end
+  if chunk < 1 or chunk ~= math.floor(chunk) then
+    error("bad field 'chunk_size' to 'upload' (a positive integer expected)", 2)
+  end
+  mime = mime or Files.guess_mime_type(path or display or name)
+  if not mime then
+    error(string.format("bad argument #1 to 'upload' (cannot guess the MIME type of %s;"
+      .. " pass mime_type, e.g. mime_type = \"application/pdf\")",
+      path and string.format("%q", path) or "data"), 2)
+  end
+  if name and not name:find("^files/") then name = "files/" .. name end
+  local total = path and file_size(path) or #data
+
+  local client = self.client
+  local version = client.api_version ~= "" and client.api_version or "v1beta"
+  local start_headers = {
+    ["X-Goog-Upload-Protocol"] = "resumable",
+    ["X-Goog-Upload-Command"] = "start",
+    ["X-Goog-Upload-Header-Content-Length"] = fmt_int(total),
+    ["X-Goog-Upload-Header-Content-Type"] = mime,
+  }
+  if path and not basename(path):find("[%c]") then
+    start_headers["X-Goog-Upload-File-Name"] = basename(path)
+  end
+  local meta = { mimeType = mime, sizeBytes = fmt_int(total), displayName = display, name = name }
+  local res, err = client:_call{
+    method = "POST", path = "upload/" .. version .. "/files", raw_path = true, raw = true,
+    body = json.encode_verbatim({ file = meta }),
+    http_options = with_headers(ho, start_headers),
+  }
+  if not res then return nil, err end
+  local url = res.headers["x-goog-upload-url"]
+  if not url or not url:match("^https?://") then
+    return nil, client:error("decode", "the upload start answer has no usable X-Goog-Upload-URL",
+      { code = res.status })
+  end
+  local granularity = tonumber(res.headers["x-goog-upload-chunk-granularity"] or "")
+  if granularity and granularity >= 1 then
+    chunk = math.ceil(chunk / granularity) * granularity
+  end
+  -- The session URL authorises the upload; the key goes along only when it
+  -- points at the configured server (as the JS SDK does), never elsewhere.
+  local same_origin = origin(url) == origin(client.base_url)
+
+  local reported = -1
+  local function progress(done)
+    if on_progress then
+      if done > total then done = total end
+      if done > reported then
+        reported = done
+        on_progress(done, total)
+      end
+    end
+  end
+
+  local function spec_for(extra, body)
+    local spec = client:_spec{ method = "POST", url = url, http_options = with_headers(ho, extra) }
+    if not same_origin then
+      local h = {}
+      for _, line in ipairs(spec.headers) do
+        local lower = line:lower()
+        if not lower:find("^x%-goog%-api%-key:") and not lower:find("^authorization:") then
+          h[#h + 1] = line
+        end
+      end
+      spec.headers = h
+    end
+    for k, v in pairs(body or {}) do spec[k] = v end
+    return spec
+  end
+
+  local policy = client:_policy{ http_options = ho }
+  local offset, fails, best = 0, 0, 0
+
+  -- One failure more without progress: wait as the policy says, or give up.
+  local function failed(what, e)
+    fails = fails + 1
+    local wait
+    if what == "resync" then
+      wait = policy and fails < policy.attempts and 0 or nil
+    else
+      wait = client:_backoff(policy, fails, e)
+    end
+    if not wait then return false end
+    client:_log("gemini: upload: %s; asking the server for its offset in %.3fs", tostring(e), wait)
+    if wait > 0 then client.transport:sleep(wait) end
+    return true
+  end
+
+  -- Asks the server how far it got: "active" (offset set), or "final", file,
+  -- or nil, err.
+  local function query()
+    while true do
+      local qres, qkind, qmsg = client.transport:request(spec_for(
+        { ["X-Goog-Upload-Command"] = "query" }))
+      local what, v = classify(client, qres, qkind, qmsg)
+      if what == "final" then return "final", v end
+      if what == "active" then
+        if not v or v < 0 or v > total then
+          return nil, client:error("decode", "the upload query answer has no usable"
+            .. " X-Goog-Upload-Size-Received", { code = qres.status })
+        end
+        offset = v
+        return "active"
+      end
+      if what == "fail" or not failed(what, v) then return nil, v end
+    end
+  end
+
+  while true do
+    local n = math.min(chunk, total - offset)
+    local last = offset + n >= total
+    local body
+    if n == 0 then
+      body = { body = "" }
+    elseif path then
+      body = { body_file = path, body_offset = offset, body_length = n }
+    elseif offset == 0 and n == total then
+      body = { body = data }
+    else
+      body = { body = data:sub(offset + 1, offset + n) }
+    end
+    local at = offset
+    if on_progress then
+      body.on_progress = function(up) progress(at + math.min(up, n)) end
+    end
+    local spec = spec_for({
+      ["X-Goog-Upload-Command"] = last and "upload, finalize" or "upload",
+      ["X-Goog-Upload-Offset"] = fmt_int(offset),
+    }, body)
+    client:_log("gemini: upload %d bytes at offset %d of %d", n, offset, total)
+    local cres, ckind, cmsg = client.transport:request(spec)
+    local what, v = classify(client, cres, ckind, cmsg)
+    if what == "final" then
+      progress(total)   -- also the one (0, 0) call of an empty file
+      return v
+    elseif what == "active" then
+      if last then
+        return nil, client:error("api", "all bytes were sent, but the upload was not finalized",
+          { code = cres.status })
+      end
+      offset = v and v >= offset and v <= total and v or offset + n
+    elseif what == "fail" then
+      return nil, v
+    else
+      if not failed(what, v) then return nil, v end
+      local state, file = query()
+      if state == "final" then
+        progress(total)
+        return file
+      elseif not state then
+        return nil, file
+      end
+    end
+    if offset > best then best, fails = offset, 0 end
+  end
+end
+
+--- One file's metadata.
+-- @tparam string|table name `files/abc`, `abc`, its URI, or a File
+-- @return the File, or nil, `gemini.Error`
+function Files:get(name)
+  check_self(self, "get")
+  return self.client:_call{ method = "GET", path = Files.normalize_name(name, "get") }
+end
+
+--- Deletes a file.
+-- @tparam string|table name as for `get`
+-- @return true, or nil, `gemini.Error`
+function Files:delete(name)
+  check_self(self, "delete")
+  local res, err = self.client:_call{ method = "DELETE", path = Files.normalize_name(name, "delete") }
+  if not res then return nil, err end
+  return true
+end
+
+--- Iterates over every file, page after page; raises the `gemini.Error`
+-- when a page fails.
+-- @tparam[opt] table opts `{page_size=, page_token=}`
+function Files:list(opts)
+  check_self(self, "list")
+  errors.arg("list", 1, opts, "table", true)
+  return self.client:_pages("files", "files", opts)
+end
+
+-- google.rpc.Code names, for a FAILED file's error.
+local RPC_CODES = {
+  [1] = "CANCELLED", [2] = "UNKNOWN", [3] = "INVALID_ARGUMENT", [4] = "DEADLINE_EXCEEDED",
+  [5] = "NOT_FOUND", [7] = "PERMISSION_DENIED", [8] = "RESOURCE_EXHAUSTED",
+  [9] = "FAILED_PRECONDITION", [13] = "INTERNAL", [14] = "UNAVAILABLE",
+}
+
+--- Polls a file until it is ACTIVE (videos are PROCESSING for a while
+-- after their upload).
+-- @tparam string|table file a File or a name
+-- @tparam[opt] table opts `{timeout= (seconds, 300), interval= (seconds, 2)}`
+-- @return the ACTIVE File; or nil, `gemini.Error`: kind "api" (status from
+--   the file's error) when processing FAILED (the error's `file` field holds
+--   the File), kind "timeout" when the time is up, or the error of a `get`
+function Files:wait_active(file, opts)
+  check_self(self, "wait_active")
+  local name = Files.normalize_name(file, "wait_active")
+  errors.arg("wait_active", 2, opts, "table", true)
+  opts = opts or {}
+  local timeout = errors.field("wait_active", "timeout", opts.timeout, "number", true) or 300
+  local interval = errors.field("wait_active", "interval", opts.interval, "number", true) or 2
+  if timeout < 0 or interval < 0 then
+    error("bad argument #2 to 'wait_active' (timeout and interval must not be negative)", 2)
+  end
+  local client = self.client
+  local deadline = core.now() + timeout
+  local f = type(file) == "table" and file.state ~= nil and file or nil
+  while true do
+    if not f then
+      local err
+      f, err = client:_call{ method = "GET", path = name }
+      if not f then return nil, err end
+    end
+    if f.state == "ACTIVE" then return f end
+    if f.state == "FAILED" then
+      local e = type(f.error) == "table" and f.error or {}
+      local code = tonumber(e.code)
+      return nil, client:error("api", string.format("%s failed processing: %s", name,
+        tostring(e.message or "no reason given")),
+        { status = RPC_CODES[code] or "FAILED_PRECONDITION", details = e.details, file = f })
+    end
+    local left = deadline - core.now()
+    if left <= 0 then
+      return nil, client:error("timeout", string.format(
+        "%s is still %s after %gs (wait_active timeout)", name, tostring(f.state), timeout),
+        { file = f })
+    end
+    client.transport:sleep(math.min(interval, left))
+    f = nil
+  end
+end
+
+return Files
