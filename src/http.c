@@ -9,9 +9,10 @@
  * bytes, error) between drives. That keeps libcurl's stack free of longjmp
  * and lets the same request object serve every way of driving the multi:
  *   - blocking: req:await() runs curl_multi_perform/curl_multi_poll itself;
- *   - an external event loop: the session hands socket and timer interest
- *     to Lua and is driven by sess:socket_action() (see the "event loop"
- *     section below).
+ *   - an external event loop: the session records socket and timer
+ *     interest in C arrays, Lua applies it to its loop's handles and drives
+ *     the session with sess:socket_action() (see the "event loop" section
+ *     below).
  *
  *   local sess = core.session()
  *   local req  = sess:request{ method=, url=, headers={"k: v",...}, body=,
@@ -20,7 +21,14 @@
  *                              proxy=, ca_file=, verify=, max_body= }
  *   req:await("headers"|"data"|"done" [, timeout_ms]) -> ready (boolean)
  *   req:status(), req:headers(), req:take(), req:error(), req:is_done(),
- *   req:progress(), req:close()
+ *   req:progress(), req:close(), req:id(), req:check_stall()
+ *
+ *   -- event-loop mode (no sess:step / req:await on such a session):
+ *   sess:watch()
+ *   sess:socket_action(fd, flags)   -- flags: 1 readable, 2 writable, 4 error
+ *   sess:timeout_action()
+ *   sess:take_changes() -> {fd, what, fd, what, ...} | nil, timer_ms | nil
+ *   sess:take_events()  -> {id, ...} | nil   (requests that progressed)
  */
 #include "core.h"
 
@@ -36,6 +44,9 @@
 
 #define SESSION_MT "gemini.core.session"
 #define REQUEST_MT "gemini.core.request"
+
+/* Body bytes a streamed request may hold untaken before it is paused. */
+#define FLOW_LIMIT ((size_t)256 * 1024)
 
 /* ---- growable byte buffer --------------------------------------------- */
 
@@ -71,11 +82,25 @@ static void bytes_free(bytes *b)
 
 /* ---- types --------------------------------------------------------------- */
 
+/* A change of socket interest asked for by libcurl: what is 0 (stop
+ * watching), 1 (readable), 2 (writable) or 3 (both). */
+typedef struct {
+    int fd, what;
+} sock_change;
+
 typedef struct session {
     CURLM *multi;
-    lua_State *L;       /* set only while an event-loop callback may run */
-    int socket_fn;      /* registry refs to the event-loop callbacks */
-    int timer_fn;
+    int next_id;            /* request ids, for take_events */
+    /* Event-loop mode: libcurl's socket and timer callbacks only record
+     * here; Lua takes the records after each action and applies them. */
+    int watching;
+    sock_change *changes;
+    size_t nchanges, capchanges;
+    int *events;            /* ids of requests that progressed, in order */
+    size_t nevents, capevents;
+    long timer_ms;
+    int timer_changed;
+    int oom;                /* a record could not be stored */
 } session;
 
 typedef struct request {
@@ -87,12 +112,15 @@ typedef struct request {
     int fd;                 /* body_file, read with pread */
     curl_off_t file_offset, file_length, file_pos;
 
+    int id;                 /* unique in its session */
     long status;
     int headers_done;       /* a final (non-1xx) header block has ended */
     bytes head;             /* raw header block of the final response */
     bytes body;             /* body bytes not yet taken */
     size_t received, max_body;
     int overflow;
+    int streamed;           /* the body is taken piece by piece (a stream) */
+    int paused;             /* paused by on_body until the next take() */
 
     double stall_ms;        /* fail when no byte arrives for this long */
     double last_byte_ms;    /* when the last byte arrived (or the start) */
@@ -105,6 +133,39 @@ typedef struct request {
 
 static double now_ms(void);
 
+/* Grows an array of `size`-byte items to hold one more; 0 when out of
+ * memory (the array is left as it was). */
+static int grow(void **items, size_t n, size_t *cap, size_t size)
+{
+    void *p;
+    size_t ncap;
+    if (n < *cap)
+        return 1;
+    ncap = *cap ? *cap * 2 : 16;
+    p = realloc(*items, ncap * size);
+    if (p == NULL)
+        return 0;
+    *items = p;
+    *cap = ncap;
+    return 1;
+}
+
+/* In event-loop mode, remembers that a request has something new (headers,
+ * body bytes, its end) for the next sess:take_events(). */
+static void note_progress(request *r)
+{
+    session *s = r->sess;
+    if (s == NULL || !s->watching)
+        return;
+    if (s->nevents > 0 && s->events[s->nevents - 1] == r->id)
+        return;     /* consecutive duplicates are common: one per body piece */
+    if (!grow((void **)&s->events, s->nevents, &s->capevents, sizeof *s->events)) {
+        s->oom = 1;
+        return;
+    }
+    s->events[s->nevents++] = r->id;
+}
+
 /* ---- libcurl callbacks: fill buffers only ------------------------------- */
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -113,12 +174,24 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     size_t len = size * n;
     r->headers_done = 1;
     r->last_byte_ms = now_ms();
+    /* Flow control: a stream whose reader is behind is paused rather than
+     * buffered, so a fast server cannot fill memory (one curl_multi_perform
+     * may read megabytes). libcurl keeps these bytes and hands them over
+     * again after take() resumes it. Blocking mode only: an event loop
+     * would not hear of the resumption. */
+    if (r->streamed && r->body.len >= FLOW_LIMIT && !r->sess->watching) {
+        r->paused = 1;
+        return CURL_WRITEFUNC_PAUSE;
+    }
     if (r->max_body && r->received + len > r->max_body) {
         r->overflow = 1;
         return 0;           /* makes curl fail with CURLE_WRITE_ERROR */
     }
     r->received += len;
-    return bytes_append(&r->body, p, len) ? len : 0;
+    if (!bytes_append(&r->body, p, len))
+        return 0;
+    note_progress(r);
+    return len;
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
@@ -137,6 +210,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         if (code >= 200) {
             r->status = code;
             r->headers_done = 1;
+            note_progress(r);
         }
         return len;
     }
@@ -192,7 +266,10 @@ static double opt_number(lua_State *L, int t, const char *k, double def)
 {
     double v;
     lua_getfield(L, t, k);
-    v = lua_isnil(L, -1) ? def : luaL_checknumber(L, -1);
+    /* luaL_checknumber here would blame "bad argument #-1 to '?'" */
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TNUMBER)
+        luaL_error(L, "request option '%s' must be a number", k);
+    v = lua_isnil(L, -1) ? def : lua_tonumber(L, -1);
     lua_pop(L, 1);
     return v;
 }
@@ -228,6 +305,7 @@ static void collect_done(session *s)
             curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
         if (r->result == CURLE_OK)
             r->headers_done = 1;
+        note_progress(r);
     }
 }
 
@@ -296,7 +374,6 @@ static int l_session(lua_State *L)
 {
     session *s = gm_newuserdata(L, sizeof *s);
     memset(s, 0, sizeof *s);
-    s->socket_fn = s->timer_fn = LUA_NOREF;
     s->multi = curl_multi_init();
     if (s->multi == NULL)
         return luaL_error(L, "curl_multi_init failed");
@@ -314,9 +391,13 @@ static int l_session_close(lua_State *L)
         curl_multi_cleanup(s->multi);
         s->multi = NULL;
     }
-    luaL_unref(L, LUA_REGISTRYINDEX, s->socket_fn);
-    luaL_unref(L, LUA_REGISTRYINDEX, s->timer_fn);
-    s->socket_fn = s->timer_fn = LUA_NOREF;
+    /* After the cleanup: it may still report sockets going away. */
+    free(s->changes);
+    s->changes = NULL;
+    s->nchanges = s->capchanges = 0;
+    free(s->events);
+    s->events = NULL;
+    s->nevents = s->capevents = 0;
     return 0;
 }
 
@@ -398,6 +479,7 @@ static int l_session_request(lua_State *L)
     if (r->easy == NULL)
         return luaL_error(L, "curl_easy_init failed");
     r->sess = s;
+    r->id = ++s->next_id;
     lua_pushvalue(L, 1);
     r->sess_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
@@ -487,8 +569,145 @@ static int session_step(session *s, int timeout_ms)
 static int l_session_step(lua_State *L)
 {
     session *s = check_session(L, 1);
+    if (s->watching)
+        return luaL_error(L, "step on a session driven by an event loop");
     int timeout_ms = (int)luaL_optinteger(L, 2, 1000);
     lua_pushinteger(L, session_step(s, timeout_ms));
+    return 1;
+}
+
+/* ---- event loop ------------------------------------------------------------ */
+
+/* libcurl's socket callback. It runs inside libcurl (during an action, an
+ * add or a remove), where calling into Lua is not safe, so it only records
+ * the change; the order is kept, because a socket number that was removed
+ * may come back at once as a new connection. */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *sockp)
+{
+    session *s = ud;
+    int w = 0;
+    (void)easy;
+    (void)sockp;
+    if (what == CURL_POLL_IN)
+        w = 1;
+    else if (what == CURL_POLL_OUT)
+        w = 2;
+    else if (what == CURL_POLL_INOUT)
+        w = 3;
+    if (!grow((void **)&s->changes, s->nchanges, &s->capchanges, sizeof *s->changes)) {
+        s->oom = 1;
+        return -1;
+    }
+    s->changes[s->nchanges].fd = (int)fd;
+    s->changes[s->nchanges].what = w;
+    s->nchanges++;
+    return 0;
+}
+
+/* libcurl's timer callback: only the latest value matters. */
+static int on_timer(CURLM *multi, long timeout_ms, void *ud)
+{
+    session *s = ud;
+    (void)multi;
+    s->timer_ms = timeout_ms;
+    s->timer_changed = 1;
+    return 0;
+}
+
+/* Switches the session to event-loop mode. Call it before the first
+ * request; from then on the session is driven by socket_action and
+ * timeout_action only. */
+static int l_session_watch(lua_State *L)
+{
+    session *s = check_session(L, 1);
+    if (s->watching)
+        return 0;
+    curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
+    curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
+    s->watching = 1;
+    return 0;
+}
+
+static int session_action(lua_State *L, session *s, curl_socket_t fd, int ev)
+{
+    int running = 0;
+    if (!s->watching)
+        return luaL_error(L, "session is not in event-loop mode (call watch first)");
+    curl_multi_socket_action(s->multi, fd, ev, &running);
+    collect_done(s);
+    lua_pushinteger(L, running);
+    return 1;
+}
+
+/* Tells libcurl that fd is ready: flags 1 readable, 2 writable, 4 error.
+ * Returns the number of transfers still running. */
+static int l_session_socket_action(lua_State *L)
+{
+    session *s = check_session(L, 1);
+    int fd = (int)luaL_checkinteger(L, 2);
+    int flags = (int)luaL_optinteger(L, 3, 0);
+    int ev = 0;
+    if (flags & 1)
+        ev |= CURL_CSELECT_IN;
+    if (flags & 2)
+        ev |= CURL_CSELECT_OUT;
+    if (flags & 4)
+        ev |= CURL_CSELECT_ERR;
+    return session_action(L, s, (curl_socket_t)fd, ev);
+}
+
+/* Tells libcurl that its timer has expired. */
+static int l_session_timeout_action(lua_State *L)
+{
+    return session_action(L, check_session(L, 1), CURL_SOCKET_TIMEOUT, 0);
+}
+
+/* The socket changes recorded since the last call, as a flat list
+ * {fd, what, fd, what, ...} in order (nil when none), and the new timer in
+ * ms (-1: stop it; nil: unchanged). */
+static int l_session_take_changes(lua_State *L)
+{
+    session *s = check_session(L, 1);
+    size_t i;
+    if (s->oom) {
+        s->oom = 0;
+        return luaL_error(L, "out of memory recording socket changes");
+    }
+    if (s->nchanges == 0) {
+        lua_pushnil(L);
+    } else {
+        lua_createtable(L, (int)(s->nchanges * 2), 0);
+        for (i = 0; i < s->nchanges; i++) {
+            lua_pushinteger(L, s->changes[i].fd);
+            lua_rawseti(L, -2, (int)(2 * i + 1));
+            lua_pushinteger(L, s->changes[i].what);
+            lua_rawseti(L, -2, (int)(2 * i + 2));
+        }
+        s->nchanges = 0;
+    }
+    if (!s->timer_changed)
+        return 1;
+    s->timer_changed = 0;
+    lua_pushinteger(L, s->timer_ms);
+    return 2;
+}
+
+/* The ids of requests that got headers, body bytes or their end since the
+ * last call, in order (a request may appear more than once); nil when none. */
+static int l_session_take_events(lua_State *L)
+{
+    session *s = check_session(L, 1);
+    size_t i;
+    if (s->nevents == 0)
+        return 0;
+    lua_createtable(L, (int)s->nevents, 0);
+    for (i = 0; i < s->nevents; i++) {
+        lua_pushinteger(L, s->events[i]);
+        lua_rawseti(L, -2, (int)(i + 1));
+    }
+    s->nevents = 0;
     return 1;
 }
 
@@ -518,6 +737,8 @@ static int l_request_await(lua_State *L)
     double limit = luaL_optnumber(L, 3, -1);
     double deadline = limit >= 0 ? now_ms() + limit : 0;
 
+    if (!r->done && r->sess->watching)
+        return luaL_error(L, "await on a session driven by an event loop");
     if (!r->done && (r->easy == NULL || r->sess->multi == NULL)) {
         r->done = 1;
         r->result = CURLE_ABORTED_BY_CALLBACK;
@@ -599,10 +820,18 @@ static int l_request_headers(lua_State *L)
 static int l_request_take(lua_State *L)
 {
     request *r = check_request(L, 1);
+    if (!r->done)
+        r->streamed = 1;    /* taken before the end: flow control applies */
     if (r->body.len == 0)
         return 0;
     lua_pushlstring(L, r->body.data, r->body.len);
     r->body.len = 0;
+    if (r->paused) {
+        r->paused = 0;
+        r->last_byte_ms = now_ms();     /* a paused transfer is not stalled */
+        if (!r->done && r->easy != NULL)
+            curl_easy_pause(r->easy, CURLPAUSE_CONT);
+    }
     return 1;
 }
 
@@ -641,6 +870,29 @@ static int l_request_progress(lua_State *L)
         curl_easy_getinfo(r->easy, CURLINFO_SIZE_UPLOAD_T, &up);
     lua_pushnumber(L, (lua_Number)up);
     lua_pushnumber(L, (lua_Number)r->received);
+    return 2;
+}
+
+static int l_request_id(lua_State *L)
+{
+    lua_pushinteger(L, check_request(L, 1)->id);
+    return 1;
+}
+
+/* For event loops, which have no await to notice a stall: true when the
+ * request has just been ended by its stall_timeout; else false and the ms
+ * left before it would be (nil when there is no stall timeout to watch). */
+static int l_request_check_stall(lua_State *L)
+{
+    request *r = check_request(L, 1);
+    if (!r->done && check_stall(r)) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    lua_pushboolean(L, 0);
+    if (r->done || r->stall_ms <= 0)
+        return 1;
+    lua_pushnumber(L, r->last_byte_ms + r->stall_ms - now_ms());
     return 2;
 }
 
@@ -689,6 +941,11 @@ void gemini_open_http(lua_State *L)
     static const luaL_Reg session_methods[] = {
         { "request", l_session_request },
         { "step", l_session_step },
+        { "watch", l_session_watch },
+        { "socket_action", l_session_socket_action },
+        { "timeout_action", l_session_timeout_action },
+        { "take_changes", l_session_take_changes },
+        { "take_events", l_session_take_events },
         { "close", l_session_close },
         { NULL, NULL }
     };
@@ -704,6 +961,8 @@ void gemini_open_http(lua_State *L)
         { "error", l_request_error },
         { "is_done", l_request_is_done },
         { "progress", l_request_progress },
+        { "id", l_request_id },
+        { "check_stall", l_request_check_stall },
         { "close", l_request_close },
         { NULL, NULL }
     };

@@ -1,0 +1,278 @@
+--- A transport on a libuv loop: luv (`require("luv")`) or Neovim's
+-- `vim.loop`. libcurl's multi interface is driven by the loop through its
+-- socket and timer callbacks: one poll handle per socket libcurl asks for,
+-- one timer for libcurl's timeouts. No thread, no subprocess, no polling.
+--
+-- The C side (src/http.c, event-loop section) never calls Lua from inside
+-- libcurl: its callbacks record socket interest and the timer; after every
+-- action this module takes the records (`take_changes`) and applies them,
+-- then asks which requests progressed (`take_events`) and hands their news
+-- to the operation's callbacks.
+--
+-- Every method returns at once; results arrive through callbacks on the
+-- loop:
+--
+--   t:request_async(spec, function(res, kind, msg) end)  -- res = {status, headers, body}
+--   t:open_async(spec, { on_headers = fn(status, headers), on_data = fn(bytes),
+--                        on_done = fn(kind, msg) })       -- kind nil: a clean end
+--   t:sleep_async(seconds, fn)
+--
+-- each returning a handle with `:cancel()` (after which no callback runs).
+-- `spec` is the transport spec of `gemini.transport.curl`.
+-- @module gemini.transport.luv
+local core = require("gemini.core")
+
+local Transport = {}
+Transport.__index = Transport
+
+-- libuv measures timers from the loop's cached "now", which is only
+-- refreshed while the loop turns: after a long stretch of other work (or
+-- before the loop first runs) a timer would fire early. Refresh it first.
+local function fresh(loop)
+  if loop.update_time then loop.update_time() end
+end
+
+-- What libcurl wants to know about a socket, as luv poll events.
+local EVENTS = { [1] = "r", [2] = "w", [3] = "rw" }
+
+--- Makes a transport on `loop` (the luv module or `vim.loop`).
+function Transport.new(loop)
+  if type(loop) ~= "table" and type(loop) ~= "userdata" or not loop.new_timer then
+    error("bad field 'loop' to 'Client' (the luv module or vim.loop expected)", 3)
+  end
+  local self = setmetatable({
+    loop = loop,
+    session = core.session(),
+    polls = {},          -- fd -> poll handle
+    ops = {},            -- request id -> operation
+    nops = 0,
+  }, Transport)
+  self.session:watch()
+  self.timer = loop.new_timer()
+  self.on_timer = function()
+    if self.closed then return end
+    self.session:timeout_action()
+    self:_after()
+  end
+  return self
+end
+
+-- Applies the socket and timer changes libcurl recorded, then hands each
+-- progressed request to its operation; repeats while handing over caused
+-- more (an operation closed or started a request).
+function Transport:_after()
+  if self.closed then return end
+  local sess = self.session
+  while true do
+    local changes, timer_ms = sess:take_changes()
+    if changes then
+      for i = 1, #changes, 2 do self:_poll(changes[i], changes[i + 1]) end
+    end
+    if timer_ms then
+      if timer_ms < 0 then
+        self.timer:stop()
+      else
+        fresh(self.loop)
+        self.timer:start(timer_ms, 0, self.on_timer)
+      end
+    end
+    -- An idle pool must not keep a luv program's uv.run() alive.
+    if self.nops == 0 then self.timer:unref() else self.timer:ref() end
+    local ids = sess:take_events()
+    if not ids and not changes and not timer_ms then return end
+    if ids then
+      local seen = {}
+      for i = 1, #ids do
+        local id = ids[i]
+        if not seen[id] then
+          seen[id] = true
+          local op = self.ops[id]
+          if op then self:_progress(op) end
+        end
+      end
+    end
+  end
+end
+
+function Transport:_poll(fd, what)
+  local p = self.polls[fd]
+  if what == 0 then
+    if p then
+      self.polls[fd] = nil
+      p:stop()
+      p:close()
+    end
+    return
+  end
+  if not p then
+    p = self.loop.new_socket_poll(fd)
+    -- libuv refuses a socket that is already gone: libcurl notices the
+    -- broken transfer itself, at the latest through its timer.
+    if not p then return end
+    self.polls[fd] = p
+  end
+  p:start(EVENTS[what], function(err, events)
+    if self.closed then return end
+    local flags = 0
+    if err then flags = 4 end
+    if events then
+      if events:find("r", 1, true) then flags = flags + 1 end
+      if events:find("w", 1, true) then flags = flags + 2 end
+    end
+    self.session:socket_action(fd, flags)
+    self:_after()
+  end)
+end
+
+local Op = {}
+Op.__index = Op
+
+--- Ends the operation at once (the connection is closed, not reused); no
+-- callback of it runs afterwards. Safe to call more than once.
+function Op:cancel()
+  if self.closed then return false end
+  self.transport:_drop(self)
+  self.transport:_after()
+  return true
+end
+
+function Transport:_drop(op)
+  op.closed = true
+  if self.ops[op.id] == op then
+    self.ops[op.id] = nil
+    self.nops = self.nops - 1
+  end
+  if op.stall then
+    op.stall:close()
+    op.stall = nil
+  end
+  op.req:close()
+end
+
+function Transport:_start(spec, op)
+  if self.closed then error("gemini: the transport is closed", 3) end
+  op.transport = self
+  op.req = self.session:request(spec)
+  op.id = op.req:id()
+  self.ops[op.id] = op
+  self.nops = self.nops + 1
+  if spec.stall_timeout and spec.stall_timeout > 0 then
+    op.stall = self.loop.new_timer()
+    self:_watch_stall(op, spec.stall_timeout * 1000)
+  end
+  setmetatable(op, Op)
+  self:_after()
+  return op
+end
+
+-- libcurl has no stall timeout of its own that reacts in time (see
+-- src/http.c), so a timer asks the request when the last byte came.
+function Transport:_watch_stall(op, ms)
+  fresh(self.loop)
+  op.stall:start(math.max(1, math.ceil(ms)), 0, function()
+    if op.closed then return end
+    local stalled, left = op.req:check_stall()
+    if stalled then
+      self:_progress(op)
+      self:_after()
+    elseif left then
+      self:_watch_stall(op, left)
+    end
+  end)
+end
+
+function Transport:_progress(op)
+  if op.closed then return end
+  local req = op.req
+  if op.kind == "request" then
+    if not req:is_done() then return end
+    local kind, msg = req:error()
+    local res
+    if not kind then
+      res = { status = req:status(), headers = req:headers(), body = req:take() or "" }
+    end
+    self:_drop(op)
+    op.cb(res, kind, msg)
+    return
+  end
+  local h = op.handlers
+  if not op.headed then
+    local status = req:status()
+    if status then
+      op.headed = true
+      if h.on_headers then h.on_headers(status, req:headers()) end
+      if op.closed then return end
+    end
+  end
+  if op.headed then
+    local data = req:take()
+    if data then
+      h.on_data(data)
+      if op.closed then return end
+    end
+  end
+  if req:is_done() then
+    local kind, msg = req:error()
+    if not kind and not op.headed then kind, msg = "transport", "no response" end
+    self:_drop(op)
+    h.on_done(kind, msg)
+  end
+end
+
+--- Starts a whole request; `cb(res, kind, msg)` gets `{status=, headers=,
+-- body=}` or nil, kind, message. Returns a handle with `:cancel()`.
+function Transport:request_async(spec, cb)
+  return self:_start(spec, { kind = "request", cb = cb })
+end
+
+--- Starts a streamed request. `handlers`: `on_headers(status, headers)`
+-- (optional), `on_data(bytes)` for each piece of the body, `on_done(kind,
+-- msg)` once at the end (kind nil when the body ended well). Returns a
+-- handle with `:cancel()`.
+function Transport:open_async(spec, handlers)
+  return self:_start(spec, { kind = "stream", handlers = handlers })
+end
+
+local Sleep = {}
+Sleep.__index = Sleep
+
+function Sleep:cancel()
+  if self.timer:is_closing() then return false end
+  self.timer:close()
+  return true
+end
+
+--- Calls `cb` after `seconds` on the loop's timer. Returns a handle with
+-- `:cancel()`.
+function Transport:sleep_async(seconds, cb)
+  local t = self.loop.new_timer()
+  fresh(self.loop)
+  t:start(math.max(0, math.floor(seconds * 1000 + 0.5)), 0, function()
+    t:close()
+    cb()
+  end)
+  return setmetatable({ timer = t }, Sleep)
+end
+
+--- Runs `fn` on the loop's next turn (never before the caller returns).
+function Transport:defer(fn)
+  return self:sleep_async(0, fn)
+end
+
+--- Cancels every operation and closes every handle and the pool.
+function Transport:close()
+  if self.closed then return end
+  local ops = {}
+  for _, op in pairs(self.ops) do ops[#ops + 1] = op end
+  for _, op in ipairs(ops) do self:_drop(op) end
+  self.closed = true
+  for fd, p in pairs(self.polls) do
+    self.polls[fd] = nil
+    p:stop()
+    p:close()
+  end
+  if not self.timer:is_closing() then self.timer:close() end
+  self.session:close()
+end
+
+return Transport

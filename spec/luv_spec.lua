@@ -1,0 +1,398 @@
+-- The callback API on a libuv loop (Debian's lua-luv), and
+-- generate_content_all, through the real HTTP stack against the mock.
+local ok_uv, uv = pcall(require, "luv")
+local gemini = require("gemini")
+local mock = require("support.mock")
+
+local KEY = "luv-key"
+local MODEL = "gemini-2.5-flash"
+
+local describe_uv = ok_uv and describe or pending
+
+describe_uv("callback API on luv", function()
+  local m, c
+
+  -- Runs the loop until it has nothing left to do; fails after `limit`
+  -- seconds (a hang must not hang the suite).
+  local function run(limit)
+    local timed_out = false
+    uv.update_time()        -- the loop's "now" is stale after other work
+    local dog = uv.new_timer()
+    dog:start(math.floor((limit or 10) * 1000), 0, function()
+      timed_out = true
+      uv.stop()
+    end)
+    dog:unref()
+    uv.run()
+    dog:close()
+    uv.run("nowait")
+    assert.is_false(timed_out, "the loop did not finish in time")
+  end
+
+  local function now() return uv.hrtime() / 1e9 end
+
+  local function ticker(ms)
+    uv.update_time()
+    local t = { n = 0, timer = uv.new_timer() }
+    t.timer:start(ms, ms, function() t.n = t.n + 1 end)
+    function t.stop() t.timer:close() end
+    return t
+  end
+
+  setup(function()
+    m = mock.start{ key = KEY, stream_delay = 0.03 }
+    c = gemini.Client{ api_key = KEY, base_url = m.url, loop = uv,
+                       retry = { initial_delay = 0.05, jitter = 0 } }
+  end)
+
+  teardown(function()
+    if m then m:stop() end
+    if c then c:close() end
+    uv.run()
+  end)
+
+  before_each(function() m:reset() end)
+
+  after_each(function()
+    -- Nothing of the pool may keep the loop busy or leak between tests.
+    local t = c._luv
+    if t then
+      assert.are.equal(0, t.nops)
+      assert.is_nil(next(t.polls))
+    end
+  end)
+
+  it("returns a handle at once and calls back on the loop", function()
+    local got
+    local h = c.models:generate_content({ model = MODEL, contents = "hello loop" }, function(err, res)
+      got = { err = err, res = res }
+    end)
+    assert.is_nil(got)
+    assert.is_function(h.cancel)
+    run()
+    assert.is_nil(got.err)
+    assert.matches('You asked: "hello loop"', got.res.text, 1, true)
+    assert.matches("gemini%-2%.5%-flash$", m:last().model)
+  end)
+
+  it("takes callbacks on count_tokens, embed_content, get and list", function()
+    local r = {}
+    c.models:count_tokens({ model = MODEL, contents = "one two three" }, function(err, res) r.count = { err, res } end)
+    c.models:embed_content({ model = "gemini-embedding-001", contents = { "a", "b" } },
+      function(err, res) r.embed = { err, res } end)
+    c.models:get("gemini-2.5-pro", function(err, res) r.get = { err, res } end)
+    c.models:list({ page_size = 3 }, function(err, res) r.list = { err, res } end)
+    run()
+    assert.is_nil(r.count[1]); assert.is_truthy(r.count[2].totalTokens)
+    assert.is_nil(r.embed[1]); assert.are.equal(2, #r.embed[2].embeddings)
+    assert.is_nil(r.get[1]); assert.are.equal("models/gemini-2.5-pro", r.get[2].name)
+    assert.is_nil(r.list[1]); assert.is_true(#r.list[2] > 3)      -- every page
+    assert.are.equal("models/gemini-2.5-flash", r.list[2][1].name)
+  end)
+
+  it("takes callbacks on files, caches and chats", function()
+    local r = {}
+    c.files:upload({ data = "hello file", mime_type = "text/plain", display_name = "f1" }, function(err, file)
+      r.upload = { err, file }
+      c.files:get(file.name, function(err2, f2) r.get = { err2, f2 } end)
+      c.files:list(function(err2, list) r.list = { err2, list } end)
+    end)
+    c.caches:create({ model = MODEL, config = { contents = "a long document", ttl = "300s" } },
+      function(err, cache) r.cache = { err, cache } end)
+    local chat = c.chats:create{ model = MODEL }
+    local tick = ticker(10)
+    chat:send_message("first turn", function(err, res)
+      r.send = { err, res }
+      local chunks, first, last = 0, nil, nil
+      chat:send_message_stream("second turn", {
+        on_chunk = function()
+          chunks = chunks + 1
+          first, last = first or tick.n, tick.n
+        end,
+        on_done = function(err2, response)
+          r.stream = { err2, response, chunks, last - first }
+          tick.stop()
+        end })
+    end)
+    assert.is_nil(r.upload); assert.is_nil(r.cache); assert.is_nil(r.send)   -- returned at once
+    run()
+    assert.is_nil(r.upload[1]); assert.matches("^files/", r.upload[2].name)
+    assert.is_nil(r.get[1]); assert.are.equal("f1", r.get[2].displayName)
+    assert.is_nil(r.list[1]); assert.are.equal(1, #r.list[2])
+    assert.is_nil(r.cache[1]); assert.matches("^cachedContents/", r.cache[2].name)
+    assert.is_nil(r.send[1]); assert.matches("first turn", r.send[2].text, 1, true)
+    assert.is_nil(r.stream[1]); assert.matches("second turn", r.stream[2].text, 1, true)
+    assert.is_true(r.stream[3] > 1)
+    -- the chat's stream ran on the loop (events 30 ms apart), not blocking it
+    assert.is_true(r.stream[4] >= 5, "ticks during the chat stream: " .. r.stream[4])
+    -- both turns reached the chat's history
+    assert.are.equal(4, #chat:get_history())
+    -- without a callback the blocking forms are untouched
+    local plain_chat = gemini.Client{ api_key = KEY, base_url = m.url }.chats:create{ model = MODEL }
+    assert.matches("blocking", plain_chat:send_message("blocking").text, 1, true)
+  end)
+
+  it("hands an API error to the callback", function()
+    local got
+    c.models:generate_content({ model = "no-such-model", contents = "x" }, function(err, res)
+      got = { err = err, res = res }
+    end)
+    run()
+    assert.is_nil(got.res)
+    assert.is_true(gemini.is_error(got.err))
+    assert.are.equal("api", got.err.kind)
+    assert.are.equal(404, got.err.code)
+    assert.is_nil(tostring(got.err):find(KEY, 1, true))
+  end)
+
+  it("raises programmer errors at once", function()
+    assert.has_error(function()
+      c.models:generate_content({ contents = "no model" }, function() end)
+    end)
+    assert.has_error(function()
+      c.models:generate_content({ model = MODEL, contents = "x" }, "not a function")
+    end, "bad argument #2 to 'generate_content' (function expected, got string)")
+    assert.has_error(function()
+      c.models:generate_content_stream({ model = MODEL, contents = "x" }, { on_chunk = 1 })
+    end, "bad field 'on_chunk' to 'generate_content_stream' (function expected, got number)")
+    local plain = gemini.Client{ api_key = KEY, base_url = m.url }
+    local ok, err = pcall(plain.models.generate_content, plain.models, { model = MODEL, contents = "x" },
+      function() end)
+    assert.is_false(ok)
+    assert.matches("needs an event loop", err, 1, true)
+    assert.has_error(function() gemini.Client{ api_key = KEY, loop = 42 } end,
+      "bad field 'loop' to 'Client' (the luv module or vim.loop expected)")
+  end)
+
+  it("cancels a call: one 'canceled' callback, the connection closed", function()
+    m:script{ { latency = 3 } }
+    local calls = {}
+    local h = c.models:generate_content({ model = MODEL, contents = "slow" }, function(err, res)
+      calls[#calls + 1] = { err = err, res = res }
+    end)
+    uv.update_time()
+    local t = uv.new_timer()
+    t:start(150, 0, function()
+      t:close()
+      assert.is_true(h:cancel())
+      assert.is_false(h:cancel())
+    end)
+    local t0 = now()
+    run()
+    assert.is_true(now() - t0 < 2)
+    assert.are.equal(1, #calls)
+    assert.are.equal("canceled", calls[1].err.kind)
+    assert.is_nil(calls[1].res)
+    assert.is_true(m:wait_for(function(log) return log[1] and log[1].disconnected end, 5))
+  end)
+
+  it("streams chunk by chunk while a 20 ms timer keeps ticking", function()
+    m:faults{ { type = "slow_stream", events = 12, delay = 0.05 } }
+    local tick = ticker(20)
+    local chunks, at = {}, {}
+    local done
+    c.models:generate_content_stream({ model = MODEL, contents = "stream me" }, {
+      on_chunk = function(chunk)
+        chunks[#chunks + 1] = chunk.text
+        at[#at + 1] = tick.n
+      end,
+      on_done = function(err, response)
+        done = { err = err, response = response }
+        tick.stop()
+      end,
+    })
+    run()
+    assert.is_nil(done.err)
+    assert.are.equal(12, #chunks)
+    assert.are.equal(table.concat(chunks), done.response.text)
+    assert.are.equal("STOP", done.response.candidates[1].finishReason)
+    -- 11 gaps of 50 ms: the timer ran all along, between the chunks.
+    assert.is_true(at[#at] - at[1] >= 15, "ticks between first and last chunk: " .. (at[#at] - at[1]))
+    local increasing = 0
+    for i = 2, #at do if at[i] > at[i - 1] then increasing = increasing + 1 end end
+    assert.is_true(increasing >= 9)
+  end)
+
+  it("hands a stream error to on_done, after the chunks before it", function()
+    m:faults{ { type = "stream_error", after = 2, code = 500, message = "boom" } }
+    local chunks, done = 0, nil
+    c.models:generate_content_stream({ model = MODEL, contents = "x" }, {
+      on_chunk = function() chunks = chunks + 1 end,
+      on_done = function(err, response) done = { err = err, response = response } end,
+    })
+    run()
+    assert.are.equal(2, chunks)
+    assert.is_nil(done.response)
+    assert.are.equal("api", done.err.kind)
+    assert.are.equal(500, done.err.code)
+    assert.are.equal(1, #m:log())           -- never retried after a chunk
+  end)
+
+  it("cancels a stream mid-way from on_chunk", function()
+    m:faults{ { type = "slow_stream", events = 20, delay = 0.05 } }
+    local chunks, dones = 0, {}
+    local h
+    h = c.models:generate_content_stream({ model = MODEL, contents = "x" }, {
+      on_chunk = function()
+        chunks = chunks + 1
+        if chunks == 2 then h:cancel() end
+      end,
+      on_done = function(err, response) dones[#dones + 1] = { err = err, response = response } end,
+    })
+    run()
+    assert.are.equal(2, chunks)
+    assert.are.equal(1, #dones)
+    assert.are.equal("canceled", dones[1].err.kind)
+    assert.is_true(m:wait_for(function(log) return log[1] and log[1].disconnected end, 5))
+    assert.is_false(m:log()[1].completed)
+  end)
+
+  it("fails a silent stream with its stall timeout", function()
+    local sc = gemini.Client{ api_key = KEY, base_url = m.url, loop = uv, stall_timeout = 0.3,
+                              retry = false }
+    m:faults{ { type = "stall_after", events = 1, seconds = 5 } }
+    local chunks, done = 0, nil
+    local t0 = now()
+    sc.models:generate_content_stream({ model = MODEL, contents = "x" }, {
+      on_chunk = function() chunks = chunks + 1 end,
+      on_done = function(err) done = err end,
+    })
+    run()
+    sc:close()
+    uv.run()
+    assert.are.equal(1, chunks)
+    assert.are.equal("timeout", done.kind)
+    assert.matches("stall_timeout", done.message, 1, true)
+    assert.is_true(now() - t0 < 2)
+  end)
+
+  it("retries on the loop's timer, not in sleep", function()
+    m:faults{ { type = "status", code = 503, times = 2, retry_delay = "0.15s" } }
+    local tick = ticker(20)
+    local got
+    local t0 = now()
+    c.models:generate_content({ model = MODEL, contents = "again" }, function(err, res)
+      got = { err = err, res = res, t = now() - t0 }
+      tick.stop()
+    end)
+    run()
+    assert.is_nil(got.err)
+    assert.is_truthy(got.res.text)
+    assert.are.equal(3, #m:log())
+    assert.is_true(got.t >= 0.3)
+    assert.is_true(tick.n >= 10, "ticks while waiting: " .. tick.n)
+  end)
+
+  describe("generate_content_all", function()
+    local function requests(n, bad)
+      local list = {}
+      for i = 1, n do
+        list[i] = { model = bad and bad[i] and "no-such-model" or MODEL, contents = "q" .. i }
+      end
+      return list
+    end
+
+    local function check_order(responses, n, bad)
+      for i = 1, n do
+        if not (bad and bad[i]) then
+          assert.matches('You asked: "q' .. i .. '"', responses[i].text, 1, true)
+        end
+      end
+    end
+
+    local function latency(n, s)
+      local list = {}
+      for i = 1, n do list[i] = { latency = s } end
+      m:script(list)
+    end
+
+    local function peers()
+      local set, n = {}, 0
+      for _, e in ipairs(m:log()) do
+        if not set[e.peer] then set[e.peer], n = true, n + 1 end
+      end
+      return n
+    end
+
+    it("runs 40 requests of 200 ms at concurrency 20 in about 0.4 s, blocking", function()
+      latency(40, 0.2)
+      local t0 = now()
+      local responses, errs = c.models:generate_content_all(requests(40), { concurrency = 20 })
+      local took = now() - t0
+      assert.is_nil(next(errs))
+      assert.are.equal(40, #responses)
+      check_order(responses, 40)
+      assert.is_true(took >= 0.38 and took < 1.5, "took " .. took)
+      assert.is_true(peers() <= 20)
+    end)
+
+    it("runs 40 requests of 200 ms at concurrency 20 on the loop", function()
+      latency(40, 0.2)
+      local tick = ticker(20)
+      local got
+      local t0 = now()
+      local h = c.models:generate_content_all(requests(40), { concurrency = 20 }, function(responses, errs)
+        got = { responses = responses, errs = errs, t = now() - t0 }
+        tick.stop()
+      end)
+      assert.is_nil(got)
+      assert.is_function(h.cancel)
+      run()
+      assert.is_nil(next(got.errs))
+      check_order(got.responses, 40)
+      assert.is_true(got.t >= 0.38 and got.t < 1.5, "took " .. got.t)
+      assert.is_true(tick.n >= 10)
+      assert.is_true(peers() <= 20)
+    end)
+
+    it("keeps per-request errors in place", function()
+      local bad = { [3] = true, [5] = true }
+      local responses, errs = c.models:generate_content_all(requests(6, bad), { concurrency = 3 })
+      check_order(responses, 6, bad)
+      assert.is_nil(responses[3]); assert.are.equal(404, errs[3].code)
+      assert.is_nil(responses[5]); assert.are.equal(404, errs[5].code)
+      assert.is_nil(errs[1]); assert.is_nil(errs[6])
+      local got
+      c.models:generate_content_all(requests(6, bad), { concurrency = 3 }, function(r, e) got = { r, e } end)
+      run()
+      check_order(got[1], 6, bad)
+      assert.are.equal(404, got[2][3].code)
+      assert.are.equal(404, got[2][5].code)
+      assert.is_nil(got[2][4])
+    end)
+
+    it("retries each request on its own", function()
+      m:faults{ { type = "status", code = 503, times = 3, retry_delay = "0.05s" } }
+      local responses, errs = c.models:generate_content_all(requests(8), { concurrency = 4 })
+      assert.is_nil(next(errs))
+      check_order(responses, 8)
+      assert.are.equal(11, #m:log())
+    end)
+
+    it("cancels every pending request, calling back once", function()
+      latency(6, 2)
+      local calls = 0
+      local got
+      local h = c.models:generate_content_all(requests(6), { concurrency = 3 }, function(r, e)
+        calls = calls + 1
+        got = { r, e }
+      end)
+      uv.update_time()
+      local t = uv.new_timer()
+      t:start(100, 0, function() t:close(); h:cancel() end)
+      run()
+      assert.are.equal(1, calls)
+      for i = 1, 6 do assert.are.equal("canceled", got[2][i].kind) end
+    end)
+
+    it("checks its arguments", function()
+      assert.has_error(function() c.models:generate_content_all("x") end,
+        "bad argument #1 to 'generate_content_all' (table expected, got string)")
+      assert.has_error(function() c.models:generate_content_all({ {} }) end)
+      assert.has_error(function() c.models:generate_content_all(requests(2), { concurrency = 0 }) end,
+        "bad field 'concurrency' to 'generate_content_all' (a positive integer expected)")
+      local r, e = c.models:generate_content_all({})
+      assert.are.same({}, r); assert.are.same({}, e)
+    end)
+  end)
+end)

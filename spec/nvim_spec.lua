@@ -1,0 +1,263 @@
+-- The callback API inside headless Neovim (Debian's neovim, LuaJIT,
+-- vim.loop), against the mock: a stream consumed while a 20 ms timer keeps
+-- ticking, a cancel that closes the connection, an error that reaches
+-- on_done, callbacks where the editor API may be called. The Lua side runs
+-- in Neovim from a script written below; it reports `key=value` lines to a
+-- file that this spec reads.
+local mock = require("support.mock")
+
+local KEY = "nvim-key"
+
+local function exists(cmd)
+  local p = io.popen("command -v " .. cmd .. " 2>/dev/null")
+  local out = p:read("*a")
+  p:close()
+  return out ~= ""
+end
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function write_file(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
+-- The test inside Neovim. Each step starts the next from its last callback;
+-- a watchdog ends Neovim if something hangs.
+local SCRIPT = [=[
+local out = assert(io.open(os.getenv("GEMINI_NVIM_OUT"), "w"))
+local function emit(k, v) out:write(k, "=", tostring(v), "\n"); out:flush() end
+local function finish(code) out:close(); vim.cmd(code == 0 and "qall!" or "cquit! " .. code) end
+vim.defer_fn(function() emit("watchdog", "fired"); finish(3) end, 20000)
+
+local okj = pcall(require, "cjson")
+emit("cjson", okj)
+local gemini = require("gemini")
+emit("json_ok", require("gemini.json").decode('{"a":[1,2]}').a[2] == 2)
+local url, key = os.getenv("GEMINI_MOCK_URL"), os.getenv("GEMINI_MOCK_KEY")
+local client = gemini.Client{ api_key = key, base_url = url, loop = vim.loop, retry = false }
+local fast = gemini.Client{ api_key = key, base_url = url, loop = vim.loop, retry = false,
+                            fast_callbacks = true }
+local req = { model = "gemini-2.5-flash", contents = "from neovim" }
+
+local steps = {}
+local function step(i) local ok, err = pcall(steps[i]); if not ok then emit("error", err); finish(4) end end
+
+-- 1. a stream while a 20 ms timer ticks; callbacks scheduled (editor API ok)
+steps[1] = function()
+  local ticks = 0
+  local timer = vim.loop.new_timer()
+  timer:start(20, 20, function() ticks = ticks + 1 end)
+  local chunks, first, last, api_ok = 0, nil, nil, true
+  local returned = false
+  client.models:generate_content_stream(req, {
+    on_chunk = function(chunk)
+      chunks = chunks + 1
+      first = first or ticks
+      last = ticks
+      api_ok = api_ok and not vim.in_fast_event()
+      vim.api.nvim_buf_set_lines(0, -1, -1, false, { chunk.text or "" })
+    end,
+    on_done = function(err, response)
+      timer:stop(); timer:close()
+      emit("s1_err", err and err.kind or "none")
+      emit("s1_chunks", chunks)
+      emit("s1_ticks_between", last - first)
+      emit("s1_ticks", ticks)
+      emit("s1_api_ok", api_ok)
+      emit("s1_text_ok", response and response.text ==
+        table.concat(vim.api.nvim_buf_get_lines(0, 1, -1, false)))
+      step(2)
+    end,
+  })
+  returned = true
+  emit("s1_returned_at_once", returned and chunks == 0)
+end
+
+-- 2. cancel mid-stream: the connection closes, on_done gets "canceled" once
+steps[2] = function()
+  local chunks, dones = 0, 0
+  local h
+  h = fast.models:generate_content_stream(req, {
+    on_chunk = function()
+      chunks = chunks + 1
+      emit("s2_fast", vim.in_fast_event())
+      if chunks == 2 then emit("s2_cancel", h:cancel()) end
+    end,
+    on_done = function(err)
+      dones = dones + 1
+      emit("s2_err", err and err.kind or "none")
+      -- let a stray chunk or second on_done show up before going on
+      vim.defer_fn(function()
+        emit("s2_chunks", chunks)
+        emit("s2_dones", dones)
+        step(5)
+      end, 300)
+    end,
+  })
+end
+
+-- 2b. cancel from a scheduled on_chunk while more chunks are queued: none
+-- of them is delivered after the cancel
+steps[5] = function()
+  local chunks, dones = 0, 0
+  local h
+  h = client.models:generate_content_stream(req, {
+    on_chunk = function()
+      chunks = chunks + 1
+      if chunks == 2 then h:cancel() end
+    end,
+    on_done = function(err)
+      dones = dones + 1
+      emit("s5_err", err and err.kind or "none")
+      vim.defer_fn(function()
+        emit("s5_chunks", chunks)
+        emit("s5_dones", dones)
+        step(3)
+      end, 300)
+    end,
+  })
+end
+
+-- 3. an error reaches on_done; a whole call with a callback
+steps[3] = function()
+  client.models:generate_content_stream({ model = "no-such-model", contents = "x" }, {
+    on_chunk = function() emit("s3_chunk", true) end,
+    on_done = function(err, response)
+      emit("s3_err", err and err.kind or "none")
+      emit("s3_code", err and err.code)
+      emit("s3_response", response)
+      client.models:generate_content(req, function(err2, res)
+        emit("s4_err", err2 or "none")
+        emit("s4_text", res and res.text and res.text:find("from neovim", 1, true) ~= nil)
+        client:close(); fast:close()
+        finish(0)
+      end)
+    end,
+  })
+end
+
+step(1)
+]=]
+
+-- The example plugin (examples/nvim): :Gemini streams into a scratch buffer.
+local PLUGIN_SCRIPT = [=[
+local out = assert(io.open(os.getenv("GEMINI_NVIM_OUT"), "w"))
+vim.opt.rtp:append(os.getenv("GEMINI_PLUGIN_DIR"))
+vim.cmd("runtime! plugin/gemini.lua")
+vim.cmd("Gemini hello from the plugin")
+local buf = vim.api.nvim_get_current_buf()
+local done = vim.wait(10000, function() return vim.b[buf].gemini_done == true end, 20)
+out:write("done=", tostring(done), "\n")
+out:write(table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), "\n"), "\n")
+out:close()
+vim.cmd("qall!")
+]=]
+
+local describe_nvim = exists("nvim") and describe or pending
+
+describe_nvim("Neovim (headless, vim.loop)", function()
+  local m, run_nvim
+
+  setup(function() m = mock.start{ key = KEY } end)
+  teardown(function() if m then m:stop() end end)
+  before_each(function() m:reset() end)
+
+  -- Runs `script` in headless Neovim; returns its report and its output.
+  run_nvim = function(script_text)
+    local base = os.tmpname()
+    local script, out = base .. ".lua", base .. ".out"
+    write_file(script, script_text)
+    local cwd = os.getenv("PWD") or "."
+    -- No ";;": Neovim's own paths only, so lua-cjson is not found and the
+    -- vim.json fallback is what decodes.
+    local env = table.concat({
+      "LUA_PATH=" .. mock.shell_quote(cwd .. "/lua/?.lua;" .. cwd .. "/lua/?/init.lua"),
+      "LUA_CPATH=" .. mock.shell_quote(cwd .. "/build/luajit/?.so"),
+      "GEMINI_NVIM_OUT=" .. mock.shell_quote(out),
+      "GEMINI_MOCK_URL=" .. mock.shell_quote(m.url),
+      "GEMINI_MOCK_KEY=" .. mock.shell_quote(KEY),
+      "GEMINI_BASE_URL=" .. mock.shell_quote(m.url),
+      "GEMINI_API_KEY=" .. mock.shell_quote(KEY),
+      "GOOGLE_API_KEY=",
+      "GEMINI_PLUGIN_DIR=" .. mock.shell_quote(cwd .. "/examples/nvim"),
+    }, " ")
+    local cmd = env .. " timeout 60 nvim --headless -u NONE -i NONE -n -c "
+      .. mock.shell_quote("luafile " .. script) .. " >" .. mock.shell_quote(base .. ".log") .. " 2>&1"
+    os.execute(cmd)
+    local text = read_file(out) or ""
+    local log = read_file(base .. ".log") or ""
+    for _, f in ipairs({ script, out, base .. ".log", base }) do os.remove(f) end
+    return text, log
+  end
+
+  local function build()
+    -- The C core must be built for LuaJIT (Neovim's Lua).
+    local so = "build/luajit/gemini/core.so"
+    if not read_file(so) then
+      os.execute("make --no-print-directory LUA=luajit >/dev/null")
+    end
+    assert.is_truthy(read_file(so), "no " .. so .. " (make LUA=luajit)")
+  end
+
+  it("streams without blocking the editor's loop, cancels, reports errors", function()
+    build()
+    m:faults{
+      { type = "slow_stream", events = 12, delay = 0.05 },
+      { type = "slow_stream", events = 40, delay = 0.05 },
+      { type = "many", events = 3000 },
+    }
+    local text, log = run_nvim(SCRIPT)
+    local r = {}
+    for k, v in text:gmatch("([%w_]+)=([^\n]*)") do r[k] = v end
+    local info = "\n--- report\n" .. text .. "--- nvim output\n" .. log
+
+    assert.is_nil(r.error, info)
+    assert.is_nil(r.watchdog, info)
+    assert.are.equal("false", r.cjson, info)       -- decoded with vim.json
+    assert.are.equal("true", r.json_ok, info)
+    -- 1: 12 chunks 50 ms apart; the 20 ms timer ticked between them
+    assert.are.equal("true", r.s1_returned_at_once, info)
+    assert.are.equal("none", r.s1_err, info)
+    assert.are.equal("12", r.s1_chunks, info)
+    assert.is_true(tonumber(r.s1_ticks_between) >= 15, info)
+    assert.are.equal("true", r.s1_api_ok, info)
+    assert.are.equal("true", r.s1_text_ok, info)
+    -- 2: canceled after 2 chunks, once; the server saw the client go
+    assert.are.equal("true", r.s2_fast, info)
+    assert.are.equal("true", r.s2_cancel, info)
+    assert.are.equal("canceled", r.s2_err, info)
+    assert.are.equal("2", r.s2_chunks, info)
+    assert.are.equal("1", r.s2_dones, info)
+    assert.is_true(m:wait_for(function(l) return l[2] and l[2].disconnected end, 5), info)
+    assert.is_false(m:log()[2].completed)
+    assert.are.equal("canceled", r.s5_err, info)
+    assert.are.equal("2", r.s5_chunks, info)
+    assert.are.equal("1", r.s5_dones, info)
+    -- 3: the error reaches on_done
+    assert.is_nil(r.s3_chunk, info)
+    assert.are.equal("api", r.s3_err, info)
+    assert.are.equal("404", r.s3_code, info)
+    assert.are.equal("nil", r.s3_response, info)
+    assert.are.equal("none", r.s4_err, info)
+    assert.are.equal("true", r.s4_text, info)
+  end)
+
+  it("runs the example plugin: :Gemini streams into a scratch buffer", function()
+    build()
+    m:faults{ { type = "slow_stream", events = 5, delay = 0.05 } }
+    local text, log = run_nvim(PLUGIN_SCRIPT)
+    local info = "\n--- report\n" .. text .. "--- nvim output\n" .. log
+    assert.matches("^done=true\n", text, nil)
+    assert.matches('You asked: "hello from the plugin"', text, 1, true)
+    assert.matches("%[gemini%-2%.5%-flash, %d+ tokens%]", text)
+    assert.are.equal(1, #m:log(), info)
+  end)
+end)

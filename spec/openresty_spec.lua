@@ -1,0 +1,333 @@
+-- The cosocket transport inside nginx's Lua module (Debian's nginx-light +
+-- libnginx-mod-http-lua), against the mock: nginx runs with its own prefix
+-- and config in a temp dir, one worker; its locations call the Gemini API
+-- and stream the answer to their HTTP client with ngx.print/ngx.flush.
+local mock = require("support.mock")
+
+local KEY = "resty-key"
+local q = mock.shell_quote
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function write_file(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
+local function sh(cmd)
+  local p = assert(io.popen(cmd, "r"))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+-- The Debian module paths (the lua module needs the NDK loaded first).
+local function module_path(name)
+  for _, dir in ipairs({ "/usr/lib/nginx/modules", "/usr/share/nginx/modules" }) do
+    local p = dir .. "/" .. name
+    if read_file(p) then return p end
+  end
+end
+
+local NGINX = sh("command -v nginx 2>/dev/null"):gsub("%s+$", "")
+local LUA_MOD = module_path("ngx_http_lua_module.so")
+local NDK_MOD = module_path("ndk_http_module.so")
+local available = NGINX ~= "" and LUA_MOD ~= nil
+
+local CONF = [[
+%s
+load_module %s;
+%s
+worker_processes 1;
+daemon on;
+pid logs/nginx.pid;
+error_log logs/error.log info;
+events { worker_connections 512; }
+http {
+  access_log off;
+  client_body_temp_path tmp/body; proxy_temp_path tmp/proxy; fastcgi_temp_path tmp/fastcgi;
+  uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;
+  lua_package_path "%s/lua/?.lua;%s/lua/?/init.lua;;";
+  lua_package_cpath "%s/build/luajit/?.so;;";
+
+  init_by_lua_block {
+    local gemini = require("gemini")
+    local c = gemini.Client{ api_key = "%s", base_url = "%s" }
+    local ok, err = pcall(c.models.generate_content, c.models,
+                          { model = "gemini-2.5-flash", contents = "from init" })
+    ngx.log(ngx.ERR, "INIT_CALL ok=", tostring(ok), " transport=",
+            tostring(c.transport.resty), " err=", tostring(err))
+  }
+
+  init_worker_by_lua_block {
+    local gemini = require("gemini")
+    package.loaded.test_client = gemini.Client{ api_key = "%s", base_url = "%s",
+      retry = { initial_delay = 0.05, jitter = 0 }, stall_timeout = 2 }
+  }
+
+  server {
+    listen 127.0.0.1:%d;
+    location /ping { return 204; }
+    # A streamed answer, relayed chunk by chunk.
+    location /stream {
+      content_by_lua_block {
+        local client = package.loaded.test_client
+        ngx.header["Content-Type"] = "text/plain"
+        local stream = client.models:generate_content_stream{
+          model = "gemini-2.5-flash", contents = ngx.unescape_uri(ngx.var.arg_q or "hi") }
+        while true do
+          local chunk, err = stream:next()
+          if err then ngx.print("\nERROR ", tostring(err)) break end
+          if not chunk then break end
+          ngx.print(chunk.text or "")
+          ngx.flush(true)
+        end
+        if stream.response then
+          ngx.print("\nFINISH ", stream.response.candidates[1].finishReason)
+        end
+      }
+    }
+    # A whole answer, or the error.
+    location /gen {
+      content_by_lua_block {
+        local client = package.loaded.test_client
+        local res, err = client.models:generate_content{
+          model = ngx.var.arg_model or "gemini-2.5-flash", contents = ngx.unescape_uri(ngx.var.arg_q or "hi") }
+        if not res then ngx.say("ERROR ", err.kind, " ", tostring(err.code)) return end
+        ngx.say(res.text)
+      }
+    }
+    # Many at once, through light threads.
+    location /all {
+      content_by_lua_block {
+        local client = package.loaded.test_client
+        local reqs = {}
+        for i = 1, 6 do reqs[i] = { model = "gemini-2.5-flash", contents = "r" .. i } end
+        reqs[4].model = "no-such-model"
+        local responses, errors = client.models:generate_content_all(reqs, { concurrency = 3 })
+        for i = 1, 6 do
+          ngx.say(i, " ", responses[i] and responses[i].text or ("ERROR " .. errors[i].code))
+        end
+      }
+    }
+    # Over TLS (nginx below terminates it in front of the mock).
+    location /tls {
+      content_by_lua_block {
+        local gemini = require("gemini")
+        local c = gemini.Client{ api_key = "%s", retry = false,
+          base_url = "https://127.0.0.1:" .. ngx.var.arg_port,
+          verify = ngx.var.arg_verify ~= "0" }
+        local res, err = c.models:generate_content{ model = "gemini-2.5-flash", contents = "secure" }
+        if not res then ngx.say("ERROR ", err.kind, " ", err.message) return end
+        ngx.say(res.text)
+        local s = c.models:generate_content_stream{ model = "gemini-2.5-flash", contents = "tls stream" }
+        local n = 0
+        for chunk in s do n = n + 1 end
+        ngx.say("STREAM ", n, " ", s.response.text)
+      }
+    }
+  }
+%s
+}
+]]
+
+-- Two TLS front ends to the mock: one with the certificate nginx trusts
+-- (lua_ssl_trusted_certificate), one with a certificate it does not.
+local TLS = [[
+  lua_ssl_trusted_certificate %s/trusted.pem;
+  lua_ssl_verify_depth 2;
+  server {
+    listen 127.0.0.1:%d ssl;
+    ssl_certificate %s/trusted.pem; ssl_certificate_key %s/trusted.key;
+    location / { proxy_pass %s; proxy_http_version 1.1; proxy_buffering off; }
+  }
+  server {
+    listen 127.0.0.1:%d ssl;
+    ssl_certificate %s/other.pem; ssl_certificate_key %s/other.key;
+    location / { proxy_pass %s; proxy_http_version 1.1; proxy_buffering off; }
+  }
+]]
+
+local describe_ngx = available and describe or pending
+
+describe_ngx("OpenResty (nginx + lua module, cosockets)", function()
+  local m, prefix, port, start_output, tls_port, tls_other
+
+  local function url(path) return "http://127.0.0.1:" .. port .. path end
+
+  setup(function()
+    m = mock.start{ key = KEY }
+    if not read_file("build/luajit/gemini/core.so") then
+      os.execute("make --no-print-directory LUA=luajit >/dev/null")
+    end
+    prefix = sh("mktemp -d"):gsub("%s+$", "")
+    os.execute("mkdir -p " .. q(prefix .. "/logs") .. " " .. q(prefix .. "/conf") .. " " .. q(prefix .. "/tmp"))
+    port = tonumber(sh("python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0));"
+      .. " print(s.getsockname()[1])'"))
+    local cwd = os.getenv("PWD") or sh("pwd"):gsub("%s+$", "")
+    local root = sh("id -u"):gsub("%s+$", "") == "0"
+    local function free_port()
+      return tonumber(sh("python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0));"
+        .. " print(s.getsockname()[1])'"))
+    end
+    -- Self-signed certificates for the TLS tests (the name is the address
+    -- the client dials, as a DNS name: nginx checks names, not IPs).
+    local tls = ""
+    if sh("command -v openssl 2>/dev/null") ~= "" then
+      for _, name in ipairs({ "trusted", "other" }) do
+        os.execute("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
+          .. " -addext 'subjectAltName=DNS:127.0.0.1,IP:127.0.0.1'"
+          .. " -keyout " .. q(prefix .. "/conf/" .. name .. ".key")
+          .. " -out " .. q(prefix .. "/conf/" .. name .. ".pem") .. " >/dev/null 2>&1")
+      end
+      if read_file(prefix .. "/conf/other.pem") then
+        tls_port, tls_other = free_port(), free_port()
+        local dir = prefix .. "/conf"
+        tls = string.format(TLS, dir, tls_port, dir, dir, m.url, tls_other, dir, dir, m.url)
+      end
+    end
+    write_file(prefix .. "/conf/nginx.conf", string.format(CONF,
+      NDK_MOD and ("load_module " .. NDK_MOD .. ";") or "", LUA_MOD,
+      root and "user root;" or "",
+      cwd, cwd, cwd, KEY, "http://127.0.0.1:1", KEY, m.url, port, KEY, tls))
+    local out = sh(q(NGINX) .. " -p " .. q(prefix) .. " -c conf/nginx.conf 2>&1")
+    start_output = out
+    local ok = false
+    for _ = 1, 100 do
+      if read_file(prefix .. "/logs/nginx.pid") and
+        sh("curl -s -o /dev/null -w '%{http_code}' " .. q(url("/ping"))) == "204" then
+        ok = true
+        break
+      end
+      mock.sleep(0.05)
+    end
+    assert(ok, "nginx did not start: " .. out .. (read_file(prefix .. "/logs/error.log") or ""))
+  end)
+
+  teardown(function()
+    local pid = prefix and tonumber(read_file(prefix .. "/logs/nginx.pid") or "")
+    if pid then
+      os.execute("kill -QUIT " .. pid .. " 2>/dev/null")
+      for _ = 1, 60 do
+        if not read_file(prefix .. "/logs/nginx.pid") then break end
+        mock.sleep(0.05)
+      end
+    end
+    if prefix then os.execute("rm -rf " .. q(prefix)) end
+    if m then m:stop() end
+  end)
+
+  before_each(function() m:reset() end)
+
+  it("gives a clear error for a call from init_by_lua", function()
+    -- init_by_lua runs while nginx reads its config: its log line goes to
+    -- the start-up output (stderr) or, once opened, the error log.
+    local log = start_output .. (read_file(prefix .. "/logs/error.log") or "")
+    local line = log:match("INIT_CALL[^\n]*")
+    assert.is_truthy(line, log)
+    assert.matches("ok=false", line, 1, true)
+    assert.matches("transport=true", line, 1, true)          -- the cosocket transport was chosen
+    assert.matches("'init' phase has no cosockets", line, 1, true)
+    assert.matches("content_by_lua", line, 1, true)
+  end)
+
+  it("streams an answer through ngx.print/ngx.flush", function()
+    m:faults{ { type = "slow_stream", events = 4, delay = 0.1 } }
+    local body = sh("curl -s -N --max-time 10 " .. q(url("/stream?q=relay%20me")))
+    assert.matches('You asked: "relay me"', body, 1, true)
+    assert.matches("\nFINISH STOP$", body)
+    local e = m:last()
+    assert.are.equal(4, e.events_sent)
+    assert.are.equal(KEY, e.headers["x-goog-api-key"])
+    assert.are.equal("sse", e.query.alt)
+  end)
+
+  it("answers 20 concurrent streams of 500 ms in about 0.5 s (the worker never blocks)", function()
+    m:faults{ { type = "slow_stream", events = 2, delay = 0.5, times = 20 } }
+    local dir = prefix .. "/par"
+    os.execute("mkdir -p " .. q(dir))
+    -- One curl process with 20 transfers at once (curl -Z): 20 curl
+    -- processes would measure process start-up on a busy machine instead.
+    local args = {}
+    for i = 1, 20 do
+      args[#args + 1] = "-o " .. q(dir .. "/" .. i) .. " " .. q(url("/stream?q=n" .. i))
+    end
+    local script = "t0=$(date +%s.%N); curl -s -N -Z --parallel-max 20 --parallel-immediate"
+      .. " --max-time 15 " .. table.concat(args, " ") .. " 2>/dev/null; t1=$(date +%s.%N); echo \"$t0 $t1\""
+    local t0, t1 = sh("sh -c " .. q(script)):match("([%d%.]+) ([%d%.]+)")
+    local took = tonumber(t1) - tonumber(t0)
+    for i = 1, 20 do
+      local body = read_file(dir .. "/" .. i) or ""
+      assert.matches('You asked: "n' .. i .. '"', body, 1, true)
+      assert.matches("FINISH STOP", body, 1, true)
+    end
+    assert.is_true(took >= 0.45 and took < 3, "20 streams took " .. took .. " s")
+    local log = m:log()
+    assert.are.equal(20, #log)
+    -- they ran side by side, not one after the other
+    local first_end, last_start = math.huge, 0
+    for _, e in ipairs(log) do
+      first_end = math.min(first_end, e.t_end or math.huge)
+      last_start = math.max(last_start, e.t_start)
+    end
+    assert.is_true(last_start < first_end)
+  end)
+
+  it("returns whole answers and errors, retrying with ngx.sleep", function()
+    assert.matches('You asked: "whole"', sh("curl -s --max-time 10 " .. q(url("/gen?q=whole"))), 1, true)
+    assert.matches("ERROR api 404", sh("curl -s --max-time 10 " .. q(url("/gen?model=no-such-model"))), 1, true)
+    m:reset()
+    m:faults{ { type = "status", code = 503, times = 2, retry_delay = "0.1s" } }
+    local t0 = os.time()
+    assert.matches('You asked: "again"', sh("curl -s --max-time 10 " .. q(url("/gen?q=again"))), 1, true)
+    assert.is_true(os.time() - t0 < 5)
+    assert.are.equal(3, #m:log())
+    -- keep-alive: the retries reuse the pooled connection
+    local log = m:log()
+    assert.are.equal(log[2].peer, log[3].peer)
+  end)
+
+  it("runs generate_content_all on light threads, errors in place", function()
+    local body = sh("curl -s --max-time 10 " .. q(url("/all")))
+    for i = 1, 6 do
+      if i == 4 then
+        assert.matches("\n4 ERROR 404", body, 1, true)
+      else
+        assert.matches(i .. ' [^\n]*You asked: "r' .. i .. '"', body)
+      end
+    end
+  end)
+
+  it("verifies TLS with sslhandshake against lua_ssl_trusted_certificate", function()
+    if not tls_port then return pending("no openssl to make certificates") end
+    local ok = sh("curl -s --max-time 10 " .. q(url("/tls?port=" .. tls_port)))
+    assert.matches('You asked: "secure"', ok, 1, true)
+    assert.matches('STREAM %d+ [^\n]*You asked: "tls stream"', ok)
+    local bad = sh("curl -s --max-time 10 " .. q(url("/tls?port=" .. tls_other)))
+    assert.matches("^ERROR transport TLS handshake", bad)
+    assert.matches('You asked: "secure"',
+      sh("curl -s --max-time 10 " .. q(url("/tls?verify=0&port=" .. tls_other))), 1, true)
+  end)
+
+  it("logs nothing unexpected", function()
+    local log = read_file(prefix .. "/logs/error.log")
+    -- the only [error] lines are the init probe's
+    for line in log:gmatch("[^\n]+") do
+      if line:find("%[error%]") or line:find("%[crit%]") or line:find("%[alert%]") then
+        -- the init probe, and the refused certificate of the TLS test
+        if not line:find("certificate verify failed", 1, true)
+          and not line:find("lua ssl certificate verify error", 1, true) then
+          assert.matches("INIT_CALL", line, 1, true)
+        end
+      end
+    end
+    assert.is_nil(log:find(KEY, 1, true))
+  end)
+end)
