@@ -1,0 +1,137 @@
+-- Every example in examples/ run as a program, with no key in the
+-- environment (so each one starts the bundled mock server itself), stdin
+-- from /dev/null, in a scratch directory; each must exit 0 and print what
+-- it is about.
+local mock = require("support.mock")
+
+local q = mock.shell_quote
+local lua = arg and arg[-1] or "lua5.4"
+
+local function read(cmd)
+  local p = assert(io.popen(cmd, "r"))
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+local cwd = read("pwd"):gsub("%s+$", "")
+
+-- The module paths of this run, made absolute, for programs started elsewhere.
+local function absolute(path)
+  local out = {}
+  for entry in path:gmatch("[^;]+") do
+    out[#out + 1] = entry:sub(1, 1) == "/" and entry or (cwd .. "/" .. entry)
+  end
+  return table.concat(out, ";") .. ";;"
+end
+
+local tmp = os.tmpname()
+os.remove(tmp)
+assert(os.execute("mkdir -p " .. q(tmp)))
+
+-- Runs examples/<name> with args; returns stdout, stderr, exit status.
+local function run(name, args)
+  local out, err = tmp .. "/out", tmp .. "/err"
+  local cmd = table.concat({
+    "cd", q(tmp), "&&",
+    "env -u GEMINI_API_KEY -u GOOGLE_API_KEY -u COMETAPI_KEY -u GEMINI_BASE_URL -u GEMINI_MODEL",
+    "LUA_PATH=" .. q(absolute(package.path)), "LUA_CPATH=" .. q(absolute(package.cpath)),
+    "timeout 120", q(lua), q(cwd .. "/examples/" .. name), args or "",
+    "< /dev/null >", q(out), "2>", q(err), "; echo $?",
+  }, " ")
+  local status = tonumber(read(cmd):match("(%d+)"))
+  local f = io.open(out, "rb")
+  local stdout = f and f:read("*a") or ""
+  if f then f:close() end
+  f = io.open(err, "rb")
+  local stderr = f and f:read("*a") or ""
+  if f then f:close() end
+  return stdout, stderr, status
+end
+
+-- What each example must print (Lua patterns, plain = false), beyond exit 0.
+local EXPECT = {
+  ["quickstart.lua"] = { 'You asked: "Explain how AI works in a few words"' },
+  ["thinking.lua"] = { "thinking budget 1024", "thinking level LOW", "%-%- thoughts:",
+                       "%-%- tokens: [1-9]%d* thinking", "thinking_level is for Gemini 3 models" },
+  ["streaming.lua"] = { "You asked: \"Write a short poem about the stars\"",
+                        "%(%d+ chunks, finish reason STOP, %d+ tokens%)", "first chunk: %S",
+                        "stream closed" },
+  ["system_instruction.lua"] = { "== as a string", "You are a math tutor%. Always show your work%.",
+                                 "== as parts", "Answer in French%." },
+  ["json_schema.lua"] = { "planet%s+distance%s+moons%s+kind", "%d+%.%d%d AU%s+%d+%s+rocky" },
+  ["google_search.lua"] = { "%[1%]%(https://example%.com/mock%-search/1%)", "Searched for: Who won the euro 2024%?",
+                            "%[2%] example%.org <https://example%.org/mock%-search/2>" },
+  ["google_maps.lua"] = { "Places:", "%[1%] Café Mock <https://maps%.google%.com/%?cid=1001>" },
+  ["code_execution.lua"] = { "%-%- code %(PYTHON%):", "print%(sum%(primes%)%)",
+                             "%-%- output %(OUTCOME_OK%):\n5117", "is 5117" },
+  ["image_generation.lua"] = { "saved out%.png %(image/png, %d+ bytes%)" },
+}
+local ARGS = { ["image_generation.lua"] = "out.png" }
+
+describe("examples", function()
+  teardown(function()
+    os.execute("rm -rf " .. q(tmp))
+  end)
+
+  local names = {}
+  for name in read("ls " .. q(cwd .. "/examples")):gmatch("[^\n]+") do
+    if name:match("%.lua$") then names[#names + 1] = name end
+  end
+
+  it("are all here", function()
+    for name in pairs(EXPECT) do
+      local found = false
+      for _, n in ipairs(names) do found = found or n == name end
+      assert(found, "missing example " .. name)
+    end
+  end)
+
+  for _, name in ipairs(names) do
+    it(name .. " runs against the mock with no key", function()
+      local stdout, stderr, status = run(name, ARGS[name])
+      assert(status == 0, name .. " exited with " .. tostring(status) .. "\n" .. stdout .. stderr)
+      assert.matches("answering from the bundled mock server", stderr)
+      -- something beyond the mock notice, on either stream (a REPL greets on stderr)
+      local rest = stderr:gsub("%(no GEMINI_API_KEY set: answering from the bundled mock server at [^)]*%)", "")
+      assert.truthy(#stdout + #(rest:gsub("%s", "")) > 0, name .. " printed nothing")
+      for _, pattern in ipairs(EXPECT[name] or {}) do
+        assert(stdout:find(pattern), name .. ": expected " .. pattern .. " in:\n" .. stdout)
+      end
+    end)
+  end
+
+  it("image_generation.lua writes a real PNG", function()
+    local _, _, status = run("image_generation.lua", "picture.png")
+    assert.equal(0, status)
+    local f = assert(io.open(tmp .. "/picture.png", "rb"))
+    local png = f:read("*a")
+    f:close()
+    assert.equal("\137PNG\r\n\26\n", png:sub(1, 8))
+    assert.equal("IEND", png:sub(-8, -5))
+  end)
+
+  it("quickstart.lua takes the prompt as its argument", function()
+    local stdout, stderr, status = run("quickstart.lua", q("Why is the sky blue?"))
+    assert.equal(0, status)
+    assert.matches('You asked: "Why is the sky blue?"', stdout, 1, true)
+    assert.matches("> Why is the sky blue?", stderr, 1, true)
+    assert.matches("%(gemini%-2%.5%-flash, %d+ tokens%)", stderr)
+  end)
+
+  it("an API failure makes an example exit 1 with the error on stderr", function()
+    -- a key the server rejects: the example must fail loudly, not print nothing
+    local m = mock.start{ key = "the-right-key" }
+    local out = read(table.concat({
+      "cd", q(tmp), "&&", "env -u GOOGLE_API_KEY -u COMETAPI_KEY GEMINI_API_KEY=wrong-key-1234",
+      "GEMINI_BASE_URL=" .. q(m.url), "LUA_PATH=" .. q(absolute(package.path)),
+      "LUA_CPATH=" .. q(absolute(package.cpath)), "timeout 60", q(lua),
+      q(cwd .. "/examples/system_instruction.lua"), "< /dev/null 2>&1; echo EXIT:$?" }, " "))
+    local log = m:log()
+    m:stop()
+    assert.matches("EXIT:1", out, 1, true)
+    assert.matches("gemini: api error 400 INVALID_ARGUMENT: API key not valid", out, 1, true)
+    assert.is_nil(out:find("wrong-key-1234", 1, true))
+    assert.equal(1, #log)
+  end)
+end)
