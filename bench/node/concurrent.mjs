@@ -1,0 +1,16 @@
+// Workload 3 with @google/genai: N calls of 50 ms each, C promises in flight.
+import { ai, now, result } from "./common.mjs";
+
+const N = Number(process.argv[2] || 1000);
+const C = Number(process.argv[3] || 50);
+const t0 = now();
+let next = 0, ok = 0;
+async function worker() {
+  while (next < N) {
+    const i = next++;
+    const res = await ai.models.generateContent({ model: "slow-50ms", contents: `Say hello ${i}` });
+    if (res.text) ok++;
+  }
+}
+await Promise.all(Array.from({ length: C }, worker));
+result(now() - t0, ok);
