@@ -137,6 +137,8 @@ static int fits(const framer *f, const char *a, size_t alen, const char *b, size
         head[k++] = b[i];
     if (k >= 5 && memcmp(head, "data:", 5) == 0)
         skip = k == 6 && head[5] == ' ' ? 6 : 5;
+    else if (k < 5 && memcmp(head, "data", k) == 0)
+        skip = k;   /* a cut-off "data:" prefix: charged once the line shows what it is */
     used = data_size(f) + (f->data_len ? 1 : 0);
     return total - skip <= f->max && used + (total - skip) <= f->max;
 }
