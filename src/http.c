@@ -835,8 +835,9 @@ static int l_request_take(lua_State *L)
     return 1;
 }
 
-/* nil while the transfer is fine; else kind ("timeout"|"transport") and a
- * message. The message names no URL or header, so no key can leak. */
+/* nil while the transfer is fine; else kind ("timeout"|"transport"), a
+ * message, and true when trying again cannot help (a limit was hit). The
+ * message names no URL or header, so no key can leak. */
 static int l_request_error(lua_State *L)
 {
     request *r = check_request(L, 1);
@@ -847,7 +848,8 @@ static int l_request_error(lua_State *L)
         lua_pushliteral(L, "transport");
         lua_pushfstring(L, "response larger than %d bytes (max_response_size)",
                         (int)r->max_body);
-        return 2;
+        lua_pushboolean(L, 1);
+        return 3;
     }
     msg = r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->result);
     lua_pushstring(L, r->result == CURLE_OPERATION_TIMEDOUT ? "timeout" : "transport");

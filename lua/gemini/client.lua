@@ -34,9 +34,15 @@ local function retry_policy(r, base)
   return p
 end
 
-local function check_header_value(name, v)
+-- `where` names the option ("bad field 'headers' to 'Client'"). A name or
+-- value with a line break would smuggle in another header.
+local function check_header_value(name, v, where)
+  if type(name) ~= "string" or not name:find("^[^%s:]+$") then
+    error(string.format("%s (header name %q: a token without ':' or spaces expected)", where,
+      tostring(name)), 4)
+  end
   if type(v) ~= "string" or v:find("[\r\n]") then
-    error(string.format("bad header '%s' (a string without line breaks expected)", tostring(name)), 4)
+    error(string.format("%s (header '%s': a string without line breaks expected)", where, name), 4)
   end
 end
 
@@ -59,6 +65,11 @@ function Client.new(opts)
   F("connect_timeout", "number"); F("stall_timeout", "number"); F("retry", "table|boolean")
   F("proxy", "string"); F("ca_file", "string"); F("verify", "boolean")
   F("max_response_size", "number"); F("max_event_size", "number"); F("log", "function")
+  F("fast_callbacks", "boolean")
+  if opts.loop ~= nil and not ((type(opts.loop) == "table" or type(opts.loop) == "userdata")
+                               and opts.loop.new_timer) then
+    error("bad field 'loop' to 'Client' (the luv module or vim.loop expected)", 2)
+  end
 
   local key = opts.api_key
   if key == nil then
@@ -96,6 +107,7 @@ function Client.new(opts)
     verify = opts.verify ~= false,
     check_thinking = opts.check_thinking ~= false,
     loop = opts.loop,
+    fast_callbacks = opts.fast_callbacks == true,   -- Neovim: callbacks unscheduled (gemini.async)
     log = opts.log or (opts.debug and function(line) io.stderr:write(line, "\n") end) or nil,
   }, Client)
   -- The key lives in a closure-free private field read only by _headers;
@@ -105,25 +117,41 @@ function Client.new(opts)
 
   local headers = {}
   for k, v in pairs(opts.headers or {}) do
-    check_header_value(k, v)
+    check_header_value(k, v, "bad field 'headers' to 'Client'")
     headers[#headers + 1] = k .. ": " .. v
   end
   self._extra_headers = headers
 
   local t = opts.transport
+  -- Inside nginx's Lua module libcurl would block the worker: cosockets.
+  if t == nil and type(ngx) == "table" and type(ngx.get_phase) == "function" then t = "resty" end
   if t == nil or t == "curl" then
     self.transport = require("gemini.transport.curl").new()
+  elseif t == "resty" then
+    self.transport = require("gemini.transport.resty").new()
   elseif type(t) == "table" then
     self.transport = t
   else
-    error("bad field 'transport' to 'Client' (a transport table or \"curl\" expected)", 2)
+    error("bad field 'transport' to 'Client' (a transport table, \"curl\" or \"resty\" expected)", 2)
   end
 
   self.models = require("gemini.models").new(self)
+  self.files = require("gemini.files").new(self)
+  self.caches = require("gemini.caches").new(self)
+  self.chats = require("gemini.chats").new(self)
+  -- With a loop, the other services take trailing callbacks too.
+  if self.loop then require("gemini.async").wrap_services(self) end
   return self
 end
 
 Client.VERSION = VERSION
+
+--- Ends every transfer and frees the connection pools (and, with a loop,
+-- the loop handles of the callback API). The client is unusable afterwards.
+function Client:close()
+  if self._luv then self._luv:close() end
+  if self.transport and self.transport.close then self.transport:close() end
+end
 
 --- The full URL of an API path (without the version when `raw` is set).
 function Client:url(path, query, raw)
@@ -168,7 +196,7 @@ function Client:_headers(extra, content_type)
   for _, line in ipairs(self._extra_headers) do h[#h + 1] = line end
   if extra then
     for k, v in pairs(extra) do
-      check_header_value(k, v)
+      check_header_value(k, v, "bad field 'http_options.headers'")
       h[#h + 1] = k .. ": " .. v
     end
   end
@@ -184,6 +212,26 @@ function Client:_log(fmt, ...)
   if self.log then
     local ok, line = pcall(string.format, fmt, ...)
     self.log(errors.redact(ok and line or fmt, self._key))
+  end
+end
+
+-- Headers whose value is a credential: logged as [REDACTED] whatever they
+-- hold (the key, or a token the caller put there).
+local SECRET_HEADERS = { ["x-goog-api-key"] = true, authorization = true,
+                         ["proxy-authorization"] = true }
+
+--- Logs a request about to go out: method, URL, `note`, then one line per
+-- header with credentials redacted (debug = true / log = function).
+function Client:_log_request(spec, note)
+  if not self.log then return end
+  self:_log("gemini: %s %s (%s)", spec.method, spec.url, note)
+  for _, h in ipairs(spec.headers or {}) do
+    local name = h:match("^([^:]*):")
+    if name and SECRET_HEADERS[name:lower()] then
+      local scheme = h:match("^[^:]*:%s*(%a+) ") or ""
+      h = name .. ": " .. (scheme ~= "" and scheme .. " " or "") .. "[REDACTED]"
+    end
+    self:_log("gemini:   %s", h)
   end
 end
 
@@ -211,6 +259,7 @@ end
 
 --- Whether `err` may be retried under `policy`.
 local function retryable(policy, err)
+  if err.final then return false end
   if err.kind == "transport" or err.kind == "timeout" or err.kind == "stream" then return true end
   return err.kind == "api" and policy.codes[err.code] == true
 end
@@ -260,15 +309,15 @@ function Client:_call(call)
   local n = 0
   while true do
     n = n + 1
-    self:_log("gemini: %s %s (attempt %d)", spec.method, spec.url, n)
-    local res, kind, msg = self.transport:request(spec)
+    self:_log_request(spec, "attempt " .. n)
+    local res, kind, msg, final = self.transport:request(spec)
     local value, err
     if res then
       self:_log("gemini: -> HTTP %d, %d bytes", res.status, #res.body)
       if call.raw and res.status >= 200 and res.status <= 299 then return res end
       value, err = self:_answer(res)
     else
-      err = self:error(kind, msg)
+      err = self:error(kind, msg, final and { final = true } or nil)
       self:_log("gemini: -> %s", tostring(err))
     end
     if value then return value end
@@ -284,7 +333,7 @@ end
 -- stream's business: it also covers failures after the headers and before
 -- the first chunk.
 function Client:_open_once(spec)
-  self:_log("gemini: %s %s (stream)", spec.method, spec.url)
+  self:_log_request(spec, "stream")
   local reader, kind, msg = self.transport:open(spec)
   if not reader then return nil, self:error(kind, msg) end
   self:_log("gemini: -> HTTP %d (stream)", reader.status)

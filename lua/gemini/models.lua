@@ -6,6 +6,8 @@ local json = require("gemini.json")
 local request = require("gemini.request")
 local response = require("gemini.response")
 local stream = require("gemini.stream")
+local afc = require("gemini.afc")
+local async = require("gemini.async")
 
 local Models = {}
 Models.__index = Models
@@ -31,6 +33,7 @@ function Models:build_generate(req, fname)
   errors.arg(fname, 1, req, "table")
   local model = request.model(req.model, fname)
   local config = req.config
+  require("gemini.thinking").check(model, config, self.client.check_thinking)
   local body = request.split_config(config, fname)
   body.contents = request.contents(req.contents, fname)
   return {
@@ -42,10 +45,24 @@ function Models:build_generate(req, fname)
 end
 
 --- Generates a whole answer.
+-- When the config's tools carry Lua handlers, the automatic function
+-- calling loop runs instead of the single call (see `gemini.afc`).
 -- @tparam table req `{model=, contents=, config=}`
+-- @tparam[opt] function cb with the client's loop: `cb(err, res)`, and a handle is returned at once
 -- @return a response (with helpers), or nil, `gemini.Error`
-function Models:generate_content(req)
+function Models:generate_content(req, cb)
+  check_self(self, "generate_content")
+  -- With a trailing callback: the callback API (gemini.async).
+  if cb ~= nil then return async.call(self, "generate_content", { req, n = 1 }, cb) end
   local r = self:build_generate(req, "generate_content")
+  local handlers, max = afc.settings(req.config, "generate_content")
+  if handlers then return afc.generate(self, r, handlers, max) end
+  return self:_generate_once(r)
+end
+
+--- One generateContent request of a request built by `build_generate`:
+-- a response, or nil, err.
+function Models:_generate_once(r)
   local res, err = self.client:_call{
     path = r.model .. ":generateContent", body = encode(r.body), http_options = r.http_options,
   }
@@ -56,21 +73,43 @@ end
 --- Streams an answer: returns the stream object (see `gemini.stream`),
 -- which is also usable directly in a generic `for` (and, on Lua 5.4, closes
 -- on `break` as the for loop's closing value).
-function Models:generate_content_stream(req)
+function Models:generate_content_stream(req, handlers)
+  check_self(self, "generate_content_stream")
+  -- With `{on_chunk=, on_done=}`: the callback API (gemini.async).
+  if handlers ~= nil then return async.stream(self, "generate_content_stream", req, handlers) end
   local r = self:build_generate(req, "generate_content_stream")
-  local s = stream.new(self.client, {
+  local s
+  -- With Lua handlers: automatic function calling over several streamed
+  -- requests, all chunks in this one stream (see `gemini.afc`).
+  local fns, max = afc.settings(req.config, "generate_content_stream")
+  if fns then
+    s = afc.stream(function(contents)
+      r.body.contents = contents
+      return self:_stream(r)
+    end, r.body.contents, fns, max)
+  else
+    s = self:_stream(r)
+  end
+  return s, nil, nil, s
+end
+
+--- The stream (not yet opened) of a request built by `build_generate`;
+-- `on_done(response)` is called when it ends well (chats record the turn).
+function Models:_stream(r, on_done)
+  return stream.new(self.client, {
     path = r.model .. ":streamGenerateContent", query = { alt = "sse" },
     body = encode(r.body), http_options = r.http_options,
-  }, r.is_json)
-  return s, nil, nil, s
+  }, r.is_json, on_done)
 end
 
 --- Counts tokens of `contents` (with the config's system instruction,
 -- tools and generation config when given, through the API's
 -- `generateContentRequest` form, which the SDKs do not offer).
-function Models:count_tokens(req)
+function Models:count_tokens(req, cb)
+  if cb ~= nil then return async.call(self, "count_tokens", { req, n = 1 }, cb) end
   check_self(self, "count_tokens")
   errors.arg("count_tokens", 1, req, "table")
+  errors.field("count_tokens", "config", req.config, "table", true)
   local model = request.model(req.model, "count_tokens")
   local contents = request.contents(req.contents, "count_tokens")
   local body
@@ -91,7 +130,9 @@ end
 --- Embeds one text (embedContent) or several (batchEmbedContents); either
 -- way the answer has `embeddings[i].values`, one per input.
 -- @tparam table req `{model=, contents= "text" or {"a", "b"}, config={task_type=, output_dimensionality=, title=}}`
-function Models:embed_content(req)
+-- @tparam[opt] function cb with the client's loop: `cb(err, res)`, and a handle is returned at once
+function Models:embed_content(req, cb)
+  if cb ~= nil then return async.call(self, "embed_content", { req, n = 1 }, cb) end
   check_self(self, "embed_content")
   errors.arg("embed_content", 1, req, "table")
   local model = request.model(req.model, "embed_content")
@@ -129,7 +170,8 @@ function Models:embed_content(req)
 end
 
 --- One model's description, or nil, err.
-function Models:get(name)
+function Models:get(name, cb)
+  if cb ~= nil then return async.call(self, "get", { name, n = 1 }, cb) end
   check_self(self, "get")
   errors.arg("get", 1, name, "string")
   return self.client:_call{ method = "GET", path = request.model(name, "get") }
@@ -138,10 +180,26 @@ end
 --- Iterates over every model, page after page, in order; raises the
 -- `gemini.Error` when a page fails.
 -- @tparam[opt] table opts `{page_size=, page_token=}`
-function Models:list(opts)
+-- @tparam[opt] function cb with a loop: `cb(err, models)`, every model in a list
+function Models:list(opts, cb)
+  if type(opts) == "function" and cb == nil then opts, cb = nil, opts end
+  if cb ~= nil then return async.list(self, "list", { opts, n = 1 }, cb) end
   check_self(self, "list")
   errors.arg("list", 1, opts, "table", true)
   return self.client:_pages("models", "models", opts)
+end
+
+--- Generates answers to many requests at once over one connection pool:
+-- `responses[i]` answers `requests[i]`, else `errors[i]` holds its
+-- `gemini.Error`; each request has its own retries. Blocking, or with a
+-- trailing `cb(responses, errors)` on the client's loop (returns a handle).
+-- @tparam table requests a list of `generate_content` requests
+-- @tparam[opt] table opts `{concurrency = 8}`
+-- @tparam[opt] function cb
+function Models:generate_content_all(requests, opts, cb)
+  if type(opts) == "function" and cb == nil then opts, cb = nil, opts end
+  check_self(self, "generate_content_all")
+  return async.all(self, requests, opts, cb)
 end
 
 return Models

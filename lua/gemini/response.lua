@@ -1,6 +1,9 @@
 --- Responses: the decoded REST JSON (camelCase keys, exactly as sent) with
 -- read-only helpers computed on access through the metatable:
--- `text`, `thoughts`, `function_calls`, `parsed`, `inline_data`.
+-- `text`, `thoughts`, `function_calls`, `parsed`, `inline_data`,
+-- `executable_code`, `code_execution_result`, `grounding_metadata`,
+-- `web_search_queries`, `sources`, `cited_text`,
+-- `automatic_function_calling_history`.
 -- @module gemini.response
 local core = require("gemini.core")
 local errors = require("gemini.errors")
@@ -25,15 +28,21 @@ M.parts = parts0
 local function joined_text(res, want_thought)
   local parts = parts0(res)
   if not parts then return nil end
-  local out, seen = {}, false
+  -- One matching part (the usual chunk) is returned as is: no list, no concat.
+  local first, out
   for i = 1, #parts do
     local p = parts[i]
     if type(p.text) == "string" and (p.thought == true) == want_thought then
-      out[#out + 1] = p.text
-      seen = true
+      if first == nil then
+        first = p.text
+      else
+        out = out or { first }
+        out[#out + 1] = p.text
+      end
     end
   end
-  return seen and table.concat(out) or nil
+  if out then return table.concat(out) end
+  return first
 end
 
 local getters = {}
@@ -89,6 +98,162 @@ function getters.inline_data(res)
     end
   end
   return out
+end
+
+-- ---- code execution and grounding ------------------------------------------
+
+-- List of `pick(part[field])` for the parts of candidate 0 holding `field`.
+local function collect(res, field, pick)
+  local parts = parts0(res)
+  if not parts then return nil end
+  local out
+  for i = 1, #parts do
+    local v = type(parts[i]) == "table" and parts[i][field]
+    if type(v) == "table" then
+      out = out or {}
+      out[#out + 1] = pick(v)
+    end
+  end
+  return out
+end
+
+--- The code the model ran with the code execution tool: list of
+-- `{language=, code=}` (the `executableCode` parts of the first candidate,
+-- in order), or nil.
+function getters.executable_code(res)
+  return collect(res, "executableCode", function(v) return { language = v.language, code = v.code } end)
+end
+
+--- What that code gave: list of `{outcome=, output=}` (the
+-- `codeExecutionResult` parts of the first candidate, in order; `outcome`
+-- is e.g. "OUTCOME_OK"), or nil.
+function getters.code_execution_result(res)
+  return collect(res, "codeExecutionResult", function(v) return { outcome = v.outcome, output = v.output } end)
+end
+
+local function candidate0(res)
+  local c = res.candidates
+  c = type(c) == "table" and c[1]
+  return type(c) == "table" and c or nil
+end
+
+--- The first candidate's `groundingMetadata` (Google Search, Maps, URL
+-- context grounding), as sent, or nil.
+function getters.grounding_metadata(res)
+  local c = candidate0(res)
+  local g = c and c.groundingMetadata
+  return type(g) == "table" and g or nil
+end
+
+--- The Google Search queries the model made (`groundingMetadata.webSearchQueries`), or nil.
+function getters.web_search_queries(res)
+  local g = getters.grounding_metadata(res)
+  local q = g and g.webSearchQueries
+  return type(q) == "table" and q or nil
+end
+
+-- The source of one grounding chunk: web, maps or retrieved context.
+local function chunk_source(ch)
+  if type(ch) ~= "table" then return nil end
+  local s = ch.web or ch.maps or ch.retrievedContext
+  return type(s) == "table" and s or nil
+end
+
+--- The grounding sources: one `{title=, uri=}` per grounding chunk
+-- (`web`, `maps`, or `retrievedContext`), in order, so that `sources[n]`
+-- is what the marker `[n]` of `cited_text` points to; nil when the answer
+-- is not grounded.
+function getters.sources(res)
+  local g = getters.grounding_metadata(res)
+  local chunks = g and g.groundingChunks
+  if type(chunks) ~= "table" or #chunks == 0 then return nil end
+  local out = {}
+  for i = 1, #chunks do
+    local s = chunk_source(chunks[i]) or {}
+    out[i] = { title = s.title, uri = s.uri }
+  end
+  return out
+end
+
+--- The answer text (`res.text`) with citation markers such as
+-- `[1](https://uri1), [2](https://uri2)` inserted after each grounded
+-- segment, the way Google's grounding guide's `add_citations` does.
+-- `segment.endIndex` is a byte offset into the UTF-8 text (relative to the
+-- text part `segment.partIndex`, the first when absent), so the markers go
+-- in at exact byte positions, the last segment first so that earlier
+-- offsets stay valid; a marker never splits a multi-byte character.
+-- The text unchanged when there is no grounding; nil when there is no text.
+function getters.cited_text(res)
+  local parts = parts0(res)
+  local text = joined_text(res, false)
+  if not text then return nil end
+  local g = getters.grounding_metadata(res)
+  local supports = g and g.groundingSupports
+  local chunks = g and type(g.groundingChunks) == "table" and g.groundingChunks or {}
+  if type(supports) ~= "table" or #supports == 0 then return text end
+  -- Byte offset of each answer text part in the joined text, so that an
+  -- offset relative to its part maps to one in the whole text.
+  local base, at = {}, 0
+  for i = 1, #parts do
+    local p = parts[i]
+    base[i - 1] = at
+    if type(p.text) == "string" and p.thought ~= true then at = at + #p.text end
+  end
+  local marks = {}
+  for i = 1, #supports do
+    local s = supports[i]
+    local seg = type(s) == "table" and s.segment
+    local e = type(seg) == "table" and tonumber(seg.endIndex)
+    local idx = type(s) == "table" and s.groundingChunkIndices
+    if e and type(idx) == "table" and #idx > 0 then
+      local links = {}
+      for j = 1, #idx do
+        local n = tonumber(idx[j])
+        local src = n and chunk_source(chunks[n + 1])
+        if src then
+          links[#links + 1] = src.uri and string.format("[%d](%s)", n + 1, src.uri)
+            or string.format("[%d]", n + 1)
+        end
+      end
+      if #links > 0 then
+        local pos = math.min(#text, math.max(0, (base[tonumber(seg.partIndex) or 0] or 0) + e))
+        -- Never split a UTF-8 sequence: move past continuation bytes.
+        while pos < #text and text:byte(pos + 1) >= 0x80 and text:byte(pos + 1) < 0xC0 do
+          pos = pos + 1
+        end
+        marks[#marks + 1] = { pos = pos, order = i, text = table.concat(links, ", ") }
+      end
+    end
+  end
+  -- Last position first; at one position, the later support first, so the
+  -- markers read in the order of the supports.
+  table.sort(marks, function(a, b)
+    if a.pos ~= b.pos then return a.pos > b.pos end
+    return a.order > b.order
+  end)
+  for _, mk in ipairs(marks) do
+    text = text:sub(1, mk.pos) .. mk.text .. text:sub(mk.pos + 1)
+  end
+  return text
+end
+
+-- The contents exchanged by automatic function calling, per response
+-- (weak: nothing is added to the decoded JSON itself).
+local afc_history = setmetatable({}, { __mode = "k" })
+
+--- Records the automatic function calling history of a response (used by
+-- `gemini.afc`).
+function M.set_afc_history(res, list)
+  afc_history[res] = list
+end
+
+--- With automatic function calling: the contents of the first request
+-- followed by each (model function-call content, user function-response
+-- content) pair that was sent, as in the SDK; an empty list when the
+-- first answer had no calls; nil without automatic function calling. The
+-- final answer is the response itself.
+function getters.automatic_function_calling_history(res)
+  return afc_history[res]
 end
 
 M.getters = getters

@@ -41,48 +41,78 @@ local function text_only(p)
   return true
 end
 
+-- Text pieces are folded into one block every FOLD pieces, so a long stream
+-- keeps its text, not one small string (and its overhead) per chunk.
+local FOLD = 256
+
+local function add_piece(self, part, text)
+  local pl = self.pieces[part]
+  local n = #pl + 1
+  pl[n] = text
+  if n >= FOLD then
+    local blocks = self.blocks[part]
+    if not blocks then
+      blocks = {}
+      self.blocks[part] = blocks
+    end
+    blocks[#blocks + 1] = table.concat(pl)
+    self.pieces[part] = {}
+  end
+end
+
 -- Adds a chunk to the merged response: text joined (through piece lists,
 -- so a long stream is not quadratic), other parts appended in order, the
--- last finishReason, usageMetadata and other fields kept.
+-- last finishReason, usageMetadata and other fields kept. Runs once per
+-- chunk, hence plain loops (chunks are lua-cjson tables: no holes, no
+-- metamethods).
 function Stream:_merge(chunk)
   local m = self.merged
   if not m then
     m = { candidates = {} }
-    self.merged, self.pieces = m, {}
+    self.merged, self.pieces, self.blocks = m, {}, {}
   end
-  for k, v in pairs(chunk) do
+  for k, v in next, chunk do
     if k ~= "candidates" then m[k] = v end
   end
   local cands = chunk.candidates
   if type(cands) ~= "table" then return end
+  local mcands, pieces = m.candidates, self.pieces
   for i = 1, #cands do
     local c = cands[i]
     local idx = (tonumber(c.index) or (i - 1)) + 1
-    local mc = m.candidates[idx]
+    local mc = mcands[idx]
     if not mc then
       mc = {}
-      m.candidates[idx] = mc
+      mcands[idx] = mc
     end
-    for k, v in pairs(c) do
+    for k, v in next, c do
       if k ~= "content" then mc[k] = v end
     end
     local content = c.content
     if type(content) == "table" then
-      mc.content = mc.content or { role = content.role or "model", parts = {} }
-      local parts = mc.content.parts
-      for _, p in ipairs(type(content.parts) == "table" and content.parts or {}) do
-        local last = parts[#parts]
-        if last and text_only(p) and self.pieces[last]
-          and (last.thought == true) == (p.thought == true)
-          and not (p.thoughtSignature and last.thoughtSignature) then
-          local pl = self.pieces[last]
-          pl[#pl + 1] = p.text
-          last.thoughtSignature = last.thoughtSignature or p.thoughtSignature
-        else
-          local np = {}
-          for k, v in pairs(p) do np[k] = v end
-          parts[#parts + 1] = np
-          if text_only(np) then self.pieces[np] = { np.text } end
+      local mcontent = mc.content
+      if not mcontent then
+        mcontent = { role = content.role or "model", parts = {} }
+        mc.content = mcontent
+      end
+      local parts, cparts = mcontent.parts, content.parts
+      if type(cparts) == "table" then
+        local j, p = 1, cparts[1]
+        while p ~= nil do
+          local last = parts[#parts]
+          if last and pieces[last] and text_only(p)
+            and (last.thought == true) == (p.thought == true)
+            and not (p.thoughtSignature and last.thoughtSignature) then
+            add_piece(self, last, p.text)
+            last.thoughtSignature = last.thoughtSignature or p.thoughtSignature
+          else
+            local np = {}
+            for k, v in next, p do np[k] = v end
+            parts[#parts + 1] = np
+            if text_only(np) then pieces[np] = { np.text } end
+          end
+          j = j + 1
+          p = cparts[j]
         end
       end
     end
@@ -91,10 +121,17 @@ end
 
 function Stream:_finish_merge()
   local m = self.merged or { candidates = {} }
+  local blocks = self.blocks
   for part, pl in pairs(self.pieces or {}) do
-    part.text = table.concat(pl)
+    local bl = blocks[part]
+    if bl then
+      bl[#bl + 1] = table.concat(pl)
+      part.text = table.concat(bl)
+    else
+      part.text = table.concat(pl)
+    end
   end
-  self.pieces = nil
+  self.pieces, self.blocks = nil, nil
   if #m.candidates == 0 then m.candidates = nil end
   return response.wrap(m, self.is_json)
 end
@@ -187,13 +224,13 @@ function Stream:next()
       local _
       _, err = self:_open()
     else
-      local bytes, kind, msg = self.reader:read()
+      local bytes, kind, msg, final = self.reader:read()
       if bytes then
         local n, ferr = self.framer:feed(bytes, self.q)
         if not n then return self:_fail(self.client:error("stream", ferr)) end
         self.qi, self.qn = 1, n
       elseif kind then
-        err = self.client:error(kind, msg)
+        err = self.client:error(kind, msg, final and { final = true } or nil)
       else
         err = self:_eof()
         if not err then

@@ -21,6 +21,7 @@ Why Python (3.11+, standard library only):
 Usage:
     python3 gemini_mock.py --port 0 --key KEY [--port-file FILE]
                            [--stream-delay SECONDS] [--quiet]
+                           [--tls-cert CERT.pem --tls-key KEY.pem]   (HTTPS)
 
 The server listens on 127.0.0.1. Port 0 picks a free port; the chosen port is
 written atomically to --port-file and printed as "listening on 127.0.0.1:PORT".
@@ -65,6 +66,25 @@ streamGenerateContent requests (after auth and validation):
         (parts of candidate 0 concatenated, other fields from the last chunk).
     {"raw": "...", "content_type": "...", "status": N}
         a verbatim body.
+    Any of these with "latency": S (generateContent only): wait S seconds
+    before answering (a slow model, for concurrency tests); {"latency": S}
+    alone: the default answer, late.
+
+Default answers (no script, no fault) react to the request like a real model
+(see feature_answer): functionDeclarations -> functionCall part(s) with args
+synthesized from the parameters schema (strings "Paris", enums their first
+value, numbers 1; one call per function when the prompt says "parallel" or
+"both") and a thoughtSignature on the first; a last content of
+functionResponse parts -> text quoting their JSON; googleSearch / googleMaps
+-> text with groundingMetadata (segment offsets in UTF-8 bytes); codeExecution
+-> executableCode + codeExecutionResult + text; responseModalities IMAGE -> a
+small real PNG as inlineData; responseMimeType application/json -> JSON text
+matching responseSchema / responseJsonSchema (propertyOrdering honoured);
+thinkingConfig -> thoughtsTokenCount, and with includeThoughts a first
+thought part; a gemini-3 text answer carries a thoughtSignature (in a stream,
+on its own last chunk); thinkingLevel sent to a gemini-2.x model -> 400
+"Thinking level is not supported for this model.". A plain prompt gets the
+fixed default_answer text (it echoes the system instruction when there is one).
 
 Faults F, POSTed to /_mock/faults, each used by the next `times` (default 1)
 matching non-control requests; `match` (optional) is a substring of the request
@@ -91,6 +111,8 @@ check; the stream-shaped faults are taken only by a request that passed auth:
                          (bare) pretty-printed over several lines without "data:"
     many         stream  events (1000): tiny events "w<i> ", last with STOP
     lf           stream  the normal (or scripted) stream framed with "\n\n"
+    trickle      gen     interval (1.0): the default answer one byte per interval
+                         (a stream: its first event), for stall/timeout tests
 The "good events" of stream faults carry no finishReason. A client that goes
 away is noticed while waiting between events (the socket is polled for EOF) and
 on any failed write: the entry gets disconnected=true and the handler stops.
@@ -109,6 +131,7 @@ import re
 import select
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -255,6 +278,7 @@ FAULT_TYPES = {
     "stream_error": "stream",
     "many": "stream",
     "lf": "stream",
+    "trickle": "gen",
 }
 GENERIC_FAULTS = {"status", "html", "stall", "close"}
 
@@ -337,6 +361,8 @@ class State:
                     continue
                 if scope == "stream" and kind != "stream":
                     continue
+                if scope not in ("any", "gen", "stream") and kind != scope:
+                    continue  # a scope of a route module's own (files_routes.py)
                 match = f.get("match")
                 if match and match not in target:
                     continue
@@ -563,9 +589,14 @@ def last_user_text(req):
 
 def default_answer(req):
     asked = last_user_text(req)[:200]
-    return ("This answer comes from the local gemini mock server. You asked: \"%s\". "
+    text = ("This answer comes from the local gemini mock server. You asked: \"%s\". "
             "Set GEMINI_API_KEY (or COMETAPI_KEY with GEMINI_BASE_URL) to ask the real model."
             % asked)
+    # A system instruction is acknowledged, so its effect can be seen.
+    si = " ".join(part_texts(req.get("systemInstruction", req.get("system_instruction"))))
+    if si:
+        text += " System instruction followed: \"%s\"." % si[:200]
+    return text
 
 
 def tokens_of(text):
@@ -713,6 +744,438 @@ def validate_generate(ctx, req, what="GenerateContentRequest"):
 
 
 # ---------------------------------------------------------------------------
+# Feature answers: with no script or fault, the default answer reacts to what
+# the request asks for, like a real model would: function calls for declared
+# functions (with a Gemini 3 style thoughtSignature), a text answer quoting
+# function responses, grounding metadata for googleSearch / googleMaps, code
+# execution parts, an inline PNG for responseModalities IMAGE, JSON text
+# matching responseSchema / responseJsonSchema, thought summaries for
+# thinkingConfig.includeThoughts. A plain prompt keeps default_answer.
+
+CITIES = ["Paris", "London", "Tokyo"]
+
+
+def _camel(name):
+    return re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), name)
+
+
+def _get(d, camel):
+    """d[camel], or d[snake_case spelling]; None when absent or d is no dict."""
+    if not isinstance(d, dict):
+        return None
+    v = d.get(camel)
+    if v is None:
+        v = d.get(_snake(camel))
+    return v
+
+
+def _thinking_config(req):
+    tc = _get(_get(req, "generationConfig"), "thinkingConfig")
+    return tc if isinstance(tc, dict) else None
+
+
+def model_generation(model):
+    """2 for gemini-2.x, 3 for gemini-3.x, else None."""
+    mo = re.match(r"gemini-(\d+)[.-]", model_id(model))
+    return int(mo.group(1)) if mo else None
+
+
+def thinking_error(req, model):
+    """Google's 400 message for a thinking level sent to a Gemini 2.x model."""
+    tc = _thinking_config(req)
+    if tc is not None and _get(tc, "thinkingLevel") is not None and model_generation(model) == 2:
+        return "Thinking level is not supported for this model."
+    return None
+
+
+def _tools(req):
+    """(function declarations, {tool kind: config}) of the request."""
+    decls, kinds = [], {}
+    tools = _get(req, "tools")
+    for t in tools if isinstance(tools, list) else []:
+        if not isinstance(t, dict):
+            continue
+        for k, v in t.items():
+            k = _camel(k)
+            if k == "functionDeclarations" and isinstance(v, list):
+                decls.extend(d for d in v if isinstance(d, dict))
+            elif k in ("googleSearch", "googleSearchRetrieval"):
+                kinds["search"] = v
+            elif k == "googleMaps":
+                kinds["maps"] = v if isinstance(v, dict) else {}
+            elif k == "codeExecution":
+                kinds["code"] = v
+            elif k == "urlContext":
+                kinds["url"] = v
+    return decls, kinds
+
+
+def _last_function_responses(req):
+    """[(name, response)] of the last content, when it holds functionResponse parts."""
+    contents = contents_list(req)
+    if not contents or not isinstance(contents[-1], dict):
+        return []
+    out = []
+    for p in contents[-1].get("parts") or []:
+        fr = _get(p, "functionResponse")
+        if isinstance(fr, dict):
+            out.append((fr.get("name"), fr.get("response")))
+    return out
+
+
+def _int_or(v, default):
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return default
+
+
+def synth_value(schema, name="", k=0, strings=None, depth=0):
+    """A value that matches a Gemini Schema or a JSON Schema (types in either
+    case, propertyOrdering honoured, enums -> first value, numbers 1 clamped
+    to minimum/maximum). `strings` picks plain strings (function args use
+    city names); otherwise "<name> <k+1>"."""
+    if not isinstance(schema, dict) or depth > 12:
+        return None
+    for key in ("anyOf", "any_of", "oneOf"):
+        alts = schema.get(key)
+        if isinstance(alts, list) and alts:
+            pick = next((a for a in alts if isinstance(a, dict)
+                         and str(a.get("type", "")).upper() != "NULL"), alts[0])
+            return synth_value(pick, name, k, strings, depth + 1)
+    if "const" in schema:
+        return schema["const"]
+    typ = schema.get("type")
+    if isinstance(typ, list):
+        typ = next((t for t in typ if str(t).upper() != "NULL"), "null")
+    typ = str(typ).upper() if typ is not None else (
+        "OBJECT" if "properties" in schema else "ARRAY" if "items" in schema else "STRING")
+    enum = schema.get("enum")
+    if isinstance(enum, list) and enum:
+        v = enum[0]
+        if typ == "INTEGER" and isinstance(v, str):
+            return _int_or(v, v)
+        if typ == "NUMBER" and isinstance(v, str):
+            try:
+                return float(v)
+            except ValueError:
+                return v
+        return v
+    if typ == "OBJECT":
+        props = schema.get("properties")
+        props = props if isinstance(props, dict) else {}
+        order = schema.get("propertyOrdering", schema.get("property_ordering")) or []
+        keys = [p for p in order if p in props] + [p for p in props if p not in order]
+        return {p: synth_value(props[p], p, k, strings, depth + 1) for p in keys}
+    if typ == "ARRAY":
+        lo = _int_or(schema.get("minItems", schema.get("min_items")), 0)
+        hi = schema.get("maxItems", schema.get("max_items"))
+        n = max(lo, 2)
+        if hi is not None:
+            n = min(n, _int_or(hi, n))
+        return [synth_value(schema.get("items"), name, i, strings, depth + 1) for i in range(n)]
+    if typ in ("INTEGER", "NUMBER"):
+        v = 1
+        lo = schema.get("minimum", schema.get("exclusiveMinimum"))
+        hi = schema.get("maximum", schema.get("exclusiveMaximum"))
+        if isinstance(lo, (int, float)) and v < lo:
+            v = lo + (1 if "exclusiveMinimum" in schema and "minimum" not in schema else 0)
+        if isinstance(hi, (int, float)) and v > hi:
+            v = hi
+        return int(v) if typ == "INTEGER" else v
+    if typ == "BOOLEAN":
+        return True
+    if typ == "NULL":
+        return None
+    fmt = schema.get("format")
+    if fmt == "date-time":
+        return "2025-01-01T12:00:00Z"
+    if fmt == "date":
+        return "2025-01-01"
+    s = strings[k % len(strings)] if strings else ("%s %d" % (name or "text", k + 1))
+    lo = _int_or(schema.get("minLength", schema.get("min_length")), 0)
+    hi = schema.get("maxLength", schema.get("max_length"))
+    if len(s) < lo:
+        s += "x" * (lo - len(s))
+    if hi is not None:
+        s = s[:max(0, _int_or(hi, len(s)))]
+    return s
+
+
+def _signature(rid, n=0):
+    import base64
+    return base64.b64encode(("mock-thought-signature:%s:%d" % (rid, n)).encode()).decode()
+
+
+def _function_calls(req, decls, rid):
+    fcc = _get(_get(req, "toolConfig"), "functionCallingConfig") or {}
+    if str(_get(fcc, "mode") or "AUTO").upper() == "NONE":
+        return None
+    allowed = _get(fcc, "allowedFunctionNames")
+    if isinstance(allowed, list) and allowed:
+        decls = [d for d in decls if d.get("name") in allowed] or decls
+    prompt = last_user_text(req).lower()
+    n = 1
+    if re.search(r"\b(parallel|both)\b", prompt):
+        n = max(2, min(len(decls), 3))
+    parts = []
+    for i in range(n):
+        d = decls[i % len(decls)]
+        params = d.get("parameters")
+        if params is None:
+            params = _get(d, "parametersJsonSchema")
+        args = synth_value(params, strings=CITIES[i:] + CITIES[:i]) if params else {}
+        part = {"functionCall": {"name": d.get("name"), "args": args if isinstance(args, dict)
+                                 else {}}}
+        if i == 0:
+            part["thoughtSignature"] = _signature(rid)
+        parts.append(part)
+    return parts
+
+
+def _utf8_len(s):
+    return len(s.encode("utf-8"))
+
+
+def _grounded(sentences):
+    """(text, supports) from [(sentence, [chunk indices])]: segment offsets
+    are byte offsets into the UTF-8 text, startIndex left out when 0 (proto3
+    JSON omits zero values, as Google's answers do)."""
+    text, supports, pos = "", [], 0
+    for s, idx in sentences:
+        start = pos
+        pos += _utf8_len(s)
+        text += s
+        if idx:
+            seg = {"endIndex": pos, "text": s.strip()}
+            lead = _utf8_len(s) - _utf8_len(s.lstrip())
+            if start + lead:
+                seg["startIndex"] = start + lead
+            supports.append({"segment": seg, "groundingChunkIndices": idx})
+    return text, supports
+
+
+def _search_answer(req):
+    q = last_user_text(req)[:80] or "your question"
+    chunks = [{"web": {"uri": "https://example.com/mock-search/1", "title": "example.com"}},
+              {"web": {"uri": "https://example.org/mock-search/2", "title": "example.org"}}]
+    text, supports = _grounded([
+        ("The mock searched the web for \u201c%s\u201d." % q, [0]),
+        (" Two sources \u2014 example.com and example.org \u2014 agree on the answer.", [0, 1]),
+        (" This last sentence cites no source.", []),
+    ])
+    meta = {"webSearchQueries": [q],
+            "searchEntryPoint": {"renderedContent": "<div class=\"mock-search\">%s</div>"
+                                 % q.replace("<", "&lt;")},
+            "groundingChunks": chunks, "groundingSupports": supports}
+    return text, meta
+
+
+def _maps_answer(req, cfg):
+    q = last_user_text(req)[:80] or "places"
+    chunks = [{"maps": {"uri": "https://maps.google.com/?cid=1001", "title": "Caf\u00e9 Mock",
+                        "placeId": "places/ChIJmock0001"}},
+              {"maps": {"uri": "https://maps.google.com/?cid=1002", "title": "Boulangerie Lua",
+                        "placeId": "places/ChIJmock0002"}}]
+    text, supports = _grounded([
+        ("For \u201c%s\u201d the mock suggests Caf\u00e9 Mock, 1 Rue de la Paix (4.6\u2605)." % q,
+         [0]),
+        (" Boulangerie Lua, 2 Avenue du Test, is a short walk away (4.8\u2605).", [1]),
+    ])
+    meta = {"groundingChunks": chunks, "groundingSupports": supports}
+    if isinstance(cfg, dict) and _get(cfg, "enableWidget"):
+        meta["googleMapsWidgetContextToken"] = "widgetcontent/mock-widget-token"
+    return text, meta
+
+
+def _code_parts():
+    primes, n = [], 2
+    while len(primes) < 50:
+        if all(n % p for p in primes if p * p <= n):
+            primes.append(n)
+        n += 1
+    code = ("def is_prime(n):\n"
+            "    return n > 1 and all(n % d for d in range(2, int(n ** 0.5) + 1))\n\n"
+            "primes = []\n"
+            "n = 2\n"
+            "while len(primes) < 50:\n"
+            "    if is_prime(n):\n"
+            "        primes.append(n)\n"
+            "    n += 1\n"
+            "print(sum(primes))\n")
+    total = sum(primes)
+    return [{"text": "I will compute this with Python.\n"},
+            {"executableCode": {"language": "PYTHON", "code": code}},
+            {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "%d\n" % total}},
+            {"text": "The sum of the first 50 prime numbers is %d." % total}]
+
+
+def mock_png(w=16, h=16):
+    """A small valid PNG (an RGB gradient), built with zlib."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    rows = b"".join(b"\x00" + b"".join(bytes((x * 255 // (w - 1), y * 255 // (h - 1), 160))
+                                       for x in range(w)) for y in range(h))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def feature_answer(req, model, rid):
+    """{"parts": [...], "extra": {candidate fields}, "thoughts": n} for a
+    request that asks for a feature, or None for a plain prompt."""
+    decls, kinds = _tools(req)
+    gc = _get(req, "generationConfig") or {}
+    tc = _thinking_config(req)
+    modalities = [str(m).upper() for m in (_get(gc, "responseModalities") or [])]
+    mime = _get(gc, "responseMimeType")
+    schema = _get(gc, "responseJsonSchema") or gc.get("_responseJsonSchema") \
+        or _get(gc, "responseSchema")
+    gen3 = model_generation(model) == 3
+    parts, extra = None, {}
+    responses = _last_function_responses(req)
+    if responses:
+        quoted = "; ".join("%s returned %s" % (name, json.dumps(resp, ensure_ascii=False,
+                                                                 separators=(",", ":")))
+                           for name, resp in responses)
+        parts = [{"text": "The function results are in: %s." % quoted}]
+    elif decls:
+        parts = _function_calls(req, decls, rid)
+    if parts is None and "code" in kinds:
+        parts = _code_parts()
+    if parts is None and ("search" in kinds or "maps" in kinds):
+        texts, meta = [], {"groundingChunks": [], "groundingSupports": []}
+        for kind in ("search", "maps"):
+            if kind not in kinds:
+                continue
+            t, m = _search_answer(req) if kind == "search" else _maps_answer(req, kinds["maps"])
+            base, off = len(meta["groundingChunks"]), sum(_utf8_len(x) for x in texts)
+            if texts:
+                t = " " + t
+                off += 1
+            for s in m.pop("groundingSupports"):
+                s["groundingChunkIndices"] = [i + base for i in s["groundingChunkIndices"]]
+                seg = s["segment"]
+                seg["endIndex"] += off
+                if seg.get("startIndex", 0) + off:
+                    seg["startIndex"] = seg.get("startIndex", 0) + off
+                meta["groundingSupports"].append(s)
+            meta["groundingChunks"].extend(m.pop("groundingChunks"))
+            meta.update(m)
+            texts.append(t)
+        parts = [{"text": "".join(texts)}]
+        extra["groundingMetadata"] = meta
+    if parts is None and "url" in kinds:
+        urls = re.findall(r"https?://[^\s\"'<>]+", last_user_text(req))
+        parts = [{"text": "The mock read %d page(s): %s." % (len(urls), ", ".join(urls) or "none")}]
+        extra["urlContextMetadata"] = {"urlMetadata": [
+            {"retrievedUrl": u, "urlRetrievalStatus": "URL_RETRIEVAL_STATUS_SUCCESS"}
+            for u in urls]}
+    if parts is None and "IMAGE" in modalities:
+        import base64
+        parts = [{"text": "Here is a small gradient image from the mock server."},
+                 {"inlineData": {"mimeType": "image/png",
+                                 "data": base64.b64encode(mock_png()).decode()}}]
+    if parts is None and mime == "application/json":
+        value = synth_value(schema) if isinstance(schema, dict) else \
+            {"answer": "This JSON comes from the local gemini mock server.", "mock": True}
+        parts = [{"text": json.dumps(value, ensure_ascii=False)}]
+    if parts is None and tc is None:
+        return None
+    if parts is None:
+        parts = [{"text": default_answer(req)}]
+    thoughts = 0
+    budget = _get(tc, "thinkingBudget") if tc else None
+    if tc is not None and budget != 0:
+        summary = ("**Planning the answer**\n\nThe mock server read the request and decided"
+                   " what a real model would answer.")
+        thoughts = 3 * words(summary)
+        if _get(tc, "includeThoughts"):
+            parts = [{"text": summary, "thought": True}] + parts
+    if gen3 and not any("thoughtSignature" in p for p in parts):
+        last = parts[-1]
+        if "text" in last and not last.get("thought"):
+            last["thoughtSignature"] = _signature(rid, 1)
+    return {"parts": parts, "extra": extra, "thoughts": thoughts}
+
+
+def _part_tokens(p):
+    if isinstance(p.get("text"), str):
+        return words(p["text"])
+    return 1 if "inlineData" not in p else 258
+
+
+def _usage(prompt, cand, thoughts):
+    u = {"promptTokenCount": prompt}
+    if cand:
+        u["candidatesTokenCount"] = cand
+    if thoughts:
+        u["thoughtsTokenCount"] = thoughts
+    u["totalTokenCount"] = prompt + cand + thoughts
+    u["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": prompt}]
+    return u
+
+
+def answer_response(ans, model, rid, prompt):
+    """The generateContent body of a feature answer."""
+    parts = ans["parts"]
+    cand = {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}
+    cand.update(ans["extra"])
+    answer_tokens = sum(_part_tokens(p) for p in parts if not p.get("thought"))
+    return {"candidates": [cand], "usageMetadata": _usage(prompt, answer_tokens, ans["thoughts"]),
+            "modelVersion": model_id(model), "responseId": rid}
+
+
+def answer_events(ans, model, rid, prompt):
+    """The same answer as stream events: text in runs of a few words
+    (thoughts first), function calls whole in one event, each other part in
+    its own event, a text part's thoughtSignature in its own last event
+    (as Gemini 3 streams it); candidate extras, finishReason and the thought
+    token count on the last event."""
+    groups = []
+    calls = []
+    sig_event = None
+    for p in ans["parts"]:
+        if "functionCall" in p:
+            calls.append(p)
+            continue
+        if calls:
+            groups.append(calls)
+            calls = []
+        if isinstance(p.get("text"), str):
+            toks = tokens_of(p["text"])
+            size = 6 if p.get("thought") else 3
+            for i in range(0, len(toks), size):
+                q = {"text": "".join(toks[i:i + size])}
+                if p.get("thought"):
+                    q["thought"] = True
+                groups.append([q])
+            if "thoughtSignature" in p:
+                sig_event = [{"text": "", "thoughtSignature": p["thoughtSignature"]}]
+        else:
+            groups.append([p])
+    if calls:
+        groups.append(calls)
+    if sig_event:
+        groups.append(sig_event)
+    events, so_far = [], 0
+    for i, g in enumerate(groups):
+        so_far += sum(_part_tokens(p) for p in g if not p.get("thought"))
+        last = i == len(groups) - 1
+        cand = {"content": {"role": "model", "parts": g}, "index": 0}
+        if last:
+            cand["finishReason"] = "STOP"
+            cand.update(ans["extra"])
+        events.append({"candidates": [cand],
+                       "usageMetadata": _usage(prompt, so_far, ans["thoughts"] if last else 0),
+                       "modelVersion": model_id(model), "responseId": rid})
+    return events
+
+
+# ---------------------------------------------------------------------------
 # Routes: models
 
 
@@ -728,6 +1191,10 @@ def _generate_common(ctx):
         not_found_model(ctx, model)
         return None
     if not validate_generate(ctx, req):
+        return None
+    msg = thinking_error(req, model)
+    if msg:
+        ctx.send_error(400, msg)
         return None
     ctx.update(model=model)
     return req
@@ -748,7 +1215,24 @@ def generate_content(ctx):
         ctx.send_json(200, gen_response(text, model, rid, prompt, max(1, n // 5)))
         ctx.update(completed=True)
         return
+    if f and f["type"] == "trickle":
+        body = dumps(gen_response(default_answer(req), model, rid, prompt, 10))
+        h = ctx.h
+        h.send_response(200)
+        h.send_header("Content-Type", JSON_CT)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        ctx.update(status=200)
+        for i in range(len(body)):
+            h.wait(float(f.get("interval", 1.0)))
+            h.sendall(body[i:i + 1])
+        ctx.update(completed=True)
+        return
     script = ctx.state.take_script()
+    if script is not None and float(script.get("latency", 0)) > 0:
+        ctx.h.wait(float(script["latency"]))
+        if not any(k in script for k in ("body", "chunks", "raw")):
+            script = None
     if script is not None:
         ctx.update(scripted=True)
         headers = script.get("headers")
@@ -763,6 +1247,11 @@ def generate_content(ctx):
                              script.get("content_type", JSON_CT), headers)
         else:
             ctx.send_json(int(script.get("status", 200)), script.get("body", {}), headers)
+        ctx.update(completed=True)
+        return
+    ans = feature_answer(req, model, rid)
+    if ans is not None:
+        ctx.send_json(200, answer_response(ans, model, rid, prompt))
         ctx.update(completed=True)
         return
     text = default_answer(req)
@@ -797,6 +1286,15 @@ def stream_generate_content(ctx):
             pieces.append("more ")
         return stream_events(pieces, model, rid, prompt, finish_last=False)
 
+    if ftype == "trickle":
+        payload = st.frame(stream_events(["".join(toks)], model, rid, prompt)[0])
+        st.start(1)
+        for i in range(len(payload)):
+            ctx.h.wait(float(f.get("interval", 1.0)))
+            st.send_raw(payload[i:i + 1])
+        st.count = 1
+        st.finish()
+        return
     if ftype == "many":
         stream_many(ctx, st, int(f.get("events", 1000)), model, rid, prompt)
         return
@@ -880,8 +1378,12 @@ def stream_generate_content(ctx):
         st.finish()
         return
 
-    pieces = ["".join(toks[i:i + 3]) for i in range(0, len(toks), 3)]
-    events = stream_events(pieces, model, rid, prompt)
+    ans = feature_answer(req, model, rid)
+    if ans is not None:
+        events = answer_events(ans, model, rid, prompt)
+    else:
+        pieces = ["".join(toks[i:i + 3]) for i in range(0, len(toks), 3)]
+        events = stream_events(pieces, model, rid, prompt)
     st.start(len(events))
     st.play(events, delay)
     st.finish()
@@ -1122,6 +1624,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def peer_closed(self):
         """True when the client has closed its side (EOF or reset)."""
+        if isinstance(self.connection, ssl.SSLSocket):
+            return False  # TLS cannot peek; a client gone is noticed on the next write
         try:
             p = select.poll()
             p.register(self.connection, select.POLLIN | select.POLLERR | select.POLLHUP)
@@ -1439,7 +1943,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     bad('expected {"responses": [...]}')
                     return
                 for r in rs:
-                    if not isinstance(r, dict) or not ("body" in r or "chunks" in r or "raw" in r):
+                    if not isinstance(r, dict) or not ("body" in r or "chunks" in r or "raw" in r
+                                                        or "latency" in r):
                         bad("a scripted response needs 'body', 'chunks' or 'raw': %s"
                             % json.dumps(r))
                         return
@@ -1479,6 +1984,11 @@ class Server(http.server.ThreadingHTTPServer):
         sys.stderr.flush()
 
 
+# Files (resumable upload) and cachedContents live in their own module.
+import files_routes  # noqa: E402
+files_routes.register(sys.modules[__name__])
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Local mock of the Gemini REST API.")
     ap.add_argument("--port", type=int, default=0)
@@ -1486,10 +1996,18 @@ def main(argv=None):
     ap.add_argument("--port-file")
     ap.add_argument("--stream-delay", type=float, default=0.0)
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (and --tls-key)")
+    ap.add_argument("--tls-key")
     args = ap.parse_args(argv)
 
     server = Server(("127.0.0.1", args.port), Handler)
     server.state = State(args.key, args.stream_delay, args.quiet)
+    if args.tls_cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
+        # The handshake runs in accept(); a client that rejects the
+        # certificate makes accept() fail, which socketserver ignores.
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     port = server.server_address[1]
     if args.port_file:
         tmp = "%s.tmp.%d" % (args.port_file, os.getpid())

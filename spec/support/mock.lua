@@ -41,15 +41,21 @@ local function write_file(path, data)
   f:close()
 end
 
+-- Under `make test-asan` the sanitizer runtime is preloaded into the Lua
+-- process; the mock's python and the control plane's curl must not inherit
+-- it (curl hangs with it).
+local CHILD_ENV = (os.getenv("LD_PRELOAD") or "") ~= "" and "env -u LD_PRELOAD " or ""
+M.child_env = CHILD_ENV
+
 -- os.execute's result differs between Lua 5.1/LuaJIT (a number) and 5.2+.
 local function run_ok(cmd)
-  local a, _, c = os.execute(cmd)
+  local a, _, c = os.execute(CHILD_ENV .. cmd)
   if type(a) == "number" then return a == 0 end
   return a == true and (c == nil or c == 0)
 end
 
 local function popen_read(cmd)
-  local p = assert(io.popen(cmd, "r"))
+  local p = assert(io.popen(CHILD_ENV .. cmd, "r"))
   local out = p:read("*a")
   p:close()
   return out
@@ -91,7 +97,8 @@ local function strip_nulls(entry)
   return entry
 end
 
---- Start a mock server. opts: key (default "test-key"), stream_delay
+--- Start a mock server. opts: key (default "test-key"), tls ({cert=, key=}
+-- PEM files: serve HTTPS, m.url is https://...), stream_delay
 -- (seconds, default 0), quiet (default true unless env GEMINI_MOCK_VERBOSE is
 -- set; when verbose, m:stop() copies the server's output to stderr), port
 -- (default 0: any free port), python (default env
@@ -121,8 +128,13 @@ function M.start(opts)
   if quiet == nil then quiet = (os.getenv("GEMINI_MOCK_VERBOSE") or "") == "" end
   self._verbose = not quiet
   if quiet then args[#args + 1] = "--quiet" end
+  if opts.tls then
+    -- HTTPS with the given PEM files; the control plane trusts that cert.
+    args[#args + 1] = "--tls-cert " .. q(opts.tls.cert) .. " --tls-key " .. q(opts.tls.key)
+    self._curl_tls = "--cacert " .. q(opts.tls.cert) .. " "
+  end
   local inner = "echo $$ > " .. q(self._pidfile) .. "; " .. table.concat(args, " ")
-  os.execute("sh -c " .. q(inner) .. " < /dev/null > " .. q(self._logfile) .. " 2>&1 &")
+  os.execute(CHILD_ENV .. "sh -c " .. q(inner) .. " < /dev/null > " .. q(self._logfile) .. " 2>&1 &")
 
   local deadline = math.floor((opts.timeout or 10) / 0.05)
   local port
@@ -141,13 +153,13 @@ function M.start(opts)
     error("mock server did not start (" .. python .. " " .. script_path() .. "):\n" .. log, 2)
   end
   self.port = port
-  self.url = "http://127.0.0.1:" .. port
+  self.url = (opts.tls and "https" or "http") .. "://127.0.0.1:" .. port
   return self
 end
 
 -- One control call through the curl command line; returns the decoded JSON.
 function Mock:_control(method, path, body, max_time)
-  local cmd = "curl -s -S --max-time " .. (max_time or 10) .. " -X " .. method
+  local cmd = "curl -s -S " .. (self._curl_tls or "") .. "--max-time " .. (max_time or 10) .. " -X " .. method
   if body ~= nil then
     write_file(self._bodyfile, type(body) == "string" and body or cjson.encode(body))
     cmd = cmd .. " -H 'Content-Type: application/json' --data-binary @" .. q(self._bodyfile)
@@ -235,7 +247,7 @@ end
 function Mock:request(opts)
   opts = opts or {}
   local url = opts.url or (self.url .. (opts.path or "/"))
-  local parts = { "curl", "-s", "-o", q(self._respfile), "-D", q(self._hdrfile),
+  local parts = { "curl", self._curl_tls or "", "-s", "-o", q(self._respfile), "-D", q(self._hdrfile),
     "-w", q("%{http_code} %{time_total}") }
   local method = opts.method or (opts.body ~= nil and "POST" or "GET")
   parts[#parts + 1] = "-X " .. method

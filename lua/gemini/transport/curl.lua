@@ -21,7 +21,8 @@ function Transport.new()
   return setmetatable({ session = core.session() }, Transport)
 end
 
---- Whole request: `{status=, headers=, body=}` or nil, kind, message.
+--- Whole request: `{status=, headers=, body=}` or nil, kind, message,
+-- final (true when retrying cannot help, e.g. max_response_size was hit).
 function Transport:request(spec)
   local req = self.session:request(spec)
   local on_progress = spec.on_progress
@@ -31,10 +32,10 @@ function Transport:request(spec)
   else
     req:await("done")
   end
-  local kind, msg = req:error()
+  local kind, msg, final = req:error()
   if kind then
     req:close()
-    return nil, kind, msg
+    return nil, kind, msg, final
   end
   local res = { status = req:status(), headers = req:headers(), body = req:take() or "" }
   req:close()
@@ -51,8 +52,8 @@ function Reader:read()
     local data = req:take()
     if data then return data end
     if req:is_done() then
-      local kind, msg = req:error()
-      if kind then return nil, kind, msg end
+      local kind, msg, final = req:error()
+      if kind then return nil, kind, msg, final end
       return nil
     end
     req:await("data")
