@@ -16,11 +16,7 @@ local function patterned(size)
   return table.concat(lines):sub(1, size)
 end
 
-local function write_file(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-end
+local write_file = mock.write_file
 
 -- sha256Hash as the API writes it (base64 of the digest), computed by
 -- sha256sum, independently of the mock.

@@ -15,19 +15,7 @@ local function exists(cmd)
   return out ~= ""
 end
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write_file(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
+local read_file, write_file = mock.read_file, mock.write_file
 
 -- The test inside Neovim. Each step starts the next from its last callback;
 -- a watchdog ends Neovim if something hangs.

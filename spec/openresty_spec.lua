@@ -7,19 +7,7 @@ local mock = require("support.mock")
 local KEY = "resty-key"
 local q = mock.shell_quote
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write_file(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
+local read_file, write_file = mock.read_file, mock.write_file
 
 local function sh(cmd)
   local p = assert(io.popen(cmd, "r"))

@@ -41,6 +41,9 @@ local function write_file(path, data)
   f:close()
 end
 
+-- Small file helpers the specs share.
+M.read_file, M.write_file = read_file, write_file
+
 -- Under `make test-asan` the sanitizer runtime is preloaded into the Lua
 -- process; the mock's python and the control plane's curl must not inherit
 -- it (curl hangs with it).
