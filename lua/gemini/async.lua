@@ -183,14 +183,14 @@ function Co:request(spec)
   local task = current("request")
   local out
   local h
-  h = self.driver:request_async(spec, function(res, kind, msg)
+  h = self.driver:request_async(spec, function(res, kind, msg, final)
     if h then task.ops[h] = nil end
-    out = { res, kind, msg }
+    out = { res, kind, msg, final }
     task:wake()
   end)
   if not out then task.ops[h] = true end
   task:wait(function() return out ~= nil end)
-  return out[1], out[2], out[3]
+  return out[1], out[2], out[3], out[4]
 end
 
 local Reader = {}
@@ -206,7 +206,7 @@ function Reader:read()
     self.pieces = {}
     return s
   end
-  if self.kind then return nil, self.kind, self.msg end
+  if self.kind then return nil, self.kind, self.msg, self.final end
   return nil
 end
 
@@ -232,15 +232,15 @@ function Co:open(spec)
       r.pieces[#r.pieces + 1] = bytes
       r.task:wake()
     end,
-    on_done = function(kind, msg)
-      r.ended, r.kind, r.msg = true, kind, msg
+    on_done = function(kind, msg, final)
+      r.ended, r.kind, r.msg, r.final = true, kind, msg, final
       if r.handle then r.task.ops[r.handle] = nil end
       r.task:wake()
     end,
   })
   if not r.ended then task.ops[r.handle] = true end
   task:wait(function() return r.status ~= nil or r.ended end)
-  if not r.status then return nil, r.kind or "transport", r.msg or "no response" end
+  if not r.status then return nil, r.kind or "transport", r.msg or "no response", r.final end
   return r
 end
 
@@ -479,6 +479,11 @@ end
 local Blocking = {}
 Blocking.__index = Blocking
 
+-- The outcome of a finished request, as the luv driver hands it over.
+local function result_of(req)
+  return require("gemini.transport.luv").result(req)
+end
+
 local BOp = {}
 BOp.__index = BOp
 
@@ -561,14 +566,9 @@ function Blocking:run(done)
       end
       for _, op in ipairs(finished) do
         if not op.closed then
-          local req = op.req
-          local kind, msg = req:error()
-          local res
-          if not kind then
-            res = { status = req:status(), headers = req:headers(), body = req:take() or "" }
-          end
+          local res, kind, msg, final = result_of(op.req)
           op:cancel()
-          op.cb(res, kind, msg)
+          op.cb(res, kind, msg, final)
         end
       end
     end

@@ -44,6 +44,8 @@ function Transport.new(loop)
     loop = loop,
     session = core.session(),
     polls = {},          -- fd -> poll handle
+    poll_cbs = {},       -- fd -> its poll callback (made once per socket)
+    sleeps = {},         -- pending sleep timers, closed by close()
     ops = {},            -- request id -> operation
     nops = 0,
   }, Transport)
@@ -63,6 +65,7 @@ end
 function Transport:_after()
   if self.closed then return end
   local sess = self.session
+  local failed
   while true do
     local changes, timer_ms = sess:take_changes()
     if changes then
@@ -79,7 +82,12 @@ function Transport:_after()
     -- An idle pool must not keep a luv program's uv.run() alive.
     if self.nops == 0 then self.timer:unref() else self.timer:ref() end
     local ids = sess:take_events()
-    if not ids and not changes and not timer_ms then return end
+    if not ids and not changes and not timer_ms then
+      -- A callback that raised is re-raised only now: the news of the other
+      -- requests (taken from the session already) must not be lost.
+      if failed then error(failed, 0) end
+      return
+    end
     if ids then
       local seen = {}
       for i = 1, #ids do
@@ -87,7 +95,10 @@ function Transport:_after()
         if not seen[id] then
           seen[id] = true
           local op = self.ops[id]
-          if op then self:_progress(op) end
+          if op then
+            local ok, err = pcall(self._progress, self, op)
+            if not ok and failed == nil then failed = err end
+          end
         end
       end
     end
@@ -99,6 +110,7 @@ function Transport:_poll(fd, what)
   if what == 0 then
     if p then
       self.polls[fd] = nil
+      self.poll_cbs[fd] = nil
       p:stop()
       p:close()
     end
@@ -110,18 +122,19 @@ function Transport:_poll(fd, what)
     -- broken transfer itself, at the latest through its timer.
     if not p then return end
     self.polls[fd] = p
-  end
-  p:start(EVENTS[what], function(err, events)
-    if self.closed then return end
-    local flags = 0
-    if err then flags = 4 end
-    if events then
-      if events:find("r", 1, true) then flags = flags + 1 end
-      if events:find("w", 1, true) then flags = flags + 2 end
+    self.poll_cbs[fd] = function(err, events)
+      if self.closed then return end
+      local flags = 0
+      if err then flags = 4 end
+      if events then
+        if events:find("r", 1, true) then flags = flags + 1 end
+        if events:find("w", 1, true) then flags = flags + 2 end
+      end
+      self.session:socket_action(fd, flags)
+      self:_after()
     end
-    self.session:socket_action(fd, flags)
-    self:_after()
-  end)
+  end
+  p:start(EVENTS[what], self.poll_cbs[fd])
 end
 
 local Op = {}
@@ -186,13 +199,9 @@ function Transport:_progress(op)
   local req = op.req
   if op.kind == "request" then
     if not req:is_done() then return end
-    local kind, msg = req:error()
-    local res
-    if not kind then
-      res = { status = req:status(), headers = req:headers(), body = req:take() or "" }
-    end
+    local res, kind, msg, final = Transport.result(req)
     self:_drop(op)
-    op.cb(res, kind, msg)
+    op.cb(res, kind, msg, final)
     return
   end
   local h = op.handlers
@@ -212,22 +221,32 @@ function Transport:_progress(op)
     end
   end
   if req:is_done() then
-    local kind, msg = req:error()
+    local kind, msg, final = req:error()
     if not kind and not op.headed then kind, msg = "transport", "no response" end
     self:_drop(op)
-    h.on_done(kind, msg)
+    h.on_done(kind, msg, final)
   end
 end
 
---- Starts a whole request; `cb(res, kind, msg)` gets `{status=, headers=,
--- body=}` or nil, kind, message. Returns a handle with `:cancel()`.
+--- The outcome of a finished core request, as `gemini.transport.curl`'s
+-- `request` returns it: `{status=, headers=, body=}`, or nil, kind,
+-- message, final (true when retrying cannot help). Shared with the
+-- blocking driver of `gemini.async`.
+function Transport.result(req)
+  local kind, msg, final = req:error()
+  if kind then return nil, kind, msg, final end
+  return { status = req:status(), headers = req:headers(), body = req:take() or "" }
+end
+
+--- Starts a whole request; `cb(res, kind, msg, final)` gets `{status=, headers=,
+-- body=}` or nil, kind, message, final. Returns a handle with `:cancel()`.
 function Transport:request_async(spec, cb)
   return self:_start(spec, { kind = "request", cb = cb })
 end
 
 --- Starts a streamed request. `handlers`: `on_headers(status, headers)`
 -- (optional), `on_data(bytes)` for each piece of the body, `on_done(kind,
--- msg)` once at the end (kind nil when the body ended well). Returns a
+-- msg, final)` once at the end (kind nil when the body ended well). Returns a
 -- handle with `:cancel()`.
 function Transport:open_async(spec, handlers)
   return self:_start(spec, { kind = "stream", handlers = handlers })
@@ -238,6 +257,7 @@ Sleep.__index = Sleep
 
 function Sleep:cancel()
   if self.timer:is_closing() then return false end
+  self.sleeps[self.timer] = nil
   self.timer:close()
   return true
 end
@@ -246,12 +266,15 @@ end
 -- `:cancel()`.
 function Transport:sleep_async(seconds, cb)
   local t = self.loop.new_timer()
+  local sleeps = self.sleeps
+  sleeps[t] = true
   fresh(self.loop)
   t:start(math.max(0, math.floor(seconds * 1000 + 0.5)), 0, function()
+    sleeps[t] = nil
     t:close()
     cb()
   end)
-  return setmetatable({ timer = t }, Sleep)
+  return setmetatable({ timer = t, sleeps = sleeps }, Sleep)
 end
 
 --- Runs `fn` on the loop's next turn (never before the caller returns).
@@ -271,6 +294,13 @@ function Transport:close()
     p:stop()
     p:close()
   end
+  self.poll_cbs = {}
+  -- A pending sleep (a retry's backoff) would keep the loop alive and then
+  -- resume its task on a closed transport.
+  for t in pairs(self.sleeps) do
+    if not t:is_closing() then t:close() end
+  end
+  self.sleeps = {}
   if not self.timer:is_closing() then self.timer:close() end
   self.session:close()
 end

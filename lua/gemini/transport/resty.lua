@@ -50,9 +50,7 @@ function Transport.new(opts)
   return self
 end
 
-local function kind_of(err)
-  return err == "timeout" and "timeout" or "transport"
-end
+local kind_of = builtin.kind_of
 
 -- lua-resty-http behind the interface of the builtin client.
 local function via_resty_http(http, spec, ms)
@@ -128,7 +126,8 @@ function Transport:_start(spec, read_timeout)
                           timeout = read_timeout, verify = spec.verify }
 end
 
---- Whole request: `{status=, headers=, body=}` or nil, kind, message.
+--- Whole request: `{status=, headers=, body=}` or nil, kind, message,
+-- final.
 function Transport:request(spec)
   local timeout = spec.timeout or 600
   local deadline = ngx.now() + timeout
@@ -151,8 +150,9 @@ function Transport:request(spec)
     size = size + #piece
     if spec.max_body and spec.max_body > 0 and size > spec.max_body then
       res:close()
+      -- final: trying again cannot help (as gemini.transport.curl says).
       return nil, "transport", string.format("response larger than %d bytes (max_response_size)",
-        spec.max_body)
+        spec.max_body), true
     end
     parts[#parts + 1] = piece
   end

@@ -32,6 +32,7 @@ M.parse_url = parse_url
 local function kind_of(err)
   return (err == "timeout") and "timeout" or "transport"
 end
+M.kind_of = kind_of
 
 local Response = {}
 Response.__index = Response
