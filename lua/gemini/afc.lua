@@ -60,36 +60,31 @@ function M.settings(config, fname)
   return handlers, math.floor(max)
 end
 
--- A copy of decoded JSON for a handler: integral floats become integers
+-- A deep copy of decoded JSON. For a handler (`user_copy`, `integers` set),
+-- integral floats become integers
 -- (lua-cjson decodes every number as a float on 5.3+, and a handler doing
 -- `("%d"):format(n)` or `t[n]` expects what the model meant). JSON markers
 -- (empty object/array) and null are kept.
 local tointeger = math.tointeger
-local function user_copy(v)
+local function deep_copy(v, integers)
   local t = type(v)
-  if t == "number" then
+  if t == "number" and integers then
     return tointeger and tointeger(v) or v
   end
   if t ~= "table" then return v end
   local c = {}
-  for k, x in pairs(v) do c[k] = user_copy(x) end
+  for k, x in pairs(v) do c[k] = deep_copy(x, integers) end
   local mt = getmetatable(v)
   if mt == json.object_mt or mt == json.array_mt then setmetatable(c, mt) end
   return c
 end
+local function user_copy(v) return deep_copy(v, true) end
 M.user_copy = user_copy
 
 --- A deep copy of decoded JSON (contents, parts), keeping the JSON markers
 -- and every value as it is; used so that a history is not changed by a
 -- caller who edits a response or a returned list.
-function M.copy(v)
-  if type(v) ~= "table" then return v end
-  local c = {}
-  for k, x in pairs(v) do c[k] = M.copy(x) end
-  local mt = getmetatable(v)
-  if mt == json.object_mt or mt == json.array_mt then setmetatable(c, mt) end
-  return c
-end
+function M.copy(v) return deep_copy(v, false) end
 
 local function message_of(e)
   if type(e) == "string" then return e end
@@ -172,19 +167,34 @@ function M.loop(send, contents, handlers, max)
   end
 end
 
---- AFC for `models:generate_content`: `r` is the request built by
+--- `loop` over `models:_generate_once`: `r` is the request built by
 -- `Models:build_generate`; each round sends `r` with new contents.
--- @return the last response, or nil, err
-function M.generate(models, r, handlers, max)
-  local res, err = M.loop(function(contents)
+-- @return as `loop`: the last response and the added contents, or nil, err
+function M.generate_loop(models, r, handlers, max)
+  return M.loop(function(contents)
     r.body.contents = contents
     return models:_generate_once(r)
   end, r.body.contents, handlers, max)
+end
+
+--- AFC for `models:generate_content` (see `generate_loop`).
+-- @return the last response, or nil, err
+function M.generate(models, r, handlers, max)
+  local res, err = M.generate_loop(models, r, handlers, max)
   if not res then return nil, err end
   return res
 end
 
 -- ---- streaming ----------------------------------------------------------
+
+--- `stream` over `models:_stream`, for a request built by
+-- `Models:build_generate`; `on_done` as for `stream`.
+function M.generate_stream(models, r, handlers, max, on_done)
+  return M.stream(function(contents)
+    r.body.contents = contents
+    return models:_stream(r)
+  end, r.body.contents, handlers, max, on_done)
+end
 
 --- A stream over several requests: each request's chunks are handed over
 -- as they arrive; when one ends with function calls, the handlers run and

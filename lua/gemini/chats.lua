@@ -125,17 +125,6 @@ local function check_chat(self, fname)
   end
 end
 
--- The user turn of a message: a list of contents (one for a string or
--- parts), copied so that later edits of the caller's tables do not reach
--- the history.
-local function user_turn(message, fname)
-  if type(message) ~= "string" and type(message) ~= "table" then
-    error(string.format("bad argument #1 to '%s' (string or table expected, got %s)",
-      fname, message == nil and "no value" or type(message)), 3)
-  end
-  return copy(request.contents(message, fname))
-end
-
 local function append(list, items)
   for i = 1, #items do list[#list + 1] = items[i] end
 end
@@ -171,7 +160,10 @@ end
 -- @return the response, or nil, `gemini.Error` (the history is then unchanged)
 function Chat:send_message(message, config)
   check_chat(self, "send_message")
-  local input = user_turn(message, "send_message")
+  errors.arg("send_message", 1, message, "string|table")
+  -- The user turn (a list of contents), copied so that later edits of the
+  -- caller's tables do not reach the history.
+  local input = copy(request.contents(message, "send_message"))
   errors.arg("send_message", 2, config, "table", true)
   local r
   r, config = self:_build(input, config, "send_message")
@@ -179,10 +171,7 @@ function Chat:send_message(message, config)
   local handlers, max = afc.settings(config, "send_message")
   local res, added
   if handlers then
-    res, added = afc.loop(function(contents)
-      r.body.contents = contents
-      return models:_generate_once(r)
-    end, r.body.contents, handlers, max)
+    res, added = afc.generate_loop(models, r, handlers, max)
   else
     res, added = models:_generate_once(r)
   end
@@ -206,7 +195,10 @@ end
 -- @tparam[opt] table config as for `send_message`
 function Chat:send_message_stream(message, config)
   check_chat(self, "send_message_stream")
-  local input = user_turn(message, "send_message_stream")
+  errors.arg("send_message_stream", 1, message, "string|table")
+  -- The user turn (a list of contents), copied so that later edits of the
+  -- caller's tables do not reach the history.
+  local input = copy(request.contents(message, "send_message_stream"))
   errors.arg("send_message_stream", 2, config, "table", true)
   local r
   r, config = self:_build(input, config, "send_message_stream")
@@ -214,10 +206,7 @@ function Chat:send_message_stream(message, config)
   local handlers, max = afc.settings(config, "send_message_stream")
   local s
   if handlers then
-    s = afc.stream(function(contents)
-      r.body.contents = contents
-      return models:_stream(r)
-    end, r.body.contents, handlers, max, function(res, added)
+    s = afc.generate_stream(models, r, handlers, max, function(res, added)
       self:_record(input, added, res)
     end)
   else

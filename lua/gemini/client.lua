@@ -208,6 +208,12 @@ function Client:error(kind, message, fields)
   return errors.new(kind, message, fields, self._key)
 end
 
+--- The error for a failed transfer, from what a transport returned:
+-- kind, message and `final` (true when trying again cannot help).
+function Client:transport_error(kind, msg, final)
+  return self:error(kind, msg, final and { final = true } or nil)
+end
+
 function Client:_log(fmt, ...)
   if self.log then
     local ok, line = pcall(string.format, fmt, ...)
@@ -317,7 +323,7 @@ function Client:_call(call)
       if call.raw and res.status >= 200 and res.status <= 299 then return res end
       value, err = self:_answer(res)
     else
-      err = self:error(kind, msg, final and { final = true } or nil)
+      err = self:transport_error(kind, msg, final)
       self:_log("gemini: -> %s", tostring(err))
     end
     if value then return value end
@@ -334,8 +340,8 @@ end
 -- the first chunk.
 function Client:_open_once(spec)
   self:_log_request(spec, "stream")
-  local reader, kind, msg = self.transport:open(spec)
-  if not reader then return nil, self:error(kind, msg) end
+  local reader, kind, msg, final = self.transport:open(spec)
+  if not reader then return nil, self:transport_error(kind, msg, final) end
   self:_log("gemini: -> HTTP %d (stream)", reader.status)
   if reader.status >= 200 and reader.status <= 299 then return reader end
   local parts = {}

@@ -13,6 +13,7 @@
 local core = require("gemini.core")
 local errors = require("gemini.errors")
 local json = require("gemini.json")
+local parts = require("gemini.parts")
 
 local Files = {}
 Files.__index = Files
@@ -20,31 +21,23 @@ Files.__index = Files
 --- Chunk size of both official SDKs (a multiple of the server's 256 KiB granularity).
 Files.CHUNK_SIZE = 8 * 1024 * 1024
 
--- MIME types by file extension: the formats the Gemini API takes, and the
--- text types it reads. Anything else needs an explicit mime_type.
+-- MIME types by file extension: those of `gemini.parts` (the formats the
+-- Gemini API takes), plus more text types and a few other spellings.
+-- Anything else needs an explicit mime_type.
 local MIME = {
-  pdf = "application/pdf", json = "application/json", xml = "application/xml",
-  rtf = "application/rtf",
-  txt = "text/plain", text = "text/plain", md = "text/markdown", markdown = "text/markdown",
-  html = "text/html", htm = "text/html", css = "text/css", csv = "text/csv",
-  tsv = "text/tab-separated-values", js = "text/javascript", mjs = "text/javascript",
-  py = "text/x-python", lua = "text/x-lua", c = "text/x-c", h = "text/x-c",
-  java = "text/x-java", rtx = "text/richtext",
-  png = "image/png", jpg = "image/jpeg", jpeg = "image/jpeg", webp = "image/webp",
-  gif = "image/gif", heic = "image/heic", heif = "image/heif", bmp = "image/bmp",
-  mp3 = "audio/mp3", wav = "audio/wav", aac = "audio/aac", ogg = "audio/ogg",
-  flac = "audio/flac", aif = "audio/aiff", aiff = "audio/aiff", m4a = "audio/mp4",
-  opus = "audio/opus",
-  mp4 = "video/mp4", mpeg = "video/mpeg", mpg = "video/mpeg", mov = "video/quicktime",
-  avi = "video/x-msvideo", webm = "video/webm", wmv = "video/x-ms-wmv", flv = "video/x-flv",
-  ["3gp"] = "video/3gpp", mkv = "video/x-matroska",
+  rtf = "application/rtf", mp3 = "audio/mp3",
+  text = "text/plain", markdown = "text/markdown", tsv = "text/tab-separated-values",
+  mjs = "text/javascript", c = "text/x-c", h = "text/x-c", java = "text/x-java",
+  rtx = "text/richtext", aif = "audio/aiff", opus = "audio/opus", mkv = "video/x-matroska",
 }
 
 --- The MIME type of a file name by its extension, or nil.
 -- @tparam string name
 function Files.guess_mime_type(name)
   local ext = type(name) == "string" and name:match("%.([%w]+)$")
-  return ext and MIME[ext:lower()] or nil
+  if not ext then return nil end
+  ext = ext:lower()
+  return MIME[ext] or parts.guess_mime_type("." .. ext)
 end
 
 --- Creates the service; `client.files` is one.

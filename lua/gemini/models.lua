@@ -83,10 +83,7 @@ function Models:generate_content_stream(req, handlers)
   -- requests, all chunks in this one stream (see `gemini.afc`).
   local fns, max = afc.settings(req.config, "generate_content_stream")
   if fns then
-    s = afc.stream(function(contents)
-      r.body.contents = contents
-      return self:_stream(r)
-    end, r.body.contents, fns, max)
+    s = afc.generate_stream(self, r, fns, max)
   else
     s = self:_stream(r)
   end

@@ -34,6 +34,13 @@ local function typename(v)
   return v == nil and "no value" or type(v)
 end
 
+-- Whether table `t` has no keys besides 1..#t.
+local function is_list(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n == #t
+end
+
 local function is_integer(v)
   return type(v) == "number" and v == math.floor(v) and v > -math.huge and v < math.huge
 end
@@ -65,9 +72,7 @@ local function check_value(fname, field, v, kind, level)
       end
       seen[v[i]] = true
     end
-    local n = 0
-    for _ in pairs(v) do n = n + 1 end
-    if n ~= #v then fail(fname, field, "a list expected, got a table with other keys", level + 1) end
+    if not is_list(v) then fail(fname, field, "a list expected, got a table with other keys", level + 1) end
   elseif type(v) ~= kind then
     fail(fname, field, kind .. " expected, got " .. typename(v), level + 1)
   end
@@ -127,7 +132,7 @@ end
 local function copy_list(t)
   local out = {}
   for i = 1, #t do out[i] = t[i] end
-  return json.array_mt and setmetatable(out, json.array_mt) or out
+  return setmetatable(out, json.array_mt)
 end
 
 -- Builds a scalar schema: `typ` plus the checked options.
@@ -204,9 +209,7 @@ function M.object(props, opts)
     error("bad argument #1 to 'schema.object' (list of {name, schema} pairs expected, got "
       .. typename(props) .. ")", 2)
   end
-  local n = 0
-  for _ in pairs(props) do n = n + 1 end
-  if n ~= #props then
+  if not is_list(props) then
     error("bad argument #1 to 'schema.object' (an ordered list of {name, schema} pairs expected;"
       .. " a map has no order: write { {\"name\", S.string()}, ... })", 2)
   end

@@ -230,7 +230,7 @@ function Stream:next()
         if not n then return self:_fail(self.client:error("stream", ferr)) end
         self.qi, self.qn = 1, n
       elseif kind then
-        err = self.client:error(kind, msg, final and { final = true } or nil)
+        err = self.client:transport_error(kind, msg, final)
       else
         err = self:_eof()
         if not err then

@@ -9,6 +9,8 @@
 -- budget sent to 3 is accepted but discouraged). `check` catches the
 -- mismatch before any request, naming the right parameter.
 -- @module gemini.thinking
+local request = require("gemini.request")
+
 local M = {}
 
 local LEVELS = { MINIMAL = true, LOW = true, MEDIUM = true, HIGH = true }
@@ -86,11 +88,10 @@ local function generation(model)
 end
 M.generation = generation
 
+-- request.get, for a value that may not be a table.
 local function get(t, camel, snake)
   if type(t) ~= "table" then return nil end
-  local v = t[camel]
-  if v == nil then v = t[snake] end
-  return v
+  return request.get(t, camel, snake)
 end
 
 -- The thinking configs of a flat config: at the top and inside

@@ -29,6 +29,13 @@ local function typename(v)
   return v == nil and "no value" or type(v)
 end
 
+-- Whether table `t` has no keys besides 1..#t.
+local function is_list(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n == #t
+end
+
 local function object(t)
   return setmetatable(t or {}, json.object_mt)
 end
@@ -132,9 +139,7 @@ function M.functions(list)
       .. " expected, got " .. (type(list) == "table" and "an empty table or a map" or typename(list))
       .. ")", 2)
   end
-  local n = 0
-  for _ in pairs(list) do n = n + 1 end
-  if n ~= #list then
+  if not is_list(list) then
     error("bad argument #1 to 'tools.functions' (a list of function declarations expected, got a"
       .. " table with other keys: write tools.functions{ {name = ...}, ... })", 2)
   end
@@ -238,9 +243,7 @@ function M.tool_config(opts)
       error("bad field 'allowed_function_names' to 'tools.tool_config' (only with mode ANY or"
         .. " VALIDATED, got mode " .. tostring(o.mode) .. ")", 2)
     end
-    local n = 0
-    for _ in pairs(names) do n = n + 1 end
-    if n == 0 or n ~= #names then
+    if #names == 0 or not is_list(names) then
       error("bad field 'allowed_function_names' to 'tools.tool_config' (non-empty list of names"
         .. " expected)", 2)
     end

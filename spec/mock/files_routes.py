@@ -458,6 +458,24 @@ def register(mock):
 
     # -- files ----------------------------------------------------------------
 
+    def send_page(ctx, key, items, offset, size):
+        """One page of a list answer, with nextPageToken when more follow."""
+        page = items[offset:offset + size]
+        body = {key: page} if page else {}
+        if offset + size < len(items):
+            body["nextPageToken"] = "mockpage-%d" % (offset + size)
+        ctx.send_json(200, body)
+        ctx.update(completed=True)
+
+    def delete(ctx, found, table):
+        """DELETE of a stored resource: {} once found() saw it (or answered)."""
+        if found(ctx) is None:
+            return
+        with STORE.lock:
+            table.pop(ctx.params["id"], None)
+        ctx.send_json(200, {})
+        ctx.update(completed=True)
+
     def file_or_404(ctx):
         fid = ctx.params["id"]
         with STORE.lock:
@@ -489,12 +507,7 @@ def register(mock):
 
     @route("DELETE", r"files/(?P<id>[^/:]+)")
     def files_delete(ctx):
-        if file_or_404(ctx) is None:
-            return
-        with STORE.lock:
-            STORE.files.pop(ctx.params["id"], None)
-        ctx.send_json(200, {})
-        ctx.update(completed=True)
+        delete(ctx, file_or_404, STORE.files)
 
     @route("GET", r"files")
     def files_list(ctx):
@@ -504,11 +517,7 @@ def register(mock):
         size, offset = pa
         with STORE.lock:
             items = [public(f) for f in STORE.files.values()]
-        body = {"files": items[offset:offset + size]} if items[offset:offset + size] else {}
-        if offset + size < len(items):
-            body["nextPageToken"] = "mockpage-%d" % (offset + size)
-        ctx.send_json(200, body)
-        ctx.update(completed=True)
+        send_page(ctx, "files", items, offset, size)
 
     # -- cachedContents --------------------------------------------------------
 
@@ -627,12 +636,7 @@ def register(mock):
 
     @route("DELETE", r"cachedContents/(?P<id>[^/:]+)")
     def caches_delete(ctx):
-        if cache_or_404(ctx) is None:
-            return
-        with STORE.lock:
-            STORE.caches.pop(ctx.params["id"], None)
-        ctx.send_json(200, {})
-        ctx.update(completed=True)
+        delete(ctx, cache_or_404, STORE.caches)
 
     @route("GET", r"cachedContents")
     def caches_list(ctx):
@@ -642,12 +646,7 @@ def register(mock):
         size, offset = pa
         with STORE.lock:
             items = list(STORE.caches.values())
-        page = items[offset:offset + size]
-        body = {"cachedContents": page} if page else {}
-        if offset + size < len(items):
-            body["nextPageToken"] = "mockpage-%d" % (offset + size)
-        ctx.send_json(200, body)
-        ctx.update(completed=True)
+        send_page(ctx, "cachedContents", items, offset, size)
 
     # -- generate with cachedContent ------------------------------------------
 
