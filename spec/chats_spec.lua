@@ -259,6 +259,109 @@ describe("chats", function()
     end)
   end)
 
+  -- Gemini 3 streams follow a functionCall or executableCode part with a
+  -- part {"text": ""} without signature: the turn is valid all the same
+  -- (only a completely empty part is not), so the next request carries the
+  -- user turn and the model turn with its signature, byte for byte.
+  describe("Gemini 3 streamed turns ending with an empty text part", function()
+    local MODEL3 = "gemini-3-pro-preview"
+
+    local function chunk(parts, finish)
+      return { candidates = { { content = { role = "model", parts = parts }, index = 0,
+        finishReason = finish } } }
+    end
+    local CALL_CHUNKS = { chunks = {
+      chunk{ { functionCall = { name = "get_weather", args = { city = "Paris" }, id = "w1" },
+               thoughtSignature = SIG } },
+      chunk({ { text = "" } }, "STOP"),
+    } }
+    local CALL_CONTENT = { role = "model", parts = {
+      { functionCall = { name = "get_weather", args = { city = "Paris" }, id = "w1" },
+        thoughtSignature = SIG },
+      { text = "" },
+    } }
+
+    local function roles(contents)
+      local out = {}
+      for i, c in ipairs(contents) do out[i] = c.role end
+      return table.concat(out, " ")
+    end
+
+    it("keeps a turn of automatic function calling in the history sent next", function()
+      local tools = gemini.tools.functions{ { name = "get_weather", description = "Weather",
+        parameters = { type = "OBJECT", properties = { city = { type = "STRING" } } },
+        handler = function(args) return { city = args.city, sky = "sunny" } end } }
+      m:script{ CALL_CHUNKS, { chunks = { chunk({ { text = "Sunny in Paris." } }, "STOP") } },
+                text_answer("You're welcome.") }
+      local chat = client.chats:create{ model = MODEL3, config = { tools = { tools } } }
+      local s = chat:send_message_stream("Weather in Paris?")
+      for _ in s do end
+      assert.equal("Sunny in Paris.", s.response.text)
+
+      assert(chat:send_message("Thanks"))
+      local sent = m:last()
+      assert.equal("user model user model user", roles(sent.json.contents))
+      assert.same({ { text = "Weather in Paris?" } }, sent.json.contents[1].parts)
+      assert.same(CALL_CONTENT, sent.json.contents[2])
+      assert.same({ name = "get_weather", id = "w1", response = { result = { city = "Paris", sky = "sunny" } } },
+        sent.json.contents[3].parts[1].functionResponse)
+      assert.truthy(sent.body:find('"thoughtSignature":"' .. SIG .. '"', 1, true))
+      assert.equal(6, #chat:get_history(true))
+    end)
+
+    it("keeps a call the user answers by hand", function()
+      m:script{ CALL_CHUNKS, text_answer("Thanks, sunny it is.") }
+      local chat = client.chats:create{ model = MODEL3 }
+      local s = chat:send_message_stream("Weather in Paris?")
+      for _ in s do end
+      assert.equal("get_weather", s.response.function_calls[1].name)
+
+      assert(chat:send_message({ { function_response = { name = "get_weather", id = "w1",
+        response = { result = "sunny" } } } }))
+      local sent = m:last()
+      assert.equal("user model user", roles(sent.json.contents))
+      assert.same(CALL_CONTENT, sent.json.contents[2])
+      assert.same({ name = "get_weather", id = "w1", response = { result = "sunny" } },
+        sent.json.contents[3].parts[1].functionResponse)
+      assert.truthy(sent.body:find('"thoughtSignature":"' .. SIG .. '"', 1, true))
+    end)
+
+    it("keeps a code execution turn", function()
+      m:script{ { chunks = {
+        chunk{ { executableCode = { language = "PYTHON", code = "print(6 * 7)" }, thoughtSignature = SIG } },
+        chunk{ { text = "" } },
+        chunk{ { codeExecutionResult = { outcome = "OUTCOME_OK", output = "42\n" } } },
+        chunk({ { text = "It is 42." } }, "STOP"),
+      } }, text_answer("84.") }
+      local chat = client.chats:create{ model = MODEL3, config = { tools = { { code_execution = {} } } } }
+      local s = chat:send_message_stream("What is 6 * 7?")
+      for _ in s do end
+      assert.equal("It is 42.", s.response.text)
+
+      assert(chat:send_message("And doubled?"))
+      local sent = m:last()
+      assert.equal("user model user", roles(sent.json.contents))
+      assert.same({ role = "model", parts = {
+        { executableCode = { language = "PYTHON", code = "print(6 * 7)" }, thoughtSignature = SIG },
+        { text = "" },
+        { codeExecutionResult = { outcome = "OUTCOME_OK", output = "42\n" } },
+        { text = "It is 42." },
+      } }, sent.json.contents[2])
+      assert.truthy(sent.body:find('"thoughtSignature":"' .. SIG .. '"', 1, true))
+    end)
+
+    it("still leaves out a model turn with a completely empty part, with its input", function()
+      m:script{ { body = { candidates = { { content = { role = "model", parts = { {} } },
+        finishReason = "STOP", index = 0 } } } }, text_answer("fine") }
+      local chat = client.chats:create{ model = MODEL3 }
+      assert(chat:send_message("first"))
+      assert.equal(2, #chat:get_history())
+      assert.same({}, chat:get_history(true))
+      assert(chat:send_message("second"))
+      assert.equal("user", roles(m:last().json.contents))
+    end)
+  end)
+
   it("sends contents that JSON-decode to the history as recorded", function()
     -- Two turns, then the third request carries both, in order.
     m:script{ text_answer("A1"), text_answer("A2"), text_answer("A3") }

@@ -19,6 +19,7 @@
 -- @module gemini.chats
 local afc = require("gemini.afc")
 local errors = require("gemini.errors")
+local json = require("gemini.json")
 local request = require("gemini.request")
 
 local M = {}
@@ -40,16 +41,24 @@ end
 
 local copy = afc.copy
 
--- The SDK's check of one model content: it has parts, none of them empty,
--- and no empty text (a part that only carries a thoughtSignature on an
--- empty text is kept: Gemini 3 streams them that way).
+-- Whether a part carries nothing at all ({} or only nulls).
+local function empty_part(p)
+  for _, v in pairs(p) do
+    if v ~= json.null then return false end
+  end
+  return true
+end
+
+-- The SDK's check of one model content: it has parts and none of them is
+-- completely empty. An empty text is a valid part: Gemini 3 streams follow
+-- a functionCall or executableCode part with {"text": ""} (the SDK dropped
+-- its empty-text rule for that in January 2026).
 local function valid_content(c)
   local parts = type(c) == "table" and c.parts
   if type(parts) ~= "table" or #parts == 0 then return false end
   for i = 1, #parts do
     local p = parts[i]
-    if type(p) ~= "table" or next(p) == nil then return false end
-    if p.text == "" and p.thoughtSignature == nil and p.thought_signature == nil then return false end
+    if type(p) ~= "table" or empty_part(p) then return false end
   end
   return true
 end
