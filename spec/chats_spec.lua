@@ -362,6 +362,87 @@ describe("chats", function()
     end)
   end)
 
+  -- What the API adds later (a new kind of part), or what a broken or hostile
+  -- server sends, must not make every later turn of the chat fail.
+  describe("a model turn it cannot send back as received", function()
+    local lines
+    local function logging_client()
+      lines = {}
+      return gemini.Client{ api_key = KEY, base_url = m.url, retry = false,
+                            log = function(line) lines[#lines + 1] = line end }
+    end
+    local function logged(pattern)
+      for _, l in ipairs(lines) do
+        if l:find(pattern) then return l end
+      end
+    end
+    -- An answer given as JSON text, sent verbatim (0xFF bytes included).
+    local function raw_answer(parts_json)
+      m:script("[{\"raw\": " .. mock.json_verbatim('{"candidates": [{"content": {"role": "model", "parts": '
+        .. parts_json .. '}, "finishReason": "STOP", "index": 0}]}') .. "}]")
+    end
+
+    it("repairs text that is not valid UTF-8, logs it, and goes on", function()
+      local c = logging_client()
+      raw_answer('[{"text": "caf\255 au lait", "thoughtSignature": "' .. SIG .. '"}]')
+      local chat = c.chats:create{ model = MODEL }
+      assert(chat:send_message("A drink?"))
+      m:script{ text_answer("Sure."), text_answer("Again.") }
+      assert(chat:send_message("Another?"))
+      assert.same({ role = "model", parts = { { text = "caf\239\191\189 au lait", thoughtSignature = SIG } } },
+        m:last().json.contents[2])
+      assert.truthy(m:last().body:find('"thoughtSignature":"' .. SIG .. '"', 1, true))
+      assert(chat:send_message("And one more?"))
+      assert.equal(5, #m:last().json.contents)
+      assert.matches("part 1: cannot encode part%.text: invalid UTF%-8 string: repaired", logged("part 1"))
+      -- The history is what was sent: the repaired text.
+      assert.equal("caf\239\191\189 au lait", chat:get_history()[2].parts[1].text)
+    end)
+
+    it("passes a part of a kind it does not know through as received", function()
+      local future = { futurePart = { mode = "FAST", nested = { deep = { 1, 2 } }, flag = true } }
+      m:script{ { body = { candidates = { { content = { role = "model", parts = {
+        { text = "Here it is.", someNewField = "kept" }, future } }, finishReason = "STOP", index = 0 } } } },
+        text_answer("ok") }
+      local chat = client.chats:create{ model = MODEL }
+      assert(chat:send_message("Show me"))
+      assert(chat:send_message("Thanks"))
+      assert.same({ role = "model", parts = { { text = "Here it is.", someNewField = "kept" }, future } },
+        m:last().json.contents[2])
+    end)
+
+    it("drops the parts that are not objects, logs it, and keeps the rest of the turn", function()
+      local c = logging_client()
+      raw_answer('[5, "loose text", [1, 2], null, {"text": "kept", "thoughtSignature": "' .. SIG .. '"}]')
+      local chat = c.chats:create{ model = MODEL }
+      assert(chat:send_message("Hi"))
+      m:script{ text_answer("ok") }
+      assert(chat:send_message("Next"))
+      assert.same({
+        { role = "user", parts = { { text = "Hi" } } },
+        { role = "model", parts = { { text = "kept", thoughtSignature = SIG } } },
+        { role = "user", parts = { { text = "Next" } } },
+      }, m:last().json.contents)
+      assert.matches("part 1 is not an object %(a number%): dropped", logged("part 1"))
+      assert.matches("part 2 is not an object %(a string%): dropped", logged("part 2"))
+      assert.matches("part 3 is not an object %(a list%): dropped", logged("part 3"))
+      assert.matches("part 4 is not an object %(null%): dropped", logged("part 4"))
+    end)
+
+    it("keeps a turn whose parts or content are not what they should be, without raising", function()
+      m:script('[{"body": {"candidates": [{"content": {"role": "model", "parts": {"text": "not a list"}},'
+        .. ' "index": 0}]}}, {"body": {"candidates": [{"content": "not an object", "index": 0}]}},'
+        .. ' {"body": {"candidates": "nothing"}}]')
+      local chat = client.chats:create{ model = MODEL }
+      for _, msg in ipairs({ "one", "two", "three" }) do assert(chat:send_message(msg)) end
+      m:script{ text_answer("ok") }
+      assert(chat:send_message("four"))
+      -- The three answers had no usable content: left out with their inputs.
+      assert.same({ { role = "user", parts = { { text = "four" } } } }, m:last().json.contents)
+      assert.equal(8, #chat:get_history())
+    end)
+  end)
+
   it("sends contents that JSON-decode to the history as recorded", function()
     -- Two turns, then the third request carries both, in order.
     m:script{ text_answer("A1"), text_answer("A2"), text_answer("A3") }

@@ -44,6 +44,14 @@ end
 -- Small file helpers the specs share.
 M.read_file, M.write_file = read_file, write_file
 
+--- `text` as a JSON string literal for a scripted verbatim text (a `raw`
+-- body, a chunk that is a string): each byte 0xFF of `text` reaches the
+-- wire as that very byte (the mock reads "\udcff" so), invalid UTF-8 for
+-- specs of a hostile server.
+function M.json_verbatim(text)
+  return (cjson.encode(text):gsub("\255", "\\udcff"))
+end
+
 -- Under `make test-asan` the sanitizer runtime is preloaded into the Lua
 -- process; the mock's python and the control plane's curl must not inherit
 -- it (curl hangs with it).
