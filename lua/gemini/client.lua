@@ -114,6 +114,12 @@ function Client.new(opts)
   -- it is never put in a URL, an error or a log line.
   self._key = key or nil
   self._auth = auth
+  -- What errors and log lines must never show (see gemini.errors).
+  self._secrets = errors.secrets(key, base, opts.proxy)
+  if key and #key < errors.MIN_SECRET then
+    self:_log("gemini: the API key has %d characters: too short to be searched for and redacted"
+      .. " in messages (credential headers still are)", #key)
+  end
 
   local headers = {}
   for k, v in pairs(opts.headers or {}) do
@@ -203,9 +209,9 @@ function Client:_headers(extra, content_type)
   return h
 end
 
---- An error with the key redacted from its message.
+--- An error with the client's secrets redacted from it.
 function Client:error(kind, message, fields)
-  return errors.new(kind, message, fields, self._key)
+  return errors.new(kind, message, fields, self._secrets)
 end
 
 --- The error for a failed transfer, from what a transport returned:
@@ -217,7 +223,7 @@ end
 function Client:_log(fmt, ...)
   if self.log then
     local ok, line = pcall(string.format, fmt, ...)
-    self.log(errors.redact(ok and line or fmt, self._key))
+    self.log(errors.redact(ok and line or fmt, self._secrets))
   end
 end
 
@@ -293,7 +299,7 @@ end
 --- Turns a finished HTTP answer into the decoded body or an error.
 function Client:_answer(res)
   if res.status < 200 or res.status > 299 then
-    return nil, errors.from_http(res.status, res.body, res.headers, json.decode, self._key)
+    return nil, errors.from_http(res.status, res.body, res.headers, json.decode, self._secrets)
   end
   if res.body == "" then return {} end
   local v, msg = json.decode(res.body)

@@ -178,12 +178,12 @@ end
 function Stream:_chunk(data)
   local v, msg = json.decode(data)
   if type(v) ~= "table" then
-    local shown = #data > 80 and (data:sub(1, 80) .. "...") or data
+    local shown = errors.snippet(data, 80, self.client._secrets)
     return nil, self.client:error("decode", "stream event is not a JSON object ("
       .. tostring(msg or type(v)) .. "): " .. shown)
   end
   if type(v.error) == "table" then
-    return nil, errors.from_object(v, self.client._key)
+    return nil, errors.from_object(v, self.client._secrets)
   end
   return response.wrap(v, self.is_json)
 end
@@ -194,7 +194,7 @@ function Stream:_eof()
   if pending and pending:find("%S") then
     local v = json.decode(pending)
     if type(v) == "table" and type(v.error) == "table" then
-      return errors.from_object(v, self.client._key)
+      return errors.from_object(v, self.client._secrets)
     end
     return self.client:error("stream", "the stream ended in the middle of an event")
   end
