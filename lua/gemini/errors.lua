@@ -38,6 +38,12 @@ function Error.__tostring(e)
   return line
 end
 
+--- `"x" .. err` and `err .. "x"` read as the same line as `tostring(err)`
+-- (a raised error is often concatenated into a message).
+function Error.__concat(a, b)
+  return tostring(a) .. tostring(b)
+end
+
 -- ---- secrets ---------------------------------------------------------------
 --
 -- What a client must never show (the API key, the password of a URL) is
