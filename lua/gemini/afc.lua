@@ -428,7 +428,7 @@ end
 --- Drives a generic `for`; raises the `gemini.Error` on failure.
 function Chain:__call()
   local chunk, err = self:next()
-  if err then error(err, 0) end
+  if err then errors.raise(err) end
   return chunk
 end
 

@@ -380,7 +380,7 @@ function Client:_pages(path, key, opts, wrap)
       if item ~= nil then return wrap and wrap(item) or item end
       if done then return nil end
       local res, err = self:_call{ method = "GET", path = path, query = query }
-      if not res then error(err, 0) end
+      if not res then errors.raise(err) end
       items, i = type(res[key]) == "table" and res[key] or {}, 0
       local token = res.nextPageToken
       if token == nil or token == "" then

@@ -174,6 +174,32 @@ function M.new(kind, message, fields, secrets)
   return setmetatable(e, Error)
 end
 
+-- Whether a pcall or xpcall of the running coroutine is below the caller.
+local function caught()
+  local level = 3
+  while true do
+    local info = debug.getinfo(level, "f")
+    if not info then return false end
+    if info.func == pcall or info.func == xpcall then return true end
+    level = level + 1
+  end
+end
+
+--- Raises a `gemini.Error` (a failing `for` over a stream, a failed page
+-- of a list, `res.parsed`): `pcall` and `xpcall` get the error itself.
+-- Inside nginx, an error nothing catches ends the request or the timer,
+-- and lua-nginx-module logs an error value that is not a string as
+-- "unknown reason"; there, when no pcall or xpcall is on the stack of the
+-- running coroutine, the error is raised as its text (`tostring(err)`),
+-- which nginx logs. (A pcall in a coroutine that resumed this one is not
+-- seen: it gets the text too.)
+function M.raise(err)
+  if type(ngx) == "table" and type(ngx.get_phase) == "function" and not caught() then
+    error(tostring(err), 0)
+  end
+  error(err, 0)
+end
+
 --- Whether `x` is a `gemini.Error`.
 function M.is_error(x)
   return getmetatable(x) == Error

@@ -259,7 +259,7 @@ end
 -- `gemini.Error` on failure so a failure is never a silent end.
 function Stream:__call()
   local chunk, err = self:next()
-  if err then error(err, 0) end
+  if err then errors.raise(err) end
   return chunk
 end
 
