@@ -332,17 +332,6 @@ describe("automatic function calling", function()
   -- A broken or hostile answer costs a part, never the loop: the call is
   -- made sendable before it runs and goes back.
   describe("with a call it cannot send back as received", function()
-    local lines
-    local function logging_client()
-      lines = {}
-      return gemini.Client{ api_key = KEY, base_url = m.url, retry = false,
-                            log = function(line) lines[#lines + 1] = line end }
-    end
-    local function logged(pattern)
-      for _, l in ipairs(lines) do
-        if l:find(pattern) then return l end
-      end
-    end
     local CALL = '{"candidates": [{"content": {"role": "model", "parts": [5, {"functionCall":'
       .. ' {"name": "get_weather", "args": {"city": "Z\255rich"}, "id": "z1"}, "thoughtSignature": "'
       .. SIG .. '"}]}, "finishReason": "STOP", "index": 0}]}'
@@ -350,7 +339,8 @@ describe("automatic function calling", function()
       args = { city = "Z\239\191\189rich" }, id = "z1" }, thoughtSignature = SIG } } }
 
     it("repairs and cleans it before running it (generate_content)", function()
-      local c = logging_client()
+      local log, logged = mock.log_lines()
+      local c = gemini.Client{ api_key = KEY, base_url = m.url, retry = false, log = log }
       m:script("[{\"raw\": " .. mock.json_verbatim(CALL) .. "}, " .. require("cjson").encode(text_answer("ok")) .. "]")
       local res = assert(c.models:generate_content{ model = MODEL, contents = "Weather?", config = { tools = { T } } })
       assert.equal("ok", res.text)
@@ -365,7 +355,8 @@ describe("automatic function calling", function()
     end)
 
     it("repairs and cleans it before running it (generate_content_stream)", function()
-      local c = logging_client()
+      local log, logged = mock.log_lines()
+      local c = gemini.Client{ api_key = KEY, base_url = m.url, retry = false, log = log }
       -- (without the number part: merging a stream takes object parts only)
       local call = CALL:gsub("%[5, ", "[")
       m:script("[{\"chunks\": [" .. mock.json_verbatim("data: " .. call .. "\r\n\r\n") .. "]}, "
@@ -379,7 +370,8 @@ describe("automatic function calling", function()
     end)
 
     it("records it cleaned in a chat, which goes on", function()
-      local c = logging_client()
+      local log, logged = mock.log_lines()
+      local c = gemini.Client{ api_key = KEY, base_url = m.url, retry = false, log = log }
       m:script("[{\"raw\": " .. mock.json_verbatim(CALL) .. "}, " .. require("cjson").encode(text_answer("ok"))
         .. ", " .. require("cjson").encode(text_answer("bye")) .. "]")
       local chat = c.chats:create{ model = MODEL, config = { tools = { T } } }

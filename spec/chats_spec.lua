@@ -287,6 +287,15 @@ describe("chats", function()
       return table.concat(out, " ")
     end
 
+    -- Streams `first` to its end, then sends `second`: the ended stream and
+    -- the request that second turn made.
+    local function stream_then_send(chat, first, second)
+      local s = chat:send_message_stream(first)
+      for _ in s do end
+      assert(chat:send_message(second))
+      return s, m:last()
+    end
+
     it("keeps a turn of automatic function calling in the history sent next", function()
       local tools = gemini.tools.functions{ { name = "get_weather", description = "Weather",
         parameters = { type = "OBJECT", properties = { city = { type = "STRING" } } },
@@ -294,12 +303,8 @@ describe("chats", function()
       m:script{ CALL_CHUNKS, { chunks = { chunk({ { text = "Sunny in Paris." } }, "STOP") } },
                 text_answer("You're welcome.") }
       local chat = client.chats:create{ model = MODEL3, config = { tools = { tools } } }
-      local s = chat:send_message_stream("Weather in Paris?")
-      for _ in s do end
+      local s, sent = stream_then_send(chat, "Weather in Paris?", "Thanks")
       assert.equal("Sunny in Paris.", s.response.text)
-
-      assert(chat:send_message("Thanks"))
-      local sent = m:last()
       assert.equal("user model user model user", roles(sent.json.contents))
       assert.same({ { text = "Weather in Paris?" } }, sent.json.contents[1].parts)
       assert.same(CALL_CONTENT, sent.json.contents[2])
@@ -312,13 +317,9 @@ describe("chats", function()
     it("keeps a call the user answers by hand", function()
       m:script{ CALL_CHUNKS, text_answer("Thanks, sunny it is.") }
       local chat = client.chats:create{ model = MODEL3 }
-      local s = chat:send_message_stream("Weather in Paris?")
-      for _ in s do end
+      local s, sent = stream_then_send(chat, "Weather in Paris?", { { function_response = {
+        name = "get_weather", id = "w1", response = { result = "sunny" } } } })
       assert.equal("get_weather", s.response.function_calls[1].name)
-
-      assert(chat:send_message({ { function_response = { name = "get_weather", id = "w1",
-        response = { result = "sunny" } } } }))
-      local sent = m:last()
       assert.equal("user model user", roles(sent.json.contents))
       assert.same(CALL_CONTENT, sent.json.contents[2])
       assert.same({ name = "get_weather", id = "w1", response = { result = "sunny" } },
@@ -334,12 +335,8 @@ describe("chats", function()
         chunk({ { text = "It is 42." } }, "STOP"),
       } }, text_answer("84.") }
       local chat = client.chats:create{ model = MODEL3, config = { tools = { { code_execution = {} } } } }
-      local s = chat:send_message_stream("What is 6 * 7?")
-      for _ in s do end
+      local s, sent = stream_then_send(chat, "What is 6 * 7?", "And doubled?")
       assert.equal("It is 42.", s.response.text)
-
-      assert(chat:send_message("And doubled?"))
-      local sent = m:last()
       assert.equal("user model user", roles(sent.json.contents))
       assert.same({ role = "model", parts = {
         { executableCode = { language = "PYTHON", code = "print(6 * 7)" }, thoughtSignature = SIG },
@@ -365,28 +362,21 @@ describe("chats", function()
   -- What the API adds later (a new kind of part), or what a broken or hostile
   -- server sends, must not make every later turn of the chat fail.
   describe("a model turn it cannot send back as received", function()
-    local lines
-    local function logging_client()
-      lines = {}
-      return gemini.Client{ api_key = KEY, base_url = m.url, retry = false,
-                            log = function(line) lines[#lines + 1] = line end }
-    end
-    local function logged(pattern)
-      for _, l in ipairs(lines) do
-        if l:find(pattern) then return l end
-      end
-    end
-    -- An answer given as JSON text, sent verbatim (0xFF bytes included).
-    local function raw_answer(parts_json)
+    -- A chat, whose client's log lines `logged(pattern)` finds, after a first
+    -- turn ("Hi") answered with the parts `parts_json`, sent verbatim (0xFF
+    -- bytes included).
+    local function chat_after(parts_json)
+      local log, logged = mock.log_lines()
+      local c = gemini.Client{ api_key = KEY, base_url = m.url, retry = false, log = log }
       m:script("[{\"raw\": " .. mock.json_verbatim('{"candidates": [{"content": {"role": "model", "parts": '
         .. parts_json .. '}, "finishReason": "STOP", "index": 0}]}') .. "}]")
+      local chat = c.chats:create{ model = MODEL }
+      assert(chat:send_message("Hi"))
+      return chat, logged
     end
 
     it("repairs text that is not valid UTF-8, logs it, and goes on", function()
-      local c = logging_client()
-      raw_answer('[{"text": "caf\255 au lait", "thoughtSignature": "' .. SIG .. '"}]')
-      local chat = c.chats:create{ model = MODEL }
-      assert(chat:send_message("A drink?"))
+      local chat, logged = chat_after('[{"text": "caf\255 au lait", "thoughtSignature": "' .. SIG .. '"}]')
       m:script{ text_answer("Sure."), text_answer("Again.") }
       assert(chat:send_message("Another?"))
       assert.same({ role = "model", parts = { { text = "caf\239\191\189 au lait", thoughtSignature = SIG } } },
@@ -412,10 +402,8 @@ describe("chats", function()
     end)
 
     it("drops the parts that are not objects, logs it, and keeps the rest of the turn", function()
-      local c = logging_client()
-      raw_answer('[5, "loose text", [1, 2], null, {"text": "kept", "thoughtSignature": "' .. SIG .. '"}]')
-      local chat = c.chats:create{ model = MODEL }
-      assert(chat:send_message("Hi"))
+      local chat, logged = chat_after('[5, "loose text", [1, 2], null, {"text": "kept", "thoughtSignature": "'
+        .. SIG .. '"}]')
       m:script{ text_answer("ok") }
       assert(chat:send_message("Next"))
       assert.same({
