@@ -1,8 +1,9 @@
 --- Errors: `gemini.Error` values and the checks for programmer errors.
 -- Every failure of the API, the network or decoding reaches the caller as a
 -- `gemini.Error` (a table with `kind`, `code`, `status`, `message`,
--- `details`, `retry_after`), never as a raised string. Programmer errors
--- (wrong argument types, a missing model) raise, naming the argument.
+-- `details`, `retry_after`), never as a raised string (but for nginx's
+-- error log, see `raise`). Programmer errors (wrong argument types, a
+-- missing model) raise, naming the argument.
 -- @module gemini.errors
 local M = {}
 
