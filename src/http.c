@@ -18,7 +18,8 @@
  *   local req  = sess:request{ method=, url=, headers={"k: v",...}, body=,
  *                              body_file=, body_offset=, body_length=,
  *                              timeout=, connect_timeout=, stall_timeout=,
- *                              proxy=, ca_file=, verify=, max_body= }
+ *                              proxy=, ca_file=, verify=, max_body=,
+ *                              fresh_connect= }
  *   req:await("headers"|"data"|"done" [, timeout_ms]) -> ready (boolean)
  *   req:status(), req:headers(), req:take(), req:error(), req:is_done(),
  *   req:progress(), req:close(), req:id(), req:check_stall()
@@ -509,6 +510,15 @@ static int l_session_request(lua_State *L)
     ca_file = opt_string(L, 2, "ca_file", NULL);
     lua_getfield(L, 2, "verify");
     verify = lua_isnil(L, -1) || lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, 2, "fresh_connect");
+    if (lua_toboolean(L, -1)) {
+        /* A connection of its own, closed afterwards: libcurl re-sends a
+         * request by itself (body and all) only over a reused connection
+         * that died before the answer. */
+        curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(r->easy, CURLOPT_FORBID_REUSE, 1L);
+    }
     lua_pop(L, 1);
 
     curl_easy_setopt(r->easy, CURLOPT_URL, url);
