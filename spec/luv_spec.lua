@@ -474,11 +474,14 @@ local slow = { model = "gemini-2.5-pro", contents = "slow" }
   end
 
   it("may close the client in a call's callback while other calls are in flight", function()
-    hold_slow_calls()
+    m:faults{ { type = "stall", seconds = 5, times = 4, match = "gemini-2.5-pro:generateContent" } }
     local r, stderr, info = run_child([[
 for i = 1, 2 do
   c.models:generate_content(slow, function(err, res) emit("slow" .. i, err and err.kind or "answer") end)
 end
+c.models:generate_content_all({ slow, slow }, {}, function(responses, errs)
+  emit("all", errs[1].kind .. " " .. errs[2].kind)
+end)
 c.models:generate_content(req, function(err, res)
   emit("fast", err and err.kind or "answer")
   c:close()
@@ -492,6 +495,7 @@ end)
     -- the calls still running get one "canceled" each
     assert.are.equal("canceled", r.slow1, info)
     assert.are.equal("canceled", r.slow2, info)
+    assert.are.equal("canceled canceled", r.all, info)
     assert.are.equal("", stderr, info)
   end)
 

@@ -19,6 +19,11 @@
 -- API may be called, unless the client has `fast_callbacks = true` (then
 -- they run directly in libuv's callback, a "fast" context: quicker, but
 -- most of `vim.api` is off limits there).
+--
+-- `client:close()` may be called anywhere, inside these callbacks too (the
+-- way a luv program ends when its work is done): every call still running
+-- (a `generate_content_all` group as one) then gets its "canceled" error
+-- once, as after `handle:cancel()`, and nothing else of the client runs.
 -- @module gemini.async
 local core = require("gemini.core")
 local errors = require("gemini.errors")
