@@ -850,9 +850,35 @@ static int l_request_take(lua_State *L)
     return 1;
 }
 
+/* Whether a libcurl result is one that trying again cannot help: the
+ * request cannot ever work as made (a malformed URL, a port past 65535, a
+ * scheme or option libcurl refuses) or the local TLS set-up is wrong (a CA
+ * or certificate file that cannot be used, a certificate that does not
+ * verify). */
+static int is_final(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_FAILED_INIT:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_NOT_BUILT_IN:
+    case CURLE_BAD_FUNCTION_ARGUMENT:
+    case CURLE_UNKNOWN_OPTION:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* nil while the transfer is fine; else kind ("timeout"|"transport"), a
- * message, and true when trying again cannot help (a limit was hit). The
- * message names no URL or header, so no key can leak. */
+ * message, and true when trying again cannot help (a limit was hit, or
+ * see is_final). The message names no URL or header, so no key can leak. */
 static int l_request_error(lua_State *L)
 {
     request *r = check_request(L, 1);
@@ -871,7 +897,10 @@ static int l_request_error(lua_State *L)
     msg = r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->result);
     lua_pushstring(L, r->result == CURLE_OPERATION_TIMEDOUT ? "timeout" : "transport");
     lua_pushstring(L, msg);
-    return 2;
+    if (!is_final(r->result))
+        return 2;
+    lua_pushboolean(L, 1);
+    return 3;
 }
 
 static int l_request_is_done(lua_State *L)
