@@ -39,7 +39,7 @@ function Models:build_generate(req, fname)
   return {
     model = model,
     body = body,
-    http_options = config and request.get(config, "httpOptions", "http_options"),
+    http_options = self.client:_http_options(config, fname),
     is_json = request.json_mode(config),
   }
 end
@@ -120,7 +120,7 @@ function Models:count_tokens(req, cb)
   end
   return self.client:_call{
     path = model .. ":countTokens", body = encode(body),
-    http_options = req.config and request.get(req.config, "httpOptions", "http_options"),
+    http_options = self.client:_http_options(req.config, "count_tokens"),
   }
 end
 
@@ -143,7 +143,7 @@ function Models:embed_content(req, cb)
     end
     return r
   end
-  local ho = request.get(config, "httpOptions", "http_options")
+  local ho = self.client:_http_options(config, "embed_content")
   -- A list of plain strings is one content per string (several embeddings),
   -- whereas for generate it would be one content of several parts.
   local items = contents
