@@ -163,6 +163,17 @@ function Client:_check_http_options(ho, fname)
   return ho
 end
 
+-- The base URL: http(s), a host, no query or fragment (the API path is
+-- appended to it), nothing that is not a URL character.
+local function check_base_url(base)
+  if not base:find("^https?://[^/]") or base:find("[%c%s]") then
+    error("bad field 'base_url' to 'Client' (an http:// or https:// URL expected)", 4)
+  end
+  if base:find("[?#]") then
+    error("bad field 'base_url' to 'Client' (a URL without query or fragment expected)", 4)
+  end
+end
+
 local ENV_KEYS = { "GOOGLE_API_KEY", "GEMINI_API_KEY" }
 
 --- Creates a client. See API.md for every option.
@@ -174,7 +185,8 @@ local ENV_KEYS = { "GOOGLE_API_KEY", "GEMINI_API_KEY" }
 -- Every option is checked here and a bad one raises, naming it: timeouts
 -- are positive finite seconds, sizes positive integers, `retry` fields of
 -- their types, `api_key` and `headers` free of CR, LF and NUL (which would
--- inject header lines).
+-- inject header lines), `base_url` an http(s) URL without query or
+-- fragment.
 -- @tparam[opt] table opts
 -- @return a client with `models`, `chats`, `files`, `caches`
 function Client.new(opts)
@@ -194,6 +206,9 @@ function Client.new(opts)
   check_count(opts.max_response_size, "max_response_size", "Client", 2)
   check_count(opts.max_event_size, "max_event_size", "Client", 2)
   check_retry(opts.retry, "retry", "Client", 2)
+  if opts.api_version ~= nil and not opts.api_version:find("^[%w%.%-_]*$") then
+    error("bad field 'api_version' to 'Client' (a version such as \"v1beta\" expected)", 2)
+  end
   if opts.loop ~= nil and not ((type(opts.loop) == "table" or type(opts.loop) == "userdata")
                                and opts.loop.new_timer) then
     error("bad field 'loop' to 'Client' (the luv module or vim.loop expected)", 2)
@@ -230,9 +245,7 @@ function Client.new(opts)
   end
   local base = opts.base_url or os.getenv("GEMINI_BASE_URL")
   if base == nil or base == "" then base = DEFAULT_BASE end
-  if not base:match("^https?://[^/]") then
-    error("bad field 'base_url' to 'Client' (an http:// or https:// URL expected)", 2)
-  end
+  check_base_url(base)
 
   local self = setmetatable({
     api_version = opts.api_version or "v1beta",

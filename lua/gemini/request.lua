@@ -28,12 +28,20 @@ end
 M.get = get
 
 --- `models/x` for a bare model id; a name with a `/` is used as given.
+-- A name is one or more segments of letters, digits, `-`, `.` and `_`
+-- joined by `/`, so the request path is exactly
+-- `/{version}/{name}:{method}`: no `..`, no percent escape, no control
+-- character, query or fragment can reach the URL.
 function M.model(name, fname)
   if type(name) ~= "string" or name == "" then
     error(string.format("bad field 'model' to '%s' (string expected, got %s)",
       fname or "?", name == "" and "empty string" or type(name)), 3)
   end
-  if name:find("..", 1, true) or name:find("[?&#%s]") then
+  local ok = not name:find("..", 1, true)
+  for segment in (name .. "/"):gmatch("([^/]*)/") do
+    ok = ok and segment:find("^[%w][%w%-%._]*$") ~= nil
+  end
+  if not ok then
     error(string.format("bad field 'model' to '%s' (invalid model name %q)", fname or "?", name), 3)
   end
   if name:find("/", 1, true) then return name end
