@@ -186,7 +186,8 @@ local ENV_KEYS = { "GOOGLE_API_KEY", "GEMINI_API_KEY" }
 -- are positive finite seconds, sizes positive integers, `retry` fields of
 -- their types, `api_key` and `headers` free of CR, LF and NUL (which would
 -- inject header lines), `base_url` an http(s) URL without query or
--- fragment.
+-- fragment. `timeout` bounds a whole call, retries and backoff waits
+-- included (see `Attempts`).
 -- @tparam[opt] table opts
 -- @return a client with `models`, `chats`, `files`, `caches`
 function Client.new(opts)
@@ -459,15 +460,61 @@ function Client:_answer(res)
   return v
 end
 
+-- ---- the attempts of one call ------------------------------------------------
+
+-- The shortest timeout an attempt is given, so that one made just as the
+-- deadline comes still reaches libcurl as a timeout (0 would mean none).
+local MIN_ATTEMPT = 0.001
+
+--- The attempts of one call: its transfer spec, retry policy and deadline.
+-- `timeout` bounds the whole call, retries and backoff waits included:
+-- each attempt's transfer gets what is left of it as its own timeout, and
+-- a backoff wait that would end at or past the deadline is not taken; the
+-- last attempt's error is returned instead (kind "timeout" when that
+-- attempt ran out of time; whatever it was otherwise, e.g. the 503 that
+-- would have been retried). `_call`'s loop and a stream's retries before
+-- its first chunk (gemini.stream) both run on this.
+-- @type Attempts
+local Attempts = {}
+Attempts.__index = Attempts
+
+--- The attempts of `call`; the deadline starts now.
+function Client:_attempts(call)
+  local spec = self:_spec(call)
+  return setmetatable({ client = self, spec = spec, policy = self:_policy(call), n = 0,
+                        deadline = core.now() + spec.timeout }, Attempts)
+end
+
+--- The spec of the next attempt, its timeout what is left of the call's.
+function Attempts:next()
+  self.n = self.n + 1
+  self.spec.timeout = math.max(self.deadline - core.now(), MIN_ATTEMPT)
+  return self.spec
+end
+
+--- After a failed attempt: waits out the backoff and returns true when
+-- another attempt is due; false when the policy or the deadline says no.
+function Attempts:retry(err)
+  local client = self.client
+  local wait = client:_backoff(self.policy, self.n, err)
+  if not wait then return false end
+  local left = self.deadline - core.now()
+  if wait >= left then
+    client:_log("gemini: no retry: a %.3fs wait would pass the timeout (%.3fs left)", wait, left)
+    return false
+  end
+  client:_log("gemini: retrying in %.3fs", wait)
+  client.transport:sleep(wait)
+  return true
+end
+
 --- One call with retries: the decoded JSON answer, or nil, err.
 -- With `call.raw`, the HTTP answer itself (`{status, headers, body}`).
 function Client:_call(call)
-  local spec = self:_spec(call)
-  local policy = self:_policy(call)
-  local n = 0
+  local attempts = self:_attempts(call)
   while true do
-    n = n + 1
-    self:_log_request(spec, "attempt " .. n)
+    local spec = attempts:next()
+    self:_log_request(spec, "attempt " .. attempts.n)
     local res, kind, msg, final = self.transport:request(spec)
     local value, err
     if res then
@@ -479,10 +526,7 @@ function Client:_call(call)
       self:_log("gemini: -> %s", tostring(err))
     end
     if value then return value end
-    local wait = self:_backoff(policy, n, err)
-    if not wait then return nil, err end
-    self:_log("gemini: retrying in %.3fs", wait)
-    self.transport:sleep(wait)
+    if not attempts:retry(err) then return nil, err end
   end
 end
 
