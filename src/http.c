@@ -38,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,7 +271,18 @@ static request *check_request(lua_State *L, int i)
     return luaL_checkudata(L, i, REQUEST_MT);
 }
 
-static double opt_number(lua_State *L, int t, const char *k, double def)
+/* The largest seconds a timeout option keeps: its ms fit an int, hence a
+ * long on every platform (about 24.8 days; more is as good as none). */
+#define MAX_SECONDS 2147483.0
+/* The largest byte count or offset: exact in a double, and within size_t
+ * and curl_off_t. */
+#define MAX_BYTES ((double)SIZE_MAX < 9007199254740992.0 ? (double)SIZE_MAX : 9007199254740992.0)
+
+/* A number option >= 0, at most `max`: NaN and negative numbers are
+ * refused, larger ones clamped, so that converting it to an integer type
+ * is defined (a double out of the type's range is undefined behaviour;
+ * math.huge or 1e300 for a timeout would be). */
+static double opt_number(lua_State *L, int t, const char *k, double def, double max)
 {
     double v;
     lua_getfield(L, t, k);
@@ -279,7 +291,9 @@ static double opt_number(lua_State *L, int t, const char *k, double def)
         luaL_error(L, "request option '%s' must be a number", k);
     v = lua_isnil(L, -1) ? def : lua_tonumber(L, -1);
     lua_pop(L, 1);
-    return v;
+    if (!(v >= 0))
+        luaL_error(L, "request option '%s' must be a number >= 0", k);
+    return v > max ? max : v;
 }
 
 static const char *opt_string(lua_State *L, int t, const char *k, size_t *len)
@@ -446,8 +460,8 @@ static void set_body(lua_State *L, request *r, int t, const char *method)
         r->fd = open(file, O_RDONLY);
         if (r->fd < 0)
             luaL_error(L, "cannot open body_file: %s", strerror(errno));
-        r->file_offset = (curl_off_t)opt_number(L, t, "body_offset", 0);
-        r->file_length = (curl_off_t)opt_number(L, t, "body_length", 0);
+        r->file_offset = (curl_off_t)opt_number(L, t, "body_offset", 0, MAX_BYTES);
+        r->file_length = (curl_off_t)opt_number(L, t, "body_length", 0, MAX_BYTES);
         curl_easy_setopt(r->easy, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
         curl_easy_setopt(r->easy, CURLOPT_READFUNCTION, on_read);
@@ -502,10 +516,11 @@ static int l_session_request(lua_State *L)
     method = opt_string(L, 2, "method", NULL);
     if (method == NULL)
         method = "GET";
-    timeout = opt_number(L, 2, "timeout", 0);
-    connect_timeout = opt_number(L, 2, "connect_timeout", 0);
-    stall = opt_number(L, 2, "stall_timeout", 0);
-    r->max_body = (size_t)opt_number(L, 2, "max_body", 0);
+    /* 0: none. */
+    timeout = opt_number(L, 2, "timeout", 0, MAX_SECONDS);
+    connect_timeout = opt_number(L, 2, "connect_timeout", 0, MAX_SECONDS);
+    stall = opt_number(L, 2, "stall_timeout", 0, MAX_SECONDS);
+    r->max_body = (size_t)opt_number(L, 2, "max_body", 0, MAX_BYTES);
     proxy = opt_string(L, 2, "proxy", NULL);
     ca_file = opt_string(L, 2, "ca_file", NULL);
     lua_getfield(L, 2, "verify");
@@ -955,9 +970,35 @@ static int l_request_take(lua_State *L)
     return 1;
 }
 
+/* Whether a libcurl result is one that trying again cannot help: the
+ * request cannot ever work as made (a malformed URL, a port past 65535, a
+ * scheme or option libcurl refuses) or the local TLS set-up is wrong (a CA
+ * or certificate file that cannot be used, a certificate that does not
+ * verify). */
+static int is_final(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_FAILED_INIT:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_NOT_BUILT_IN:
+    case CURLE_BAD_FUNCTION_ARGUMENT:
+    case CURLE_UNKNOWN_OPTION:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* nil while the transfer is fine; else kind ("timeout"|"transport"), a
- * message, and true when trying again cannot help (a limit was hit). The
- * message names no URL or header, so no key can leak. */
+ * message, and true when trying again cannot help (a limit was hit, or
+ * see is_final). The message names no URL or header, so no key can leak. */
 static int l_request_error(lua_State *L)
 {
     request *r = check_request(L, 1);
@@ -965,16 +1006,21 @@ static int l_request_error(lua_State *L)
     if (!r->done || r->result == CURLE_OK)
         return 0;
     if (r->overflow) {
+        char line[96];
+        snprintf(line, sizeof line, "response larger than %llu bytes (max_response_size)",
+                 (unsigned long long)r->max_body);
         lua_pushliteral(L, "transport");
-        lua_pushfstring(L, "response larger than %d bytes (max_response_size)",
-                        (int)r->max_body);
+        lua_pushstring(L, line);
         lua_pushboolean(L, 1);
         return 3;
     }
     msg = r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->result);
     lua_pushstring(L, r->result == CURLE_OPERATION_TIMEDOUT ? "timeout" : "transport");
     lua_pushstring(L, msg);
-    return 2;
+    if (!is_final(r->result))
+        return 2;
+    lua_pushboolean(L, 1);
+    return 3;
 }
 
 static int l_request_is_done(lua_State *L)
@@ -1037,8 +1083,10 @@ static int l_sleep(lua_State *L)
 {
     double secs = luaL_checknumber(L, 1);
     struct timespec ts;
-    if (secs <= 0)
-        return 0;
+    if (!(secs > 0))
+        return 0;       /* NaN too */
+    if (secs > MAX_SECONDS)
+        secs = MAX_SECONDS;     /* (time_t)1e300 would be undefined */
     ts.tv_sec = (time_t)secs;
     ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)

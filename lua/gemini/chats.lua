@@ -121,6 +121,7 @@ function Chats:create(opts)
     error("bad self to 'create' (call it as client.chats:create{...})", 2)
   end
   errors.arg("create", 1, opts, "table")
+  request.check_keys(opts, "chat", "create")
   request.model(opts.model, "create")
   errors.field("create", "config", opts.config, "table", true)
   errors.field("create", "history", opts.history, "table", true)

@@ -72,15 +72,15 @@ function Reader:close()
 end
 
 --- Starts a request and waits for its headers: a reader with `status` and
--- `headers`, or nil, kind, message.
+-- `headers`, or nil, kind, message, final.
 function Transport:open(spec)
   local req = self.session:request(spec)
   req:await("headers")
   local status = req:status()
   if not status then
-    local kind, msg = req:error()
+    local kind, msg, final = req:error()
     req:close()
-    return nil, kind or "transport", msg or "no response"
+    return nil, kind or "transport", msg or "no response", final
   end
   return setmetatable({ req = req, status = status, headers = req:headers() }, Reader)
 end
