@@ -312,6 +312,42 @@ for _, lua in ipairs(LUAS) do
     "on " .. lua, (full - bare) * 1e3, bare * 1e3, full * 1e3, cpu_full * 1e3, cpu_core * 1e3))
 end
 
+-- 4b. cold start: a fresh process (require, client, one generate_content
+-- over TLS, print, exit), timed by the wall clock of the whole process:
+-- RUNS rounds under /usr/bin/time (the peak RSS, and a check that it
+-- answers), then, when hyperfine is there, its median of COLD_RUNS runs
+-- (3 warm-ups, no shell) as the time.
+local COLD_RUNS = 6 * RUNS
+local cold = {}
+if TLS_ENV then
+  io.stderr:write("4b. cold start: a fresh process to its first answer over TLS\n")
+  g = {}
+  for _, lua in ipairs(LUAS) do
+    g[#g + 1] = { lua, "gemini on " .. lua, lua_env(lua) .. TLS_ENV .. lua .. " bench/cold_start.lua", { wall = true } }
+  end
+  if HAVE_NODE then
+    g[#g + 1] = { "node", "@google/genai", "env " .. TLS_ENV .. "node bench/node/cold_start.mjs", { wall = true } }
+  end
+  cold = measure_group(g)
+  local ran, args = {}, {}
+  for _, r in ipairs(g) do
+    if not cold[r[1]].skip then ran[#ran + 1], args[#args + 1] = r, q(r[3]) end
+  end
+  local js = TMP .. "/hf-cold.json"
+  if HAVE_HYPERFINE and #ran > 0 and os.execute("hyperfine -N --warmup 3 --runs " .. COLD_RUNS
+      .. " --export-json " .. js .. " " .. table.concat(args, " ") .. " >/dev/null 2>&1") then
+    local f = assert(io.open(js))
+    local v = cjson.decode(f:read("a"))
+    f:close()
+    for i, r in ipairs(ran) do
+      cold[r[1]].time, cold[r[1]].runs = v.results[i].median, COLD_RUNS
+      io.stderr:write(string.format("  %-36s %9.4f s  (hyperfine, %d runs)\n", r[2], v.results[i].median, COLD_RUNS))
+    end
+  end
+end
+for _, k in ipairs(LUAS) do cold[k] = cold[k] or skipped("skipped: no openssl") end
+cold.node = cold.node or skipped(TLS_ENV and "skipped: no node/@google/genai" or "skipped: no openssl")
+
 -- 5. encoding
 io.stderr:write("5. encoding a 1,000-turn chat history (per encode)\n")
 g = {}
@@ -428,6 +464,22 @@ for _, lua in ipairs(LUAS) do
   wl = ""
   check("require, " .. lua .. ": < 5 ms", r.time < 0.005, string.format("%.2f ms", r.time * 1e3))
 end
+
+wl = "cold start: a fresh process to its first answer over TLS"
+local function cold_runs(r)
+  if r.skip then return false end
+  return "wall clock of the whole process, median of " .. (r.runs and (r.runs .. " hyperfine") or RUNS) .. " runs"
+end
+for _, lua in ipairs(LUAS) do
+  local r = cold[lua]
+  local sdk = ratio(cold.node, r)
+  R(wl, "**gemini**, " .. lua .. ": require, Client, generate_content, print", r, "ms",
+    not r.skip and (fr(sdk) .. " faster than @google/genai; " .. cold_runs(r)))
+  wl = ""
+  check("cold start, " .. lua .. ": beside @google/genai (no target set)", nil,
+    r.skip or (fr(sdk) .. " faster, " .. fmt_t(r, "ms")))
+end
+R("", "@google/genai (node): import, client, generateContent, print", cold.node, "ms", cold_runs(cold.node))
 
 wl = "encode a 1,000-turn chat history (per call)"
 for _, lua in ipairs(LUAS) do
