@@ -521,6 +521,6 @@ f:write("# Benchmarks\n\n",
   "Written by `make bench` (bench/run.lua); the analysis at the end is bench/notes.md.\n\n",
   table.concat(env, "\n"), "\n\n",
   (#notes > 0 and ("Skipped: " .. table.concat(notes, "; ") .. "\n\n") or ""),
-  "## Results\n\n", tbl, "\n\n## Targets (issue 6)\n\n", targets, "\n\n", analysis)
+  "## Results\n\n", tbl, "\n\n## Targets (issue 6; \"Renovation and the fast path\")\n\n", targets, "\n\n", analysis)
 f:close()
 io.stderr:write("bench: wrote ", OUT, "\n")
