@@ -216,7 +216,7 @@ if HAVE_CURL then
 end
 for _, lua in ipairs(LUAS) do
   g[#g + 1] = { lua, "gemini on " .. lua, lua_env(lua) .. lua .. " bench/stream.lua" }
-  g[#g + 1] = { "floor " .. lua, "floor: split+cjson on " .. lua, lua_env(lua) .. lua .. " bench/floor_stream.lua " .. SSE }
+  g[#g + 1] = { "floor " .. lua, "floor: string.find+cjson on " .. lua, lua_env(lua) .. lua .. " bench/floor_stream.lua " .. SSE }
 end
 g[#g + 1] = { "idle " .. LUAS[1], "idle client on " .. LUAS[1] .. " (baseline RSS)",
   lua_env(LUAS[1]) .. LUAS[1] .. " -e " .. q('require("gemini").Client{api_key="k"} print("result 0 idle")') }
@@ -508,7 +508,7 @@ local env = {
   "- node: " .. ver("node --version") .. ", @google/genai " .. sdkv,
   "- server: " .. ver("PATH=$PATH:/usr/sbin nginx -v 2>&1 | head -1") .. " with its Lua module, worker_processes 2, 127.0.0.1",
   "- runs: " .. RUNS .. " per row, round-robin, medians. Time: measured inside each process around"
-    .. " the workload (curl's: the wall clock of the process); CPU: user+sys of the whole process;"
+    .. " the workload (curl's and the cold start's: the wall clock of the process); CPU: user+sys of the whole process;"
     .. " peak RSS: /usr/bin/time -v",
 }
 
