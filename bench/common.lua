@@ -6,7 +6,21 @@ local core = require("gemini.core")
 local M = {}
 
 M.url = os.getenv("BENCH_URL") or "http://127.0.0.1:18437"
+-- The bench server's self-signed certificate, for its https:// URL.
+M.ca_file = os.getenv("BENCH_CA")
 M.now = core.now
+
+--- The server's count of connections that have carried "slow-" calls (nil
+-- if it cannot be read): read before and after a workload, it tells how
+-- many connections the client opened.
+function M.connections()
+  local req = core.session():request{ method = "GET", url = M.url .. "/bench/connections",
+                                      ca_file = M.ca_file }
+  req:await("done")
+  local n = not req:error() and req:status() == 200 and tonumber(req:take())
+  req:close()
+  return n or nil
+end
 
 --- Prints the measured time and a check value (so a run that did the
 -- wrong amount of work is visible in the table).

@@ -7,6 +7,8 @@
 --   POST /v1beta/models/{m}:streamGenerateContent?alt=sse
 --        100,000 SSE events (~32 MB), `data: {...}\r\n\r\n`, chunked
 --   GET  /bench/stream.sse                             the same bytes (for the floor)
+--   GET  /bench/connections    how many connections have carried "slow-" calls
+--        so far: the concurrency workloads report how many their client opened
 --
 -- Every API call must carry `x-goog-api-key` or `Authorization`, like the
 -- real service; a missing one gets the real 401-shaped error.
@@ -74,10 +76,18 @@ local function send_stream()
   end
 end
 
+-- Counts the connection of a "slow-" call once (nginx numbers connections
+-- across workers; an HTTP/2 stream carries its connection's number).
+local function count_connection()
+  local seen = ngx.shared.bench
+  if seen:add("conn " .. ngx.var.connection, true) then seen:incr("connections", 1, 0) end
+end
+
 --- Handles one request (content_by_lua).
 function M.handle()
   local uri = ngx.var.uri
   if uri == "/bench/stream.sse" then return send_stream() end
+  if uri == "/bench/connections" then return ngx.print(ngx.shared.bench:get("connections") or 0) end
   local model, method = uri:match("^/v1beta/models/([^/:]+):(%a+)$")
   if not model then
     ngx.status = 404
@@ -95,7 +105,10 @@ function M.handle()
     return send_stream()
   elseif method == "generateContent" then
     local ms = tonumber(model:match("^slow%-(%d+)ms$"))
-    if ms then ngx.sleep(ms / 1000) end
+    if ms then
+      count_connection()
+      ngx.sleep(ms / 1000)
+    end
     ngx.header["Content-Type"] = "application/json; charset=UTF-8"
     return ngx.print(ANSWER)
   end

@@ -1,8 +1,11 @@
-// Workload 3 with @google/genai: N calls of 50 ms each, C promises in flight.
-import { ai, now, result } from "./common.mjs";
+// Workload 3 with @google/genai: N calls of 50 ms each, C promises in flight;
+// over TLS when BENCH_URL is the server's https:// one (NODE_EXTRA_CA_CERTS
+// its certificate).
+import { ai, connections, now, result } from "./common.mjs";
 
 const N = Number(process.argv[2] || 1000);
 const C = Number(process.argv[3] || 50);
+const before = await connections();
 const t0 = now();
 let next = 0, ok = 0;
 async function worker() {
@@ -13,4 +16,7 @@ async function worker() {
   }
 }
 await Promise.all(Array.from({ length: C }, worker));
-result(now() - t0, ok);
+const dt = now() - t0;
+// The check: calls answered, and the connections they took.
+const opened = (await connections()) - before;
+result(dt, `${ok},conns=${Number.isNaN(opened) ? "?" : opened}`);
