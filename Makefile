@@ -78,7 +78,7 @@ test-asan:
 # to build/fuzz/corpus-<name>, a finding to build/fuzz/<kind>-<hash> and the
 # run fails. The harness Lua code is compiled into the binary as a string.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= sse json base64
+FUZZ_TARGETS ?= sse json json_decode base64
 FUZZ_CC      ?= clang
 FUZZ_FLAGS    = -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined
