@@ -351,77 +351,82 @@ static int enter(dec *d)
     return 0;
 }
 
-static void mark_empty(dec *d, int uv)
+/* After an element of an array or object: 1 when a ',' announces another
+ * (d->p then at it, past whitespace), 0 at the closing byte (stepped
+ * over: the container is done), -1 on anything else. */
+static int after_element(dec *d, char close, const char *what)
+{
+    d->p = skip_ws(d->p, d->end);
+    if (d->p < d->end && *d->p == ',') {
+        d->p = skip_ws(d->p + 1, d->end);
+        return 1;
+    }
+    if (d->p < d->end && *d->p == close) {
+        d->p++;
+        d->depth--;
+        return 0;
+    }
+    return fail(d, what, d->p);
+}
+
+/* An empty container: its marker (upvalue uv), and the closing byte
+ * stepped over. */
+static int empty_container(dec *d, int uv)
 {
     lua_pushvalue(d->L, uv);
     lua_setmetatable(d->L, -2);
+    d->p++;
+    d->depth--;
+    return 0;
 }
 
 static int parse_array(dec *d)
 {
     lua_Integer i;
+    int more;
     if (enter(d) != 0)
         return -1;
-    if (d->p < d->end && *d->p == ']') {
-        mark_empty(d, UV_ARRAY_MT);
-    } else {
-        for (i = 1;; i++) {
-            if (parse_value(d) != 0)
-                return -1;
+    if (d->p < d->end && *d->p == ']')
+        return empty_container(d, UV_ARRAY_MT);
+    for (i = 1;; i++) {
+        if (parse_value(d) != 0)
+            return -1;
 #if LUA_VERSION_NUM < 503
-            if (i == 0x7FFFFFFF)    /* lua_rawseti takes an int here */
-                return fail(d, "array too long", d->p);
-            lua_rawseti(d->L, -2, (int)i);
+        if (i == 0x7FFFFFFF)    /* lua_rawseti takes an int here */
+            return fail(d, "array too long", d->p);
+        lua_rawseti(d->L, -2, (int)i);
 #else
-            lua_rawseti(d->L, -2, i);
+        lua_rawseti(d->L, -2, i);
 #endif
-            d->p = skip_ws(d->p, d->end);
-            if (d->p < d->end && *d->p == ',') {
-                d->p = skip_ws(d->p + 1, d->end);
-                continue;
-            }
-            if (d->p < d->end && *d->p == ']')
-                break;
-            return fail(d, "expected ',' or ']' in array", d->p);
-        }
+        more = after_element(d, ']', "expected ',' or ']' in array");
+        if (more <= 0)
+            return more;
     }
-    d->p++;
-    d->depth--;
-    return 0;
 }
 
 static int parse_object(dec *d)
 {
+    int more;
     if (enter(d) != 0)
         return -1;
-    if (d->p < d->end && *d->p == '}') {
-        mark_empty(d, UV_OBJECT_MT);
-    } else {
-        for (;;) {
-            if (d->p >= d->end || *d->p != '"')
-                return fail(d, "expected a string key in object", d->p);
-            if (parse_string(d) != 0)
-                return -1;
-            d->p = skip_ws(d->p, d->end);
-            if (d->p >= d->end || *d->p != ':')
-                return fail(d, "expected ':' after a key in object", d->p);
-            d->p = skip_ws(d->p + 1, d->end);
-            if (parse_value(d) != 0)
-                return -1;
-            lua_rawset(d->L, -3);
-            d->p = skip_ws(d->p, d->end);
-            if (d->p < d->end && *d->p == ',') {
-                d->p = skip_ws(d->p + 1, d->end);
-                continue;
-            }
-            if (d->p < d->end && *d->p == '}')
-                break;
-            return fail(d, "expected ',' or '}' in object", d->p);
-        }
+    if (d->p < d->end && *d->p == '}')
+        return empty_container(d, UV_OBJECT_MT);
+    for (;;) {
+        if (d->p >= d->end || *d->p != '"')
+            return fail(d, "expected a string key in object", d->p);
+        if (parse_string(d) != 0)
+            return -1;
+        d->p = skip_ws(d->p, d->end);
+        if (d->p >= d->end || *d->p != ':')
+            return fail(d, "expected ':' after a key in object", d->p);
+        d->p = skip_ws(d->p + 1, d->end);
+        if (parse_value(d) != 0)
+            return -1;
+        lua_rawset(d->L, -3);
+        more = after_element(d, '}', "expected ',' or '}' in object");
+        if (more <= 0)
+            return more;
     }
-    d->p++;
-    d->depth--;
-    return 0;
 }
 
 static int parse_literal(dec *d, const char *lit, size_t n)
