@@ -329,6 +329,82 @@ describe("automatic function calling", function()
     assert.same({ result = "12:00" }, log[4].json.contents[3].parts[1].functionResponse.response)
   end)
 
+  -- A broken or hostile answer costs a part, never the loop: the call is
+  -- made sendable before it runs and goes back.
+  describe("with a call it cannot send back as received", function()
+    local CALL = '{"candidates": [{"content": {"role": "model", "parts": [5, {"functionCall":'
+      .. ' {"name": "get_weather", "args": {"city": "Z\255rich"}, "id": "z1"}, "thoughtSignature": "'
+      .. SIG .. '"}]}, "finishReason": "STOP", "index": 0}]}'
+    local SENT_CALL = { role = "model", parts = { { functionCall = { name = "get_weather",
+      args = { city = "Z\239\191\189rich" }, id = "z1" }, thoughtSignature = SIG } } }
+
+    it("repairs and cleans it before running it (generate_content)", function()
+      local log, logged = mock.log_lines()
+      local c = gemini.Client{ api_key = KEY, base_url = m.url, retry = false, log = log }
+      m:script("[{\"raw\": " .. mock.json_verbatim(CALL) .. "}, " .. require("cjson").encode(text_answer("ok")) .. "]")
+      local res = assert(c.models:generate_content{ model = MODEL, contents = "Weather?", config = { tools = { T } } })
+      assert.equal("ok", res.text)
+      assert.equal("Z\239\191\189rich", seen[1].args.city)
+      local sent = m:last()
+      assert.same(SENT_CALL, sent.json.contents[2])
+      assert.truthy(sent.body:find('"thoughtSignature":"' .. SIG .. '"', 1, true))
+      assert.equal("z1", sent.json.contents[3].parts[1].functionResponse.id)
+      assert.matches("part 1 is not an object %(a number%): dropped", logged("part 1"))
+      assert.matches("part 2: cannot encode part%.functionCall%.args%.city: invalid UTF%-8 string: repaired",
+        logged("part 2"))
+    end)
+
+    it("repairs and cleans it before running it (generate_content_stream)", function()
+      local log, logged = mock.log_lines()
+      local c = gemini.Client{ api_key = KEY, base_url = m.url, retry = false, log = log }
+      -- (without the number part: merging a stream takes object parts only)
+      local call = CALL:gsub("%[5, ", "[")
+      m:script("[{\"chunks\": [" .. mock.json_verbatim("data: " .. call .. "\r\n\r\n") .. "]}, "
+        .. require("cjson").encode(text_chunks("o", "k")) .. "]")
+      local s = c.models:generate_content_stream{ model = MODEL, contents = "Weather?", config = { tools = { T } } }
+      for _ in s do end
+      assert.equal("ok", s.response.text)
+      assert.equal("Z\239\191\189rich", seen[1].args.city)
+      assert.same(SENT_CALL, m:last().json.contents[2])
+      assert.truthy(logged("part 1: .*: repaired"))
+    end)
+
+    it("records it cleaned in a chat, which goes on", function()
+      local log, logged = mock.log_lines()
+      local c = gemini.Client{ api_key = KEY, base_url = m.url, retry = false, log = log }
+      m:script("[{\"raw\": " .. mock.json_verbatim(CALL) .. "}, " .. require("cjson").encode(text_answer("ok"))
+        .. ", " .. require("cjson").encode(text_answer("bye")) .. "]")
+      local chat = c.chats:create{ model = MODEL, config = { tools = { T } } }
+      assert(chat:send_message("Weather?"))
+      assert(chat:send_message("Thanks"))
+      local sent = m:last().json.contents
+      assert.equal(5, #sent)
+      assert.same(SENT_CALL, sent[2])
+      assert.equal("z1", sent[3].parts[1].functionResponse.id)
+    end)
+
+    it("answers arguments that are not an object with an error, without running the handler", function()
+      m:script{
+        calls_answer{ { "get_weather", "city=Paris", "a" }, { "get_weather", { "Paris" }, "b" },
+                      { "get_weather", 5, "c" }, { "get_time", nil, "d" } },
+        text_answer("Sorry."),
+      }
+      assert(client.models:generate_content{ model = MODEL, contents = "x", config = { tools = { T } } })
+      local parts = m:last().json.contents[3].parts
+      assert.same({ name = "get_weather", id = "a", response = {
+        error = "the arguments of function 'get_weather' are not a JSON object (got a string)" } },
+        parts[1].functionResponse)
+      assert.equal("the arguments of function 'get_weather' are not a JSON object (got a list)",
+        parts[2].functionResponse.response.error)
+      assert.equal("the arguments of function 'get_weather' are not a JSON object (got a number)",
+        parts[3].functionResponse.response.error)
+      -- No arguments at all: the handler gets an empty table.
+      assert.same({ result = "12:00" }, parts[4].functionResponse.response)
+      assert.equal(1, #seen)
+      assert.same({}, seen[1].args)
+    end)
+  end)
+
   describe("in chats", function()
     it("records input, each call/response pair and the final answer", function()
       m:script{

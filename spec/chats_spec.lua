@@ -259,6 +259,178 @@ describe("chats", function()
     end)
   end)
 
+  -- Gemini 3 streams follow a functionCall or executableCode part with a
+  -- part {"text": ""} without signature: the turn is valid all the same
+  -- (only a completely empty part is not), so the next request carries the
+  -- user turn and the model turn with its signature, byte for byte.
+  describe("Gemini 3 streamed turns ending with an empty text part", function()
+    local MODEL3 = "gemini-3-pro-preview"
+
+    local function chunk(parts, finish)
+      return { candidates = { { content = { role = "model", parts = parts }, index = 0,
+        finishReason = finish } } }
+    end
+    local CALL_CHUNKS = { chunks = {
+      chunk{ { functionCall = { name = "get_weather", args = { city = "Paris" }, id = "w1" },
+               thoughtSignature = SIG } },
+      chunk({ { text = "" } }, "STOP"),
+    } }
+    local CALL_CONTENT = { role = "model", parts = {
+      { functionCall = { name = "get_weather", args = { city = "Paris" }, id = "w1" },
+        thoughtSignature = SIG },
+      { text = "" },
+    } }
+
+    local function roles(contents)
+      local out = {}
+      for i, c in ipairs(contents) do out[i] = c.role end
+      return table.concat(out, " ")
+    end
+
+    -- Streams `first` to its end, then sends `second`: the ended stream and
+    -- the request that second turn made.
+    local function stream_then_send(chat, first, second)
+      local s = chat:send_message_stream(first)
+      for _ in s do end
+      assert(chat:send_message(second))
+      return s, m:last()
+    end
+
+    it("keeps a turn of automatic function calling in the history sent next", function()
+      local tools = gemini.tools.functions{ { name = "get_weather", description = "Weather",
+        parameters = { type = "OBJECT", properties = { city = { type = "STRING" } } },
+        handler = function(args) return { city = args.city, sky = "sunny" } end } }
+      m:script{ CALL_CHUNKS, { chunks = { chunk({ { text = "Sunny in Paris." } }, "STOP") } },
+                text_answer("You're welcome.") }
+      local chat = client.chats:create{ model = MODEL3, config = { tools = { tools } } }
+      local s, sent = stream_then_send(chat, "Weather in Paris?", "Thanks")
+      assert.equal("Sunny in Paris.", s.response.text)
+      assert.equal("user model user model user", roles(sent.json.contents))
+      assert.same({ { text = "Weather in Paris?" } }, sent.json.contents[1].parts)
+      assert.same(CALL_CONTENT, sent.json.contents[2])
+      assert.same({ name = "get_weather", id = "w1", response = { result = { city = "Paris", sky = "sunny" } } },
+        sent.json.contents[3].parts[1].functionResponse)
+      assert.truthy(sent.body:find('"thoughtSignature":"' .. SIG .. '"', 1, true))
+      assert.equal(6, #chat:get_history(true))
+    end)
+
+    it("keeps a call the user answers by hand", function()
+      m:script{ CALL_CHUNKS, text_answer("Thanks, sunny it is.") }
+      local chat = client.chats:create{ model = MODEL3 }
+      local s, sent = stream_then_send(chat, "Weather in Paris?", { { function_response = {
+        name = "get_weather", id = "w1", response = { result = "sunny" } } } })
+      assert.equal("get_weather", s.response.function_calls[1].name)
+      assert.equal("user model user", roles(sent.json.contents))
+      assert.same(CALL_CONTENT, sent.json.contents[2])
+      assert.same({ name = "get_weather", id = "w1", response = { result = "sunny" } },
+        sent.json.contents[3].parts[1].functionResponse)
+      assert.truthy(sent.body:find('"thoughtSignature":"' .. SIG .. '"', 1, true))
+    end)
+
+    it("keeps a code execution turn", function()
+      m:script{ { chunks = {
+        chunk{ { executableCode = { language = "PYTHON", code = "print(6 * 7)" }, thoughtSignature = SIG } },
+        chunk{ { text = "" } },
+        chunk{ { codeExecutionResult = { outcome = "OUTCOME_OK", output = "42\n" } } },
+        chunk({ { text = "It is 42." } }, "STOP"),
+      } }, text_answer("84.") }
+      local chat = client.chats:create{ model = MODEL3, config = { tools = { { code_execution = {} } } } }
+      local s, sent = stream_then_send(chat, "What is 6 * 7?", "And doubled?")
+      assert.equal("It is 42.", s.response.text)
+      assert.equal("user model user", roles(sent.json.contents))
+      assert.same({ role = "model", parts = {
+        { executableCode = { language = "PYTHON", code = "print(6 * 7)" }, thoughtSignature = SIG },
+        { text = "" },
+        { codeExecutionResult = { outcome = "OUTCOME_OK", output = "42\n" } },
+        { text = "It is 42." },
+      } }, sent.json.contents[2])
+      assert.truthy(sent.body:find('"thoughtSignature":"' .. SIG .. '"', 1, true))
+    end)
+
+    it("still leaves out a model turn with a completely empty part, with its input", function()
+      m:script{ { body = { candidates = { { content = { role = "model", parts = { {} } },
+        finishReason = "STOP", index = 0 } } } }, text_answer("fine") }
+      local chat = client.chats:create{ model = MODEL3 }
+      assert(chat:send_message("first"))
+      assert.equal(2, #chat:get_history())
+      assert.same({}, chat:get_history(true))
+      assert(chat:send_message("second"))
+      assert.equal("user", roles(m:last().json.contents))
+    end)
+  end)
+
+  -- What the API adds later (a new kind of part), or what a broken or hostile
+  -- server sends, must not make every later turn of the chat fail.
+  describe("a model turn it cannot send back as received", function()
+    -- A chat, whose client's log lines `logged(pattern)` finds, after a first
+    -- turn ("Hi") answered with the parts `parts_json`, sent verbatim (0xFF
+    -- bytes included).
+    local function chat_after(parts_json)
+      local log, logged = mock.log_lines()
+      local c = gemini.Client{ api_key = KEY, base_url = m.url, retry = false, log = log }
+      m:script("[{\"raw\": " .. mock.json_verbatim('{"candidates": [{"content": {"role": "model", "parts": '
+        .. parts_json .. '}, "finishReason": "STOP", "index": 0}]}') .. "}]")
+      local chat = c.chats:create{ model = MODEL }
+      assert(chat:send_message("Hi"))
+      return chat, logged
+    end
+
+    it("repairs text that is not valid UTF-8, logs it, and goes on", function()
+      local chat, logged = chat_after('[{"text": "caf\255 au lait", "thoughtSignature": "' .. SIG .. '"}]')
+      m:script{ text_answer("Sure."), text_answer("Again.") }
+      assert(chat:send_message("Another?"))
+      assert.same({ role = "model", parts = { { text = "caf\239\191\189 au lait", thoughtSignature = SIG } } },
+        m:last().json.contents[2])
+      assert.truthy(m:last().body:find('"thoughtSignature":"' .. SIG .. '"', 1, true))
+      assert(chat:send_message("And one more?"))
+      assert.equal(5, #m:last().json.contents)
+      assert.matches("part 1: cannot encode part%.text: invalid UTF%-8 string: repaired", logged("part 1"))
+      -- The history is what was sent: the repaired text.
+      assert.equal("caf\239\191\189 au lait", chat:get_history()[2].parts[1].text)
+    end)
+
+    it("passes a part of a kind it does not know through as received", function()
+      local future = { futurePart = { mode = "FAST", nested = { deep = { 1, 2 } }, flag = true } }
+      m:script{ { body = { candidates = { { content = { role = "model", parts = {
+        { text = "Here it is.", someNewField = "kept" }, future } }, finishReason = "STOP", index = 0 } } } },
+        text_answer("ok") }
+      local chat = client.chats:create{ model = MODEL }
+      assert(chat:send_message("Show me"))
+      assert(chat:send_message("Thanks"))
+      assert.same({ role = "model", parts = { { text = "Here it is.", someNewField = "kept" }, future } },
+        m:last().json.contents[2])
+    end)
+
+    it("drops the parts that are not objects, logs it, and keeps the rest of the turn", function()
+      local chat, logged = chat_after('[5, "loose text", [1, 2], null, {"text": "kept", "thoughtSignature": "'
+        .. SIG .. '"}]')
+      m:script{ text_answer("ok") }
+      assert(chat:send_message("Next"))
+      assert.same({
+        { role = "user", parts = { { text = "Hi" } } },
+        { role = "model", parts = { { text = "kept", thoughtSignature = SIG } } },
+        { role = "user", parts = { { text = "Next" } } },
+      }, m:last().json.contents)
+      assert.matches("part 1 is not an object %(a number%): dropped", logged("part 1"))
+      assert.matches("part 2 is not an object %(a string%): dropped", logged("part 2"))
+      assert.matches("part 3 is not an object %(a list%): dropped", logged("part 3"))
+      assert.matches("part 4 is not an object %(null%): dropped", logged("part 4"))
+    end)
+
+    it("keeps a turn whose parts or content are not what they should be, without raising", function()
+      m:script('[{"body": {"candidates": [{"content": {"role": "model", "parts": {"text": "not a list"}},'
+        .. ' "index": 0}]}}, {"body": {"candidates": [{"content": "not an object", "index": 0}]}},'
+        .. ' {"body": {"candidates": "nothing"}}]')
+      local chat = client.chats:create{ model = MODEL }
+      for _, msg in ipairs({ "one", "two", "three" }) do assert(chat:send_message(msg)) end
+      m:script{ text_answer("ok") }
+      assert(chat:send_message("four"))
+      -- The three answers had no usable content: left out with their inputs.
+      assert.same({ { role = "user", parts = { { text = "four" } } } }, m:last().json.contents)
+      assert.equal(8, #chat:get_history())
+    end)
+  end)
+
   it("sends contents that JSON-decode to the history as recorded", function()
     -- Two turns, then the third request carries both, in order.
     m:script{ text_answer("A1"), text_answer("A2"), text_answer("A3") }

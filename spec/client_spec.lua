@@ -307,6 +307,34 @@ describe("client", function()
       local _, err = client.models:generate_content{ model = "gemini-2.5-flash", contents = "x" }
       assert.equal("decode", err.kind)
     end)
+
+    -- A raised error (a `for` over a stream, a page of `list`, `res.parsed`)
+    -- is the gemini.Error itself and reads as its line in a concatenation.
+    it("raises the gemini.Error, which concatenates as its text", function()
+      local c = gemini.Client{ api_key = KEY, base_url = m.url, retry = false }
+      m:faults{ { type = "status", code = 500, message = "stream broke" } }
+      local ok, err = pcall(function()
+        for _ in c.models:generate_content_stream{ model = "gemini-2.5-flash", contents = "x" } do end
+      end)
+      assert.is_false(ok)
+      assert.is_true(gemini.is_error(err))
+      assert.equal("failed: gemini: api error 500 INTERNAL: stream broke", "failed: " .. err)
+      assert.equal("gemini: api error 500 INTERNAL: stream broke (then gave up)", err .. " (then gave up)")
+
+      m:faults{ { type = "status", code = 403, message = "no listing" } }
+      ok, err = pcall(function() for _ in c.models:list() do end end)
+      assert.is_false(ok)
+      assert.equal("gemini: api error 403 PERMISSION_DENIED: no listing", "" .. err)
+
+      m:script{ { body = { candidates = { { content = { role = "model", parts = { { text = "{oops" } } },
+        index = 0 } } } } }
+      local res = assert(c.models:generate_content{ model = "gemini-2.5-flash", contents = "x",
+        config = { response_mime_type = "application/json" } })
+      ok, err = pcall(function() return res.parsed end)
+      assert.is_false(ok)
+      assert.equal("decode", err.kind)
+      assert.matches("^parsed: gemini: decode error: the JSON%-mode answer is not valid JSON", "parsed: " .. err)
+    end)
   end)
 
   describe("retries", function()

@@ -440,6 +440,96 @@ describe("client.files", function()
     end)
   end)
 
+  describe("upload against a server that misbehaves", function()
+    it("counts an 'active' answer that takes nothing as a failure of the retry policy", function()
+      -- Every chunk answered "active" with the offset it was sent at (for a
+      -- while: an upload that never ends fails on its own once the fault
+      -- is used up).
+      m:faults{ { type = "upload_active", times = 100 } }
+      local c2 = gemini.Client{ api_key = KEY, base_url = m.url,
+        retry = { attempts = 3, initial_delay = 0.01, max_delay = 0.05, jitter = 0 } }
+      local file, err = c2.files:upload{ data = patterned(300 * K), mime_type = "text/plain",
+                                         chunk_size = 256 * K }
+      assert.is_nil(file)
+      assert.equal("api", err.kind)
+      assert.equal("the server took none of the 262144 bytes sent at offset 0"
+        .. " (X-Goog-Upload-Size-Received: 0)", err.message)
+      assert.same({ "upload", "query", "upload", "query", "upload" }, commands(m:log()))
+    end)
+
+    for _, bad in ipairs({ "12.5", "-1", "1e3", "0x10", "99999999999999999999", tostring(600 * K + 1), "" }) do
+      it("fails cleanly on X-Goog-Upload-Size-Received: '" .. bad .. "' in a chunk's answer", function()
+        m:faults{ { type = "upload_active", received = bad } }
+        local file, err = client.files:upload{ data = patterned(600 * K), mime_type = "text/plain",
+                                               chunk_size = 256 * K }
+        assert.is_nil(file)
+        assert.equal("decode", err.kind)
+        assert.equal(200, err.code)
+        assert.equal(string.format("the upload answer has an invalid X-Goog-Upload-Size-Received (%q)", bad),
+          err.message)
+        assert.equal(1, #chunks_of(m:log()))
+      end)
+    end
+
+    it("fails cleanly on a bad X-Goog-Upload-Size-Received in a query's answer", function()
+      m:faults{ { type = "upload_status", code = 503 },
+                { type = "upload_active", received = "7.5", query = true } }
+      local file, err = client.files:upload{ data = patterned(600 * K), mime_type = "text/plain",
+                                             chunk_size = 256 * K }
+      assert.is_nil(file)
+      assert.equal("decode", err.kind)
+      assert.equal('the upload answer has an invalid X-Goog-Upload-Size-Received ("7.5")', err.message)
+      assert.same({ "upload", "query" }, commands(m:log()))
+    end)
+
+    for _, bad in ipairs({ "0.5", "1.5", "-262144", "0", "1e999", "99999999999999999999", "abc" }) do
+      it("fails cleanly on X-Goog-Upload-Chunk-Granularity: '" .. bad .. "'", function()
+        m:faults{ { type = "upload_granularity", value = bad } }
+        local file, err = client.files:upload{ data = patterned(300 * K), mime_type = "text/plain" }
+        assert.is_nil(file)
+        assert.equal("decode", err.kind)
+        assert.equal(string.format("the upload start answer has an invalid"
+          .. " X-Goog-Upload-Chunk-Granularity (%q)", bad), err.message)
+        assert.same({}, commands(m:log()))   -- no chunk went out
+      end)
+    end
+
+    it("resumes after a cut on a reused connection at a strict server", function()
+      -- The third chunk is cut after 1000 bytes (which the server keeps) on
+      -- the connection the first two used; libcurl re-sends it whole on its
+      -- own, and the strict server refuses that with a bare 400. The client
+      -- asks for the offset and goes on from there, each chunk now on a
+      -- fresh connection: the resumed chunk, cut too, is not re-sent
+      -- behind the client's back.
+      local data = patterned(M)
+      tmp = tmpfile(".txt", data)
+      m:faults{ { type = "upload_strict" },
+                { type = "upload_cut", offset = 512 * K, bytes = 1000 },
+                { type = "upload_cut", offset = 512 * K + 1000, bytes = 1000 } }
+      local file, err = client.files:upload{ path = tmp, chunk_size = 256 * K }
+      assert.is_nil(err)
+      assert.equal(sha256_b64(tmp), file.sha256Hash)
+      local log = m:log()
+      local chunks = chunks_of(log)
+      assert.same({ 0, 256 * K, 512 * K, 512 * K, 512 * K + 1000, 512 * K + 2000, 768 * K + 2000 },
+        offsets(chunks))
+      assert.equal(400, chunks[4].status)          -- libcurl's own re-send, refused
+      assert.is_nil(chunks[4].headers["x-goog-upload-status"])
+      assert.equal("upload_cut", chunks[5].fault)  -- cut again: not re-sent by libcurl
+      -- after the failure every chunk came on a connection of its own
+      local seen = {}
+      for i = 1, 4 do seen[chunks[i].peer] = true end
+      for i = 5, #chunks do
+        assert.is_nil(seen[chunks[i].peer])
+        seen[chunks[i].peer] = true
+      end
+      for _, e in ipairs(chunks) do
+        local off = tonumber(e.headers["x-goog-upload-offset"])
+        assert.equal(data:sub(off + 1, off + #e.body), e.body)
+      end
+    end)
+  end)
+
   describe("get, delete, list", function()
     local function upload(i)
       return assert(client.files:upload{ data = "file " .. i, mime_type = "text/plain",

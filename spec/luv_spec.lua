@@ -283,6 +283,31 @@ describe_uv("callback API on luv", function()
     assert.is_true(tick.n >= 10, "ticks while waiting: " .. tick.n)
   end)
 
+  it("drives libcurl with a poll handle per socket where there is no epoll", function()
+    local t = require("gemini.transport.luv").new(uv, { per_socket = true })
+    local function spec(path, body)
+      return { method = body and "POST" or "GET", url = m.url .. path, body = body,
+               headers = { "x-goog-api-key: " .. KEY, "Content-Type: application/json" } }
+    end
+    local got, pieces, ended = nil, {}, nil
+    t:request_async(spec("/v1beta/models/" .. MODEL), function(res, kind) got = { res = res, kind = kind } end)
+    t:open_async(spec("/v1beta/models/" .. MODEL .. ":streamGenerateContent?alt=sse",
+                      '{"contents":[{"parts":[{"text":"per socket"}]}]}'), {
+      on_data = function(bytes) pieces[#pieces + 1] = bytes end,
+      on_done = function(kind) ended = kind or "clean" end,
+    })
+    run()
+    t:close()
+    uv.run()
+    assert.is_nil(got.kind)
+    assert.are.equal(200, got.res.status)
+    assert.matches('"name": *"models/gemini%-2%.5%-flash"', got.res.body)
+    assert.are.equal("clean", ended)
+    local body = table.concat(pieces)
+    assert.matches('"text":"the real model."}]},"index":0,"finishReason":"STOP"}', body, 1, true)
+    assert.are.equal(8, select(2, body:gsub("data: ", "")))
+  end)
+
   describe("generate_content_all", function()
     local function requests(n, bad)
       local list = {}
@@ -394,5 +419,134 @@ describe_uv("callback API on luv", function()
       local r, e = c.models:generate_content_all({})
       assert.are.same({}, r); assert.are.same({}, e)
     end)
+  end)
+end)
+
+-- Programs that end their own loop: each runs in a child Lua (this
+-- interpreter, this build) so that a raise inside the loop (luv exits the
+-- process) or a line on stderr is seen, not suffered, by the suite.
+describe_uv("a luv program", function()
+  local m
+  local lua = arg and arg[-1] or "lua5.4"
+
+  setup(function() m = mock.start{ key = KEY, stream_delay = 0.03 } end)
+  teardown(function() if m then m:stop() end end)
+  before_each(function() m:reset() end)
+
+  -- What every child script starts with: the client `c` on luv, `emit`
+  -- for its report, a watchdog that ends a hung loop.
+  local PRELUDE = [[
+local uv = require("luv")
+local gemini = require("gemini")
+local url, key = os.getenv("GEMINI_MOCK_URL"), os.getenv("GEMINI_MOCK_KEY")
+local function emit(k, v) io.stdout:write(k, "=", tostring(v), "\n"); io.stdout:flush() end
+local dog = uv.new_timer()
+dog:start(15000, 0, function() emit("watchdog", "fired"); os.exit(3) end)
+dog:unref()
+local c = gemini.Client{ api_key = key, base_url = url, loop = uv,
+                         retry = { attempts = 3, initial_delay = 0.02, jitter = 0 } }
+local req = { model = "gemini-2.5-flash", contents = "hi" }
+local slow = { model = "gemini-2.5-pro", contents = "slow" }
+]]
+
+  -- Runs PRELUDE .. code in a child; returns its report ({key = value},
+  -- a key seen twice keeps its values joined by ","), its stderr and exit code.
+  local function run_child(code, base_url)
+    local base = os.tmpname()
+    mock.write_file(base .. ".lua", PRELUDE .. code .. "\nuv.run()\nemit('exit', 'clean')\n")
+    local cmd = "GEMINI_MOCK_URL=" .. mock.shell_quote(base_url or m.url)
+      .. " GEMINI_MOCK_KEY=" .. mock.shell_quote(KEY)
+      .. " timeout 30 " .. lua .. " " .. mock.shell_quote(base .. ".lua")
+      .. " 2>" .. mock.shell_quote(base .. ".err") .. "; echo rc=$?"
+    local p = assert(io.popen(cmd))
+    local out = p:read("*a")
+    p:close()
+    local stderr = mock.read_file(base .. ".err") or ""
+    os.remove(base .. ".lua"); os.remove(base .. ".err"); os.remove(base)
+    local r = {}
+    for k, v in out:gmatch("([%w_]+)=([^\n]*)") do r[k] = r[k] and (r[k] .. "," .. v) or v end
+    return r, stderr, "\n--- report\n" .. out .. "--- stderr\n" .. stderr
+  end
+
+  -- `n` calls to the slow model stay in flight (the mock holds them 5 s).
+  local function hold_slow_calls(n)
+    m:faults{ { type = "stall", seconds = 5, times = n, match = "gemini-2.5-pro:generateContent" } }
+  end
+
+  -- The child ended well, said nothing on stderr, and reported `want`.
+  local function check(r, stderr, info, want)
+    assert.are.equal("0", r.rc, info)
+    assert.are.equal("clean", r.exit, info)
+    for k, v in pairs(want) do assert.are.equal(v, r[k], info) end
+    assert.are.equal("", stderr, info)
+  end
+
+  it("may close the client in a call's callback while other calls are in flight", function()
+    hold_slow_calls(4)
+    local r, stderr, info = run_child([[
+for i = 1, 2 do
+  c.models:generate_content(slow, function(err, res) emit("slow" .. i, err and err.kind or "answer") end)
+end
+c.models:generate_content_all({ slow, slow }, {}, function(responses, errs)
+  emit("all", errs[1].kind .. " " .. errs[2].kind)
+end)
+c.models:generate_content(req, function(err, res)
+  emit("fast", err and err.kind or "answer")
+  c:close()
+  emit("closed", true)
+end)
+]])
+    -- the calls still running get one "canceled" each
+    check(r, stderr, info, { fast = "answer", closed = "true", slow1 = "canceled",
+                             slow2 = "canceled", all = "canceled canceled" })
+  end)
+
+  it("may close the client in on_chunk and in on_done of a stream", function()
+    hold_slow_calls(2)
+    m:faults{ { type = "slow_stream", events = 20, delay = 0.05 },
+              { type = "slow_stream", events = 3, delay = 0.02 } }
+    local r, stderr, info = run_child([[
+c.models:generate_content(slow, function(err) emit("slow1", err and err.kind or "answer") end)
+local chunks = 0
+c.models:generate_content_stream(req, {
+  on_chunk = function()
+    chunks = chunks + 1
+    if chunks == 2 then c:close(); emit("closed", true) end
+  end,
+  on_done = function(err) emit("done1", err and err.kind or "response"); emit("chunks1", chunks) end,
+})
+uv.run()
+-- a second client, closed from on_done
+c = gemini.Client{ api_key = key, base_url = url, loop = uv }
+c.models:generate_content(slow, function(err) emit("slow2", err and err.kind or "answer") end)
+c.models:generate_content_stream(req, {
+  on_done = function(err)
+    emit("done2", err and err.kind or "response")
+    c:close()
+  end,
+})
+]])
+    -- done1: the stream closed from its own on_chunk is canceled too, once
+    check(r, stderr, info, { closed = "true", done1 = "canceled", chunks1 = "2", slow1 = "canceled",
+                             done2 = "response", slow2 = "canceled" })
+  end)
+
+  it("says nothing on stderr when the server refuses the connection", function()
+    -- A port bound but not listening refuses every connection.
+    local r, stderr, info = run_child([[
+local s = uv.new_tcp()
+s:bind("127.0.0.1", 0)
+local port = s:getsockname().port
+c = gemini.Client{ api_key = key, base_url = "http://127.0.0.1:" .. port, loop = uv,
+                   retry = { attempts = 3, initial_delay = 0.02, jitter = 0 } }
+c.models:generate_content(req, function(err)
+  emit("call", err and err.kind or "answer")
+  c.models:generate_content_stream(req, { on_done = function(err2)
+    emit("stream", err2 and err2.kind or "response")
+    s:close()
+  end })
+end)
+]])
+    check(r, stderr, info, { call = "transport", stream = "transport" })
   end)
 end)

@@ -135,6 +135,84 @@ end
 step(1)
 ]=]
 
+-- The start of the scripts below: report, watchdog, a client maker.
+local HEAD = [=[
+local out = assert(io.open(os.getenv("GEMINI_NVIM_OUT"), "w"))
+local function emit(k, v) out:write(k, "=", tostring(v), "\n"); out:flush() end
+local function finish(code) out:close(); vim.cmd(code == 0 and "qall!" or "cquit! " .. code) end
+vim.defer_fn(function() emit("watchdog", "fired"); finish(3) end, 20000)
+
+local gemini = require("gemini")
+local url, key = os.getenv("GEMINI_MOCK_URL"), os.getenv("GEMINI_MOCK_KEY")
+local function client(fast, base)
+  return gemini.Client{ api_key = key, base_url = base or url, loop = vim.loop, fast_callbacks = fast,
+                        retry = { attempts = 3, initial_delay = 0.02, jitter = 0 } }
+end
+local req = { model = "gemini-2.5-flash", contents = "from neovim" }
+local slow = { model = "gemini-2.5-pro", contents = "held by the server" }
+]=]
+
+-- client:close() inside callbacks (a call's callback, on_chunk), with
+-- another call in flight, with fast_callbacks and without. Nothing may
+-- raise or write to the screen.
+local CLOSE_SCRIPT = HEAD .. [=[
+local steps, step = {}, nil
+step = function(i) vim.defer_fn(function()
+  local ok, err = pcall(steps[i]); if not ok then emit("error", err); finish(4) end
+end, 300) end
+
+for i, fast in ipairs({ true, false }) do
+  local p = fast and "fast_" or "sched_"
+  -- close in a call's callback
+  steps[2 * i - 1] = function()
+    local c = client(fast)
+    c.models:generate_content(slow, function(err) emit(p .. "call_other", err and err.kind or "answer") end)
+    c.models:generate_content(req, function(err)
+      emit(p .. "call", err and err.kind or "answer")
+      c:close()
+      step(2 * i)
+    end)
+  end
+  -- close in on_chunk
+  steps[2 * i] = function()
+    local c = client(fast)
+    local chunks = 0
+    c.models:generate_content(slow, function(err) emit(p .. "chunk_other", err and err.kind or "answer") end)
+    c.models:generate_content_stream(req, {
+      on_chunk = function()
+        chunks = chunks + 1
+        if chunks == 2 then c:close() end
+      end,
+      on_done = function(err)
+        emit(p .. "chunk_done", err and err.kind or "response")
+        emit(p .. "chunks", chunks)
+        step(2 * i + 1)
+      end,
+    })
+  end
+end
+steps[5] = function() finish(0) end
+
+step(1)
+]=]
+
+-- A server that refuses every connection (a port bound, not listening),
+-- retried, on both kinds of client: nothing may reach the screen.
+local REFUSED_SCRIPT = HEAD .. [=[
+local s = vim.loop.new_tcp()
+s:bind("127.0.0.1", 0)
+local base = "http://127.0.0.1:" .. s:getsockname().port
+local pending = 2
+for _, fast in ipairs({ true, false }) do
+  local c = client(fast, base)
+  c.models:generate_content_stream(req, { on_done = function(err)
+    emit((fast and "fast" or "sched") .. "_refused", err and err.kind or "response")
+    pending = pending - 1
+    if pending == 0 then s:close(); vim.defer_fn(function() finish(0) end, 300) end
+  end })
+end
+]=]
+
 -- The example plugin (examples/nvim): :Gemini streams into a scratch buffer.
 local PLUGIN_SCRIPT = [=[
 local out = assert(io.open(os.getenv("GEMINI_NVIM_OUT"), "w"))
@@ -236,6 +314,43 @@ describe_nvim("Neovim (headless, vim.loop)", function()
     assert.are.equal("nil", r.s3_response, info)
     assert.are.equal("none", r.s4_err, info)
     assert.are.equal("true", r.s4_text, info)
+  end)
+
+  -- Runs a script and returns its report ({key = value}; a key seen twice
+  -- keeps its values joined by ","), and the text for failure messages.
+  local function report_of(script)
+    local text, log = run_nvim(script)
+    local r = {}
+    for k, v in text:gmatch("([%w_]+)=([^\n]*)") do r[k] = r[k] and (r[k] .. "," .. v) or v end
+    return r, log, "\n--- report\n" .. text .. "--- nvim output\n" .. log
+  end
+
+  it("may close a client in its callbacks, with other calls in flight", function()
+    build()
+    m:faults{
+      { type = "stall", seconds = 5, times = 4, match = "gemini-2.5-pro:generateContent" },
+      { type = "slow_stream", events = 20, delay = 0.05, times = 2 },
+    }
+    local r, log, info = report_of(CLOSE_SCRIPT)
+    assert.is_nil(r.error, info)
+    assert.is_nil(r.watchdog, info)
+    for _, p in ipairs({ "fast_", "sched_" }) do
+      assert.are.equal("answer", r[p .. "call"], info)
+      assert.are.equal("canceled", r[p .. "call_other"], info)   -- once each
+      assert.are.equal("canceled", r[p .. "chunk_done"], info)
+      assert.are.equal("2", r[p .. "chunks"], info)
+      assert.are.equal("canceled", r[p .. "chunk_other"], info)
+    end
+    assert.are.equal("", log, info)
+  end)
+
+  it("prints nothing when the server refuses the connection", function()
+    build()
+    local r, log, info = report_of(REFUSED_SCRIPT)
+    assert.is_nil(r.watchdog, info)
+    assert.are.equal("transport", r.fast_refused, info)
+    assert.are.equal("transport", r.sched_refused, info)
+    assert.are.equal("", log, info)
   end)
 
   it("runs the example plugin: :Gemini streams into a scratch buffer", function()

@@ -105,6 +105,36 @@ http {
         end
       }
     }
+    # A gemini.Error raised and not caught: nginx logs it (see the spec).
+    location /raise {
+      content_by_lua_block {
+        local client = package.loaded.test_client
+        for chunk in client.models:generate_content_stream{ model = "gemini-2.5-flash", contents = "x" } do
+          ngx.print(chunk.text or "")
+        end
+      }
+    }
+    # The same under pcall: the caller gets the gemini.Error itself.
+    location /caught {
+      content_by_lua_block {
+        local gemini = require("gemini")
+        local client = package.loaded.test_client
+        local ok, err = pcall(function()
+          for _ in client.models:generate_content_stream{ model = "gemini-2.5-flash", contents = "x" } do end
+        end)
+        ngx.say(tostring(ok), " ", tostring(gemini.is_error(err)), " ", tostring(err.code), " | ", "caught: " .. err)
+      }
+    }
+    # A failed page of a list, raised in a timer that nothing catches.
+    location /timer {
+      content_by_lua_block {
+        local client = package.loaded.test_client
+        ngx.timer.at(0, function()
+          for _ in client.models:list() do end
+        end)
+        ngx.say("scheduled")
+      }
+    }
     # Over TLS (nginx below terminates it in front of the mock).
     location /tls {
       content_by_lua_block {
@@ -304,14 +334,53 @@ describe_ngx("OpenResty (nginx + lua module, cosockets)", function()
       sh("curl -s --max-time 10 " .. q(url("/tls?verify=0&port=" .. tls_other))), 1, true)
   end)
 
+  -- lua-nginx-module logs an uncaught error value that is not a string as
+  -- "unknown reason" (content handlers and timers alike): a gemini.Error
+  -- nothing catches must reach the log as its text.
+  local function wait_log(pattern)
+    local log
+    for _ = 1, 100 do
+      log = read_file(prefix .. "/logs/error.log") or ""
+      if log:find(pattern) then return log end
+      mock.sleep(0.05)
+    end
+    return log
+  end
+
+  it("logs the text of a gemini.Error a content handler does not catch", function()
+    m:faults{ { type = "stream_error", after = 1, code = 500, message = "expected failure in a handler" } }
+    sh("curl -s --max-time 10 " .. q(url("/raise")))
+    local log = wait_log("expected failure in a handler")
+    assert.matches("lua entry thread aborted: runtime error: gemini: api error 500[%.0]* INTERNAL:"
+      .. " expected failure in a handler", log)
+    assert.is_nil(log:find("unknown reason", 1, true))
+  end)
+
+  it("logs the text of a gemini.Error a timer does not catch", function()
+    m:faults{ { type = "status", code = 403, message = "expected failure in a timer" } }
+    assert.equal("scheduled\n", sh("curl -s --max-time 10 " .. q(url("/timer"))))
+    local log = wait_log("expected failure in a timer")
+    assert.matches("lua entry thread aborted: runtime error: gemini: api error 403 PERMISSION_DENIED:"
+      .. " expected failure in a timer\n.-context: ngx%.timer", log)
+    assert.is_nil(log:find("unknown reason", 1, true))
+  end)
+
+  it("still gives the gemini.Error itself to pcall", function()
+    m:faults{ { type = "status", code = 404, message = "caught failure" } }
+    assert.equal("false true 404 | caught: gemini: api error 404 NOT_FOUND: caught failure\n",
+      sh("curl -s --max-time 10 " .. q(url("/caught"))))
+  end)
+
   it("logs nothing unexpected", function()
     local log = read_file(prefix .. "/logs/error.log")
     -- the only [error] lines are the init probe's
     for line in log:gmatch("[^\n]+") do
       if line:find("%[error%]") or line:find("%[crit%]") or line:find("%[alert%]") then
-        -- the init probe, and the refused certificate of the TLS test
+        -- the init probe, the refused certificate of the TLS test, the
+        -- errors raised on purpose
         if not line:find("certificate verify failed", 1, true)
-          and not line:find("lua ssl certificate verify error", 1, true) then
+          and not line:find("lua ssl certificate verify error", 1, true)
+          and not line:find("expected failure in a", 1, true) then
           assert.matches("INIT_CALL", line, 1, true)
         end
       end

@@ -229,6 +229,110 @@ describe("the API key", function()
     for _, s in ipairs(lines) do assert.is_nil(s:find(odd, 1, true)) end
   end)
 
+  -- Any 8 characters of the key in a row: what a cut made after the key
+  -- was found would leave behind.
+  local function has_piece(s)
+    for i = 1, #KEY - 7 do
+      if s:find(KEY:sub(i, i + 7), 1, true) then return true end
+    end
+    return false
+  end
+
+  it("is redacted from every field of an error: status and each string of details", function()
+    local c = client{ retry = false }
+    m:faults{ { type = "status", code = 403, message = "denied", status = "DENIED_" .. KEY,
+                details = { { ["@type"] = "type.googleapis.com/google.rpc.ErrorInfo", reason = "echo " .. KEY,
+                              metadata = { key = KEY, [KEY] = "as a name", list = { "x", "in a list " .. KEY } } } } } }
+    local _, err = c.models:generate_content(REQ)
+    keep(err)
+    assert.equal(403, err.code)
+    assert.equal("DENIED_[REDACTED]", err.status)
+    local d = err.details[1]
+    assert.equal("echo [REDACTED]", d.reason)
+    assert.equal("[REDACTED]", d.metadata.key)
+    assert.equal("as a name", d.metadata["[REDACTED]"])
+    assert.equal("in a list [REDACTED]", d.metadata.list[2])
+    assert_clean()
+  end)
+
+  it("is redacted from every field of an error met inside a stream", function()
+    local c = client{ retry = false }
+    m:script{ { chunks = {
+      { candidates = { { content = { role = "model", parts = { { text = "Hi" } } }, index = 0 } } },
+      { error = { code = 500, message = "broke for " .. KEY, status = "S_" .. KEY,
+                  details = { { ["@type"] = "type.googleapis.com/google.rpc.DebugInfo", detail = KEY } } } },
+    } } }
+    local s = c.models:generate_content_stream(REQ)
+    local ok, err = pcall(function() for _ in s do end end)
+    assert.is_false(ok)
+    keep(err)
+    assert.equal("broke for [REDACTED]", err.message)
+    assert.equal("S_[REDACTED]", err.status)
+    assert.equal("[REDACTED]", err.details[1].detail)
+    assert_clean()
+  end)
+
+  it("is redacted before an HTML error page is cut short", function()
+    local c = client{ retry = false }
+    m:faults{ { type = "html", code = 502, body = "<html><p>" .. ("y"):rep(290) .. KEY .. "</p></html>" } }
+    local _, err = c.models:generate_content(REQ)
+    keep(err)
+    assert.equal(502, err.code)
+    assert.is_false(has_piece(err.message))
+    assert.matches("^HTTP 502: y+%[RE", err.message)
+    assert_clean()
+  end)
+
+  it("is redacted before a bad stream event is quoted, cut short", function()
+    local c = client{ retry = false }
+    m:script{ { chunks = { "data: " .. ("x"):rep(70) .. KEY .. " and more\r\n\r\n" } } }
+    local chunk, err = c.models:generate_content_stream(REQ):next()
+    assert.is_nil(chunk)
+    keep(err)
+    assert.equal("decode", err.kind)
+    assert.is_false(has_piece(err.message))
+    assert.matches(": x+%[RE[A-Z%]]*%.%.%.$", err.message)
+    assert_clean()
+  end)
+
+  it("of a few characters is not searched for in text: log lines and errors stay whole", function()
+    for _, short in ipairs({ "e", "ke", "API" }) do
+      lines = {}
+      local c = client{ api_key = short, retry = false }
+      local _, err = c.models:generate_content(REQ)
+      assert.equal(400, err.code)
+      assert.equal("API key not valid. Please pass a valid API key.", err.message)
+      assert.equal("API key not valid. Please pass a valid API key.", err.details[2].message)
+      local text = log_text()
+      assert.matches("POST http://127%.0%.0%.1:%d+/v1beta/models/gemini%-2%.5%-flash:generateContent", text)
+      assert.matches("x%-goog%-api%-key: %[REDACTED%]", text)      -- the header still is
+      assert.matches("the API key has " .. #short .. " characters", text)
+      assert.is_nil(text:find("[REDACTED]", text:find("x-goog-api-key: [REDACTED]", 1, true) + 26, true))
+    end
+  end)
+
+  it("nor is the password of a base_url with userinfo, in the log or in errors", function()
+    local host = m.url:match("^http://(.*)$")
+    for _, pw in ipairs({ "proxy-pass-9f31c7", "pw" }) do
+      lines, seen = {}, {}
+      local c = client{ retry = false, base_url = "http://gemini-user:" .. pw .. "@" .. host }
+      m:faults{ { type = "status", code = 407, message = "bad password " .. pw } }
+      local _, err = c.models:generate_content(REQ)
+      keep(err)
+      local _, err2 = c.models:generate_content(REQ)
+      keep(err2)
+      local text = log_text()
+      assert.matches("POST http://%[REDACTED%]@127%.0%.0%.1:%d+/v1beta/models/", text)
+      assert.is_nil(text:find("gemini-user:" .. pw, 1, true))
+      if #pw >= 8 then
+        assert.equal("bad password [REDACTED]", err.message)
+        for _, x in ipairs(seen) do assert.is_nil(x:find(pw, 1, true)) end
+        assert.is_nil(text:find(pw, 1, true))
+      end
+      assert_clean()
+    end
+  end)
+
   it("is not in `debug = true` output on stderr", function()
     local cmd = table.concat({
       "LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;;'",

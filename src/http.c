@@ -18,14 +18,16 @@
  *   local req  = sess:request{ method=, url=, headers={"k: v",...}, body=,
  *                              body_file=, body_offset=, body_length=,
  *                              timeout=, connect_timeout=, stall_timeout=,
- *                              proxy=, ca_file=, verify=, max_body= }
+ *                              proxy=, ca_file=, verify=, max_body=,
+ *                              fresh_connect= }
  *   req:await("headers"|"data"|"done" [, timeout_ms]) -> ready (boolean)
  *   req:status(), req:headers(), req:take(), req:error(), req:is_done(),
  *   req:progress(), req:close(), req:id(), req:check_stall()
  *
  *   -- event-loop mode (no sess:step / req:await on such a session):
- *   sess:watch()
- *   sess:socket_action(fd, flags)   -- flags: 1 readable, 2 writable, 4 error
+ *   sess:watch([aggregate]) -> fd | nil  -- fd: one descriptor for all sockets
+ *   sess:ready_action()             -- that fd is readable (epoll)
+ *   sess:socket_action(fd, flags)   -- else, per socket: 1 readable, 2 writable, 4 error
  *   sess:timeout_action()
  *   sess:take_changes() -> {fd, what, fd, what, ...} | nil, timer_ms | nil
  *   sess:take_events()  -> {id, ...} | nil   (requests that progressed)
@@ -36,11 +38,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/epoll.h>
+#define HAVE_EPOLL 1
+#endif
 
 #define SESSION_MT "gemini.core.session"
 #define REQUEST_MT "gemini.core.request"
@@ -101,6 +108,8 @@ typedef struct session {
     long timer_ms;
     int timer_changed;
     int oom;                /* a record could not be stored */
+    int epfd;               /* with epoll: libcurl's sockets, watched in C; else -1 */
+    int watch_errno;        /* epoll_ctl failed with this */
 } session;
 
 typedef struct request {
@@ -262,7 +271,18 @@ static request *check_request(lua_State *L, int i)
     return luaL_checkudata(L, i, REQUEST_MT);
 }
 
-static double opt_number(lua_State *L, int t, const char *k, double def)
+/* The largest seconds a timeout option keeps: its ms fit an int, hence a
+ * long on every platform (about 24.8 days; more is as good as none). */
+#define MAX_SECONDS 2147483.0
+/* The largest byte count or offset: exact in a double, and within size_t
+ * and curl_off_t. */
+#define MAX_BYTES ((double)SIZE_MAX < 9007199254740992.0 ? (double)SIZE_MAX : 9007199254740992.0)
+
+/* A number option >= 0, at most `max`: NaN and negative numbers are
+ * refused, larger ones clamped, so that converting it to an integer type
+ * is defined (a double out of the type's range is undefined behaviour;
+ * math.huge or 1e300 for a timeout would be). */
+static double opt_number(lua_State *L, int t, const char *k, double def, double max)
 {
     double v;
     lua_getfield(L, t, k);
@@ -271,7 +291,9 @@ static double opt_number(lua_State *L, int t, const char *k, double def)
         luaL_error(L, "request option '%s' must be a number", k);
     v = lua_isnil(L, -1) ? def : lua_tonumber(L, -1);
     lua_pop(L, 1);
-    return v;
+    if (!(v >= 0))
+        luaL_error(L, "request option '%s' must be a number >= 0", k);
+    return v > max ? max : v;
 }
 
 static const char *opt_string(lua_State *L, int t, const char *k, size_t *len)
@@ -374,6 +396,7 @@ static int l_session(lua_State *L)
 {
     session *s = gm_newuserdata(L, sizeof *s);
     memset(s, 0, sizeof *s);
+    s->epfd = -1;
     s->multi = curl_multi_init();
     if (s->multi == NULL)
         return luaL_error(L, "curl_multi_init failed");
@@ -392,6 +415,10 @@ static int l_session_close(lua_State *L)
         s->multi = NULL;
     }
     /* After the cleanup: it may still report sockets going away. */
+    if (s->epfd >= 0) {
+        close(s->epfd);
+        s->epfd = -1;
+    }
     free(s->changes);
     s->changes = NULL;
     s->nchanges = s->capchanges = 0;
@@ -433,8 +460,8 @@ static void set_body(lua_State *L, request *r, int t, const char *method)
         r->fd = open(file, O_RDONLY);
         if (r->fd < 0)
             luaL_error(L, "cannot open body_file: %s", strerror(errno));
-        r->file_offset = (curl_off_t)opt_number(L, t, "body_offset", 0);
-        r->file_length = (curl_off_t)opt_number(L, t, "body_length", 0);
+        r->file_offset = (curl_off_t)opt_number(L, t, "body_offset", 0, MAX_BYTES);
+        r->file_length = (curl_off_t)opt_number(L, t, "body_length", 0, MAX_BYTES);
         curl_easy_setopt(r->easy, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
         curl_easy_setopt(r->easy, CURLOPT_READFUNCTION, on_read);
@@ -489,14 +516,24 @@ static int l_session_request(lua_State *L)
     method = opt_string(L, 2, "method", NULL);
     if (method == NULL)
         method = "GET";
-    timeout = opt_number(L, 2, "timeout", 0);
-    connect_timeout = opt_number(L, 2, "connect_timeout", 0);
-    stall = opt_number(L, 2, "stall_timeout", 0);
-    r->max_body = (size_t)opt_number(L, 2, "max_body", 0);
+    /* 0: none. */
+    timeout = opt_number(L, 2, "timeout", 0, MAX_SECONDS);
+    connect_timeout = opt_number(L, 2, "connect_timeout", 0, MAX_SECONDS);
+    stall = opt_number(L, 2, "stall_timeout", 0, MAX_SECONDS);
+    r->max_body = (size_t)opt_number(L, 2, "max_body", 0, MAX_BYTES);
     proxy = opt_string(L, 2, "proxy", NULL);
     ca_file = opt_string(L, 2, "ca_file", NULL);
     lua_getfield(L, 2, "verify");
     verify = lua_isnil(L, -1) || lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, 2, "fresh_connect");
+    if (lua_toboolean(L, -1)) {
+        /* A connection of its own, closed afterwards: libcurl re-sends a
+         * request by itself (body and all) only over a reused connection
+         * that died before the answer. */
+        curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(r->easy, CURLOPT_FORBID_REUSE, 1L);
+    }
     lua_pop(L, 1);
 
     curl_easy_setopt(r->easy, CURLOPT_URL, url);
@@ -578,6 +615,36 @@ static int l_session_step(lua_State *L)
 
 /* ---- event loop ------------------------------------------------------------ */
 
+/* Where epoll exists, the session watches libcurl's sockets itself, in one
+ * epoll set, and the loop watches only that set's descriptor (readable when
+ * a socket is ready). A poll handle of the loop on each socket would do,
+ * but libuv reports a socket with an error (a refused connection, a reset)
+ * as UV_EBADF, and luv prints "EBADF: bad file descriptor" on stderr for
+ * it, once per failed connection: on the editor's screen in Neovim. The
+ * epoll descriptor itself never has an error. epoll_ctl is a plain system
+ * call, safe inside libcurl's callback; a socket libcurl closed is already
+ * gone from the set (the kernel drops it), so stale interest cannot arise.
+ * Elsewhere the changes are recorded for the loop to apply per socket. */
+#ifdef HAVE_EPOLL
+static int epoll_watch(session *s, curl_socket_t fd, int what)
+{
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    if (what == CURL_POLL_REMOVE) {
+        /* Fails when libcurl has closed the socket already: nothing to do. */
+        epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, &ev);
+        return 0;
+    }
+    ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
+    ev.data.fd = fd;
+    if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) == 0
+        || (errno == ENOENT && epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) == 0))
+        return 0;
+    s->watch_errno = errno;
+    return -1;
+}
+#endif
+
 /* libcurl's socket callback. It runs inside libcurl (during an action, an
  * add or a remove), where calling into Lua is not safe, so it only records
  * the change; the order is kept, because a socket number that was removed
@@ -588,6 +655,10 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *soc
     int w = 0;
     (void)easy;
     (void)sockp;
+#ifdef HAVE_EPOLL
+    if (s->epfd >= 0)
+        return epoll_watch(s, fd, what);
+#endif
     if (what == CURL_POLL_IN)
         w = 1;
     else if (what == CURL_POLL_OUT)
@@ -615,19 +686,33 @@ static int on_timer(CURLM *multi, long timeout_ms, void *ud)
 }
 
 /* Switches the session to event-loop mode. Call it before the first
- * request; from then on the session is driven by socket_action and
- * timeout_action only. */
+ * request; from then on the session is driven by ready_action (or
+ * socket_action) and timeout_action only. Returns the descriptor to watch
+ * for reading when the session watches its sockets itself (then call
+ * ready_action when it is readable); else nothing (then apply the socket
+ * changes of take_changes). watch(false) asks for the changes even where
+ * epoll exists (the specs cover that path on Linux too). */
 static int l_session_watch(lua_State *L)
 {
     session *s = check_session(L, 1);
-    if (s->watching)
+    if (!s->watching) {
+#ifdef HAVE_EPOLL
+        if (lua_isnone(L, 2) || lua_toboolean(L, 2)) {
+            s->epfd = epoll_create1(EPOLL_CLOEXEC);
+            if (s->epfd < 0)
+                return luaL_error(L, "epoll_create1 failed: %s", strerror(errno));
+        }
+#endif
+        curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+        curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
+        curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+        curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
+        s->watching = 1;
+    }
+    if (s->epfd < 0)
         return 0;
-    curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
-    curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-    curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
-    s->watching = 1;
-    return 0;
+    lua_pushinteger(L, s->epfd);
+    return 1;
 }
 
 static int session_action(lua_State *L, session *s, curl_socket_t fd, int ev)
@@ -658,6 +743,51 @@ static int l_session_socket_action(lua_State *L)
     return session_action(L, s, (curl_socket_t)fd, ev);
 }
 
+#ifdef HAVE_EPOLL
+/* Tells libcurl about every socket of the epoll set that is ready; returns
+ * how many there were. */
+static int epoll_dispatch(session *s)
+{
+    struct epoll_event evs[64];
+    int i, n, running;
+    do
+        n = epoll_wait(s->epfd, evs, 64, 0);
+    while (n < 0 && errno == EINTR);
+    for (i = 0; i < n; i++) {
+        uint32_t e = evs[i].events;
+        int ev = 0;
+        /* With the error flag also "readable": libcurl then reads the
+         * socket and reports the real cause (connection reset...). */
+        if (e & (EPOLLIN | EPOLLHUP | EPOLLERR))
+            ev |= CURL_CSELECT_IN;
+        if (e & EPOLLOUT)
+            ev |= CURL_CSELECT_OUT;
+        if (e & EPOLLERR)
+            ev |= CURL_CSELECT_ERR;
+        /* A socket closed by an earlier action of this batch is unknown to
+         * libcurl by now, which ignores it. */
+        curl_multi_socket_action(s->multi, evs[i].data.fd, ev, &running);
+    }
+    return n < 0 ? 0 : n;
+}
+#endif
+
+/* The descriptor of watch() is readable: tells libcurl about every socket
+ * that is ready. Returns how many there were. */
+static int l_session_ready_action(lua_State *L)
+{
+    session *s = check_session(L, 1);
+    int n = 0;
+    if (s->epfd < 0)
+        return luaL_error(L, "session does not watch its sockets (use socket_action)");
+#ifdef HAVE_EPOLL
+    n = epoll_dispatch(s);
+#endif
+    collect_done(s);
+    lua_pushinteger(L, n);
+    return 1;
+}
+
 /* Tells libcurl that its timer has expired. */
 static int l_session_timeout_action(lua_State *L)
 {
@@ -674,6 +804,11 @@ static int l_session_take_changes(lua_State *L)
     if (s->oom) {
         s->oom = 0;
         return luaL_error(L, "out of memory recording socket changes");
+    }
+    if (s->watch_errno) {
+        int e = s->watch_errno;
+        s->watch_errno = 0;
+        return luaL_error(L, "cannot watch a socket: %s", strerror(e));
     }
     if (s->nchanges == 0) {
         lua_pushnil(L);
@@ -835,9 +970,35 @@ static int l_request_take(lua_State *L)
     return 1;
 }
 
+/* Whether a libcurl result is one that trying again cannot help: the
+ * request cannot ever work as made (a malformed URL, a port past 65535, a
+ * scheme or option libcurl refuses) or the local TLS set-up is wrong (a CA
+ * or certificate file that cannot be used, a certificate that does not
+ * verify). */
+static int is_final(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_FAILED_INIT:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_NOT_BUILT_IN:
+    case CURLE_BAD_FUNCTION_ARGUMENT:
+    case CURLE_UNKNOWN_OPTION:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* nil while the transfer is fine; else kind ("timeout"|"transport"), a
- * message, and true when trying again cannot help (a limit was hit). The
- * message names no URL or header, so no key can leak. */
+ * message, and true when trying again cannot help (a limit was hit, or
+ * see is_final). The message names no URL or header, so no key can leak. */
 static int l_request_error(lua_State *L)
 {
     request *r = check_request(L, 1);
@@ -845,16 +1006,21 @@ static int l_request_error(lua_State *L)
     if (!r->done || r->result == CURLE_OK)
         return 0;
     if (r->overflow) {
+        char line[96];
+        snprintf(line, sizeof line, "response larger than %llu bytes (max_response_size)",
+                 (unsigned long long)r->max_body);
         lua_pushliteral(L, "transport");
-        lua_pushfstring(L, "response larger than %d bytes (max_response_size)",
-                        (int)r->max_body);
+        lua_pushstring(L, line);
         lua_pushboolean(L, 1);
         return 3;
     }
     msg = r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->result);
     lua_pushstring(L, r->result == CURLE_OPERATION_TIMEDOUT ? "timeout" : "transport");
     lua_pushstring(L, msg);
-    return 2;
+    if (!is_final(r->result))
+        return 2;
+    lua_pushboolean(L, 1);
+    return 3;
 }
 
 static int l_request_is_done(lua_State *L)
@@ -917,8 +1083,10 @@ static int l_sleep(lua_State *L)
 {
     double secs = luaL_checknumber(L, 1);
     struct timespec ts;
-    if (secs <= 0)
-        return 0;
+    if (!(secs > 0))
+        return 0;       /* NaN too */
+    if (secs > MAX_SECONDS)
+        secs = MAX_SECONDS;     /* (time_t)1e300 would be undefined */
     ts.tv_sec = (time_t)secs;
     ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
@@ -944,6 +1112,7 @@ void gemini_open_http(lua_State *L)
         { "request", l_session_request },
         { "step", l_session_step },
         { "watch", l_session_watch },
+        { "ready_action", l_session_ready_action },
         { "socket_action", l_session_socket_action },
         { "timeout_action", l_session_timeout_action },
         { "take_changes", l_session_take_changes },

@@ -22,12 +22,14 @@
  */
 #include "core.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define FRAMER_MT "gemini.core.sse_framer"
 #define DEFAULT_MAX ((size_t)16 * 1024 * 1024)
+#define MAX_LIMIT ((double)SIZE_MAX < 1e15 ? (double)SIZE_MAX : 1e15)
 /* reset() keeps buffers up to this size for the next stream. */
 #define KEEP_CAP ((size_t)64 * 1024)
 
@@ -388,8 +390,12 @@ static int sse_framer_new(lua_State *L)
             if (lua_type(L, -1) != LUA_TNUMBER)
                 luaL_argerror(L, 1, "max_event_size must be a number");
             m = lua_tonumber(L, -1);
-            if (!(m >= 1 && m <= 1e15))
+            if (!(m >= 1))
                 luaL_argerror(L, 1, "max_event_size must be >= 1");
+            /* More is as good as no limit; clamped, the cast is defined
+             * (also where size_t has 32 bits). */
+            if (m > MAX_LIMIT)
+                m = MAX_LIMIT;
             max = (size_t)m;
         }
         lua_pop(L, 1);

@@ -3,19 +3,23 @@
 -- with `gemini.tools.functions`), the handlers are called and their results
 -- sent back, until the model answers without calls or the limit is reached.
 --
--- What is sent back, per round: candidate 0's content exactly as received
--- (every part, `thought` parts and `thoughtSignature`s included: Gemini 3
--- rejects a conversation without them), then one `user` content holding
--- one `functionResponse` part per call, in the order of the calls, each
--- with the call's `id` when it had one.
+-- What is sent back, per round: candidate 0's content as received (every
+-- part, `thought` parts and `thoughtSignature`s included: Gemini 3 rejects
+-- a conversation without them; only what JSON cannot carry is repaired or
+-- dropped, with a log line, see `sendable`), then one `user` content
+-- holding one `functionResponse` part per call, in the order of the
+-- calls, each with the call's `id` when it had one.
 --
 -- A handler is called as `handler(args, call)`: `args` is a copy of the
 -- call's arguments (integral numbers as Lua integers on 5.3+, as Python
--- does), `call` is `{name=, args=, id=}`. Its first return value is sent
--- as `{result = value}`; a handler that raises, or returns `nil, err`, is
--- answered with `{error = <message>}` and the loop goes on (the model sees
--- the failure and may recover). A call naming a function without a handler
--- is answered with `{error = "no handler for function 'x'"}`.
+-- does; `{}` when the call has none), `call` is `{name=, args=, id=}`. Its
+-- first return value is sent as `{result = value}`; a handler that raises,
+-- or returns `nil, err`, is answered with `{error = <message>}` and the
+-- loop goes on (the model sees the failure and may recover). A call naming
+-- a function without a handler is answered with `{error = "no handler for
+-- function 'x'"}`, and a call whose arguments are not a JSON object (a
+-- string, a number, a list) with `{error = "the arguments of function 'x'
+-- are not a JSON object (got a string)"}`, without running the handler.
 --
 -- The limit, `config.automatic_function_calling.maximum_remote_calls`
 -- (default 10), counts requests to the model, as in the SDK. Unlike the
@@ -60,31 +64,158 @@ function M.settings(config, fname)
   return handlers, math.floor(max)
 end
 
--- A deep copy of decoded JSON. For a handler (`user_copy`, `integers` set),
--- integral floats become integers
--- (lua-cjson decodes every number as a float on 5.3+, and a handler doing
--- `("%d"):format(n)` or `t[n]` expects what the model meant). JSON markers
--- (empty object/array) and null are kept.
-local tointeger = math.tointeger
-local function deep_copy(v, integers)
-  local t = type(v)
-  if t == "number" and integers then
-    return tointeger and tointeger(v) or v
+-- A deep copy of decoded JSON, `leaf` applied to every key and every
+-- value that is not a table. JSON markers (empty object/array) and null
+-- are kept.
+local function deep_copy(v, leaf)
+  if type(v) ~= "table" then
+    if leaf then return leaf(v) end
+    return v
   end
-  if t ~= "table" then return v end
   local c = {}
-  for k, x in pairs(v) do c[k] = deep_copy(x, integers) end
+  for k, x in pairs(v) do
+    if leaf then k = leaf(k) end
+    c[k] = deep_copy(x, leaf)
+  end
   local mt = getmetatable(v)
   if mt == json.object_mt or mt == json.array_mt then setmetatable(c, mt) end
   return c
 end
-local function user_copy(v) return deep_copy(v, true) end
+
+-- For a handler, integral floats become integers (lua-cjson decodes every
+-- number as a float on 5.3+, and a handler doing `("%d"):format(n)` or
+-- `t[n]` expects what the model meant). A decoder that returns integers
+-- for JSON integers makes this a no-op.
+local tointeger = math.tointeger
+local function integral(x)
+  if tointeger and type(x) == "number" then return tointeger(x) or x end
+  return x
+end
+local function user_copy(v) return deep_copy(v, integral) end
 M.user_copy = user_copy
 
 --- A deep copy of decoded JSON (contents, parts), keeping the JSON markers
 -- and every value as it is; used so that a history is not changed by a
 -- caller who edits a response or a returned list.
-function M.copy(v) return deep_copy(v, false) end
+local function copy(v) return deep_copy(v, nil) end
+M.copy = copy
+
+-- ---- model contents sent back --------------------------------------------
+
+-- Whether decoded JSON `v` is an object / a list. lua-cjson gives `{}` for
+-- both `{}` and `[]`: an empty table passes for either unless a marker says.
+local function is_object(v)
+  if type(v) ~= "table" or getmetatable(v) == json.array_mt then return false end
+  local k = next(v)
+  return k == nil or type(k) == "string"
+end
+local function is_list(v)
+  if type(v) ~= "table" or getmetatable(v) == json.object_mt then return false end
+  return next(v) == nil or v[1] ~= nil
+end
+
+local function json_type(v)
+  if v == json.null then return "null" end
+  if type(v) == "table" then return is_list(v) and "a list" or "an object" end
+  return "a " .. type(v)
+end
+
+-- The length of the valid UTF-8 sequence at byte i of s (as the encoder
+-- checks it: no overlong forms, no surrogates, nothing past U+10FFFF), or nil.
+local byte = string.byte
+local function utf8_seq(s, i)
+  local b = byte(s, i)
+  if b < 0x80 then return 1 end
+  local n, lo, hi
+  if b >= 0xC2 and b <= 0xDF then n, lo, hi = 2, 0x80, 0xBF
+  elseif b == 0xE0 then n, lo, hi = 3, 0xA0, 0xBF
+  elseif b == 0xED then n, lo, hi = 3, 0x80, 0x9F
+  elseif b >= 0xE1 and b <= 0xEF then n, lo, hi = 3, 0x80, 0xBF
+  elseif b == 0xF0 then n, lo, hi = 4, 0x90, 0xBF
+  elseif b >= 0xF1 and b <= 0xF3 then n, lo, hi = 4, 0x80, 0xBF
+  elseif b == 0xF4 then n, lo, hi = 4, 0x80, 0x8F
+  else return nil end
+  local c = byte(s, i + 1)
+  if not c or c < lo or c > hi then return nil end
+  for j = i + 2, i + n - 1 do
+    c = byte(s, j)
+    if not c or c < 0x80 or c > 0xBF then return nil end
+  end
+  return n
+end
+
+-- `x` with each byte of a string that is not valid UTF-8 replaced by U+FFFD.
+local function utf8_repaired(x)
+  if type(x) ~= "string" or not x:find("[\128-\255]") then return x end
+  local out, i, n = {}, 1, #x
+  while i <= n do
+    local len = utf8_seq(x, i)
+    out[#out + 1] = len and x:sub(i, i + len - 1) or "\239\191\189"
+    i = i + (len or 1)
+  end
+  return table.concat(out)
+end
+
+local function encodes(v)
+  local ok, msg = pcall(json.encode, v, { root = "part" })
+  return ok, not ok and utf8_repaired(tostring(msg)) or nil
+end
+
+-- One part, sendable: the part (repaired if needed), or nil and why not.
+local function sendable_part(p, i, log)
+  if not is_object(p) then
+    log("gemini: model content: part %d is not an object (%s): dropped", i, json_type(p))
+    return nil
+  end
+  local ok, why = encodes(p)
+  if ok then return p end
+  local fixed = deep_copy(p, utf8_repaired)
+  if encodes(fixed) then
+    log("gemini: model content: part %d: %s: repaired (each invalid UTF-8 byte is now U+FFFD)", i, why)
+    return fixed
+  end
+  log("gemini: model content: part %d: %s: dropped", i, why)
+  return nil
+end
+
+--- A model content made fit to be sent back, once, when it is recorded (a
+-- chat's history, the contents of automatic function calling): a copy of
+-- `content`, every part kept as received, unknown kinds of part and unknown
+-- keys included, except what the request encoder cannot send. A part that
+-- is not an object is dropped; strings that are not valid UTF-8 are
+-- repaired (U+FFFD for each bad byte); a part that still cannot be encoded
+-- is dropped. Each change is logged through `log(fmt, ...)`, so a broken
+-- or newer answer costs a part, never the conversation.
+-- @param content the `content` of a candidate, as decoded (any value)
+-- @tparam function log `log(fmt, ...)` (`client:_log`)
+-- @treturn table `{role = "model", parts = {...}}` and the other fields of `content`
+function M.sendable(content, log)
+  if content ~= nil and not is_object(content) then
+    log("gemini: model content is not an object (%s): dropped", json_type(content))
+  end
+  local c = is_object(content) and copy(content) or {}
+  c.role = "model"
+  local parts = c.parts
+  if parts ~= nil and not is_list(parts) then
+    log("gemini: model content: parts is not a list (%s): dropped", json_type(parts))
+  end
+  parts = is_list(parts) and parts or {}
+  c.parts = parts
+  -- The usual answer encodes as it is: one check, nothing more.
+  local clean = true
+  for i = 1, #parts do
+    if not is_object(parts[i]) then clean = false break end
+  end
+  if clean and encodes(c) then return c end
+  local kept = {}
+  for i = 1, #parts do kept[#kept + 1] = sendable_part(parts[i], i, log) end
+  c.parts = kept
+  if not encodes(c) then
+    log("gemini: model content: fields other than its parts cannot be encoded: dropped")
+    c = { role = "model", parts = kept }
+  end
+  return c
+end
 
 local function message_of(e)
   if type(e) == "string" then return e end
@@ -99,7 +230,17 @@ local function run_one(handlers, fc)
   if not h then
     return { error = "no handler for function '" .. tostring(name) .. "'" }
   end
-  local args = type(fc.args) == "table" and user_copy(fc.args) or {}
+  -- Arguments that are not an object are the model's mistake: it is told,
+  -- rather than a handler called with something it did not declare.
+  local args = fc.args
+  if args == nil or args == json.null then
+    args = {}
+  elseif is_object(args) then
+    args = user_copy(args)
+  else
+    return { error = "the arguments of function '" .. name .. "' are not a JSON object (got "
+      .. json_type(args) .. ")" }
+  end
   local ok, value, err = pcall(h, args, { name = name, args = args, id = fc.id })
   if not ok then return { error = message_of(value) } end
   if value == nil and err ~= nil then return { error = message_of(err) } end
@@ -115,17 +256,16 @@ local function run_one(handlers, fc)
   return resp
 end
 
---- Runs the function calls of candidate 0 of `res`: the `user` content
--- with the `functionResponse` parts, in the order of the calls, or nil
--- when candidate 0 has no function call.
--- @tparam table res a response
+--- Runs the function calls of a content: the `user` content with the
+-- `functionResponse` parts, in the order of the calls, or nil when it has
+-- no function call.
+-- @tparam table content a model content made by `sendable`
 -- @tparam table handlers name -> function
-function M.respond(res, handlers)
-  local parts = response.parts(res)
-  if not parts then return nil end
+function M.respond(content, handlers)
+  local parts = content.parts
   local out
   for i = 1, #parts do
-    local fc = type(parts[i]) == "table" and parts[i].functionCall
+    local fc = parts[i].functionCall
     if type(fc) == "table" then
       local fr = { name = type(fc.name) == "string" and fc.name or tostring(fc.name),
                    response = run_one(handlers, fc), id = fc.id }
@@ -134,6 +274,34 @@ function M.respond(res, handlers)
     end
   end
   return out and { role = "user", parts = out } or nil
+end
+
+local function has_call(parts)
+  for i = 1, #parts do
+    local p = parts[i]
+    if type(p) == "table" and type(p.functionCall) == "table" then return true end
+  end
+  return false
+end
+
+--- One round of function calling on candidate 0 of `res`: its content
+-- made sendable (see `sendable`) and the `user` content answering its
+-- calls; nil when there is no call to run.
+-- @tparam table res a response
+-- @tparam table handlers name -> function
+-- @tparam function log `log(fmt, ...)`
+function M.round(res, handlers, log)
+  local parts = response.parts(res)
+  if not parts or not has_call(parts) then return nil end
+  local content = M.sendable(res.candidates[1].content, log)
+  local reply = M.respond(content, handlers)
+  if not reply then return nil end
+  return content, reply
+end
+
+--- `client:_log` as a plain `log(fmt, ...)` function.
+function M.logger(client)
+  return function(...) client:_log(...) end
 end
 
 local function concat(a, b)
@@ -148,21 +316,23 @@ end
 -- @tparam table contents the normalised contents of the first request (not modified)
 -- @tparam table handlers name -> function
 -- @tparam number max the maximum number of requests
+-- @tparam function log `log(fmt, ...)`, for what `sendable` changes
 -- @return the last response (with `automatic_function_calling_history`) and
 -- the list of contents the loop added (pairs of model call content and user
 -- response content); or nil, err when a request failed
-function M.loop(send, contents, handlers, max)
+function M.loop(send, contents, handlers, max, log)
   local added, requests = {}, 0
   while true do
     local res, err = send(concat(contents, added))
     if not res then return nil, err end
     requests = requests + 1
-    local reply = requests < max and M.respond(res, handlers) or nil
+    local call, reply
+    if requests < max then call, reply = M.round(res, handlers, log) end
     if not reply then
       response.set_afc_history(res, #added > 0 and concat(contents, added) or {})
       return res, added
     end
-    added[#added + 1] = res.candidates[1].content
+    added[#added + 1] = call
     added[#added + 1] = reply
   end
 end
@@ -174,7 +344,7 @@ function M.generate_loop(models, r, handlers, max)
   return M.loop(function(contents)
     r.body.contents = contents
     return models:_generate_once(r)
-  end, r.body.contents, handlers, max)
+  end, r.body.contents, handlers, max, M.logger(models.client))
 end
 
 --- AFC for `models:generate_content` (see `generate_loop`).
@@ -193,7 +363,7 @@ function M.generate_stream(models, r, handlers, max, on_done)
   return M.stream(function(contents)
     r.body.contents = contents
     return models:_stream(r)
-  end, r.body.contents, handlers, max, on_done)
+  end, r.body.contents, handlers, max, M.logger(models.client), on_done)
 end
 
 --- A stream over several requests: each request's chunks are handed over
@@ -209,11 +379,12 @@ Chain.__index = Chain
 -- @tparam table contents the contents of the first request (not modified)
 -- @tparam table handlers name -> function
 -- @tparam number max the maximum number of requests
+-- @tparam function log `log(fmt, ...)`, for what `sendable` changes
 -- @tparam[opt] function on_done `on_done(response, added)` when the last
 -- request ends well; `added` as in `loop`
-function M.stream(open, contents, handlers, max, on_done)
+function M.stream(open, contents, handlers, max, log, on_done)
   local self = setmetatable({ open = open, contents = contents, handlers = handlers,
-    max = max, on_done = on_done, added = {}, requests = 0 }, Chain)
+    max = max, log = log, on_done = on_done, added = {}, requests = 0 }, Chain)
   self.inner = open(contents)
   return self
 end
@@ -232,7 +403,8 @@ function Chain:next()
     end
     local res = self.inner.response
     self.requests = self.requests + 1
-    local reply = self.requests < self.max and M.respond(res, self.handlers) or nil
+    local call, reply
+    if self.requests < self.max then call, reply = M.round(res, self.handlers, self.log) end
     if not reply then
       local added = self.added
       response.set_afc_history(res, #added > 0 and concat(self.contents, added) or {})
@@ -241,7 +413,7 @@ function Chain:next()
       if self.on_done then self.on_done(res, added) end
       return nil
     end
-    self.added[#self.added + 1] = res.candidates[1].content
+    self.added[#self.added + 1] = call
     self.added[#self.added + 1] = reply
     self.inner = self.open(concat(self.contents, self.added))
   end
@@ -256,7 +428,7 @@ end
 --- Drives a generic `for`; raises the `gemini.Error` on failure.
 function Chain:__call()
   local chunk, err = self:next()
-  if err then error(err, 0) end
+  if err then errors.raise(err) end
   return chunk
 end
 

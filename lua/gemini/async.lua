@@ -19,6 +19,11 @@
 -- API may be called, unless the client has `fast_callbacks = true` (then
 -- they run directly in libuv's callback, a "fast" context: quicker, but
 -- most of `vim.api` is off limits there).
+--
+-- `client:close()` may be called anywhere, inside these callbacks too (the
+-- way a luv program ends when its work is done): every call still running
+-- (a `generate_content_all` group as one) then gets its "canceled" error
+-- once, as after `handle:cancel()`, and nothing else of the client runs.
 -- @module gemini.async
 local core = require("gemini.core")
 local errors = require("gemini.errors")
@@ -290,7 +295,10 @@ function service_in(view, service)
   return s
 end
 
--- The client's view on its event loop (made on first use).
+-- The client's view on its event loop (made on first use). The view knows
+-- the user's calls still running (`view.running`: handle -> true), so that
+-- `client:close()`, which closes the loop transport, cancels them first:
+-- each gets its "canceled" error once, like after `handle:cancel()`.
 local function loop_view(client, fname)
   if client._loop_view then return client._loop_view end
   if client.loop == nil then
@@ -300,8 +308,15 @@ local function loop_view(client, fname)
   if not client._luv then
     client._luv = require("gemini.transport.luv").new(client.loop)
   end
-  client._loop_view = view_of(client, client._luv)
-  return client._loop_view
+  local view = view_of(client, client._luv)
+  view.running = {}
+  client._luv.on_close = function()
+    local handles = {}
+    for h in pairs(view.running) do handles[#handles + 1] = h end
+    for _, h in ipairs(handles) do h:cancel() end
+  end
+  client._loop_view = view
+  return view
 end
 
 -- ---- the callback API --------------------------------------------------------
@@ -314,15 +329,18 @@ local function user_task(client, view, fn, done)
     M.deliver(client, function()
       if task.canceled or task.delivered then return end
       task.delivered = true
+      view.running[task] = nil
       done(err, res)
     end)
   end, function(err)
+    view.running[task] = nil
     M.deliver(client, function()
       task.delivered = true
       done(err, nil)
     end)
   end)
   task.user = true
+  view.running[task] = true
   return task
 end
 
@@ -677,6 +695,7 @@ function M.all(models, requests, opts, cb)
     local function finish()
       if group.finished then return end
       group.finished = true
+      view.running[group] = nil
       M.deliver(client, cb, responses, errs)
     end
     workers = start_workers(view, models, requests, conc, responses, errs, finish)
@@ -694,6 +713,7 @@ function M.all(models, requests, opts, cb)
       fin()
       return true
     end
+    view.running[group] = true
     return group
   end
   if client.transport.resty then return all_resty(models, requests, conc) end

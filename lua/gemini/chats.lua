@@ -6,8 +6,12 @@
 --    for _, c in ipairs(chat:get_history()) do print(c.role, c.parts[1].text) end
 --
 -- Every model turn is kept exactly as it was received (every part, `thought`
--- parts and `thoughtSignature`s included) and sent back as it came: Gemini 3
--- rejects a conversation whose signatures are missing or altered. A turn that
+-- parts and `thoughtSignature`s included, kinds of part this library does
+-- not know too) and sent back as it came: Gemini 3 rejects a conversation
+-- whose signatures are missing or altered. Only what cannot be sent back
+-- at all (a part that is not an object, text that is not UTF-8) is dropped
+-- or repaired when the turn is recorded, with a line in the log, so that
+-- one bad answer never makes the later turns fail. A turn that
 -- fails (an error, a stream that fails or is closed before its end) leaves
 -- the history as it was, so the same message can simply be sent again.
 --
@@ -19,6 +23,7 @@
 -- @module gemini.chats
 local afc = require("gemini.afc")
 local errors = require("gemini.errors")
+local json = require("gemini.json")
 local request = require("gemini.request")
 
 local M = {}
@@ -40,16 +45,24 @@ end
 
 local copy = afc.copy
 
--- The SDK's check of one model content: it has parts, none of them empty,
--- and no empty text (a part that only carries a thoughtSignature on an
--- empty text is kept: Gemini 3 streams them that way).
+-- Whether a part carries nothing at all ({} or only nulls).
+local function empty_part(p)
+  for _, v in pairs(p) do
+    if v ~= json.null then return false end
+  end
+  return true
+end
+
+-- The SDK's check of one model content: it has parts and none of them is
+-- completely empty. An empty text is a valid part: Gemini 3 streams follow
+-- a functionCall or executableCode part with {"text": ""} (the SDK dropped
+-- its empty-text rule for that in January 2026).
 local function valid_content(c)
   local parts = type(c) == "table" and c.parts
   if type(parts) ~= "table" or #parts == 0 then return false end
   for i = 1, #parts do
     local p = parts[i]
-    if type(p) ~= "table" or next(p) == nil then return false end
-    if p.text == "" and p.thoughtSignature == nil and p.thought_signature == nil then return false end
+    if type(p) ~= "table" or empty_part(p) then return false end
   end
   return true
 end
@@ -108,6 +121,7 @@ function Chats:create(opts)
     error("bad self to 'create' (call it as client.chats:create{...})", 2)
   end
   errors.arg("create", 1, opts, "table")
+  request.check_keys(opts, "chat", "create")
   request.model(opts.model, "create")
   errors.field("create", "config", opts.config, "table", true)
   errors.field("create", "history", opts.history, "table", true)
@@ -129,27 +143,33 @@ local function append(list, items)
   for i = 1, #items do list[#list + 1] = items[i] end
 end
 
--- A turn ended well: the input, the function calling pairs, then the final
--- model content (an empty model content when the answer has none, which
--- the curated history leaves out with its input).
+-- A turn ended well: the input, the function calling pairs (made sendable
+-- by gemini.afc), then the final model content made sendable once, here
+-- (see afc.sendable: a part the API cannot take back is repaired or
+-- dropped, with a log line, so it never fails a later turn). A model
+-- content without parts is recorded as one, which the curated history
+-- leaves out with its input.
 function Chat:_record(input, added, res)
   local c = res.candidates
   c = type(c) == "table" and c[1]
-  local content = type(c) == "table" and type(c.content) == "table" and c.content
-    or { role = "model", parts = {} }
+  local content = type(c) == "table" and c.content or nil
   local h = self.history
   append(h, input)
   append(h, copy(added or {}))
-  h[#h + 1] = copy(content)
+  h[#h + 1] = afc.sendable(content, afc.logger(self.client))
 end
 
--- The request of one turn, built the way models:generate_content builds it.
+-- The request of one turn, built the way models:generate_content builds it
+-- from the input; the history, normalised when it was recorded, goes in
+-- front of it as it is (a model turn may hold parts the contents shorthand
+-- does not know: the API's newer kinds).
 function Chat:_build(input, config, fname)
-  local contents = curated(self.history)
-  append(contents, input)
   config = config or self.config
-  local r = self.client.models:build_generate({ model = self.model, contents = contents,
+  local r = self.client.models:build_generate({ model = self.model, contents = input,
     config = config }, fname)
+  local contents = curated(self.history)
+  append(contents, r.body.contents)
+  r.body.contents = contents
   return r, config
 end
 

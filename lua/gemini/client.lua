@@ -22,6 +22,7 @@ local function copy(t)
 end
 
 -- The retry policy: the defaults, overridden field by field; false = off.
+-- (The fields were checked by check_retry.)
 local function retry_policy(r, base)
   if r == false then return false end
   local p = copy(base or DEFAULT_RETRY)
@@ -34,15 +35,142 @@ local function retry_policy(r, base)
   return p
 end
 
--- `where` names the option ("bad field 'headers' to 'Client'"). A name or
--- value with a line break would smuggle in another header.
+-- ---- option checks: programmer errors raise, naming the option ------------
+
+-- What a bad value was, for a message: the number itself, else its type.
+local function shown(v)
+  if type(v) == "number" then return tostring(v) end
+  return v == nil and "no value" or type(v)
+end
+
+local function bad(field, fname, expected, v, level)
+  error(string.format("bad field '%s' to '%s' (%s expected, got %s)", field, fname, expected,
+    shown(v)), level + 1)
+end
+
+-- Seconds for a timeout: positive and finite. NaN, 0 or -1 would mean "no
+-- timeout" to libcurl, math.huge would overflow the conversion to ms.
+local function check_seconds(v, field, fname, level)
+  if v ~= nil and not (type(v) == "number" and v > 0 and v < math.huge) then
+    bad(field, fname, "a positive finite number of seconds", v, level + 1)
+  end
+end
+
+-- The longest timeout passed on (about 24.8 days; longer is as good as
+-- none): libcurl and libuv take milliseconds in a C int or long.
+local MAX_SECONDS = 2147483
+
+local function capped(seconds)
+  return seconds and math.min(seconds, MAX_SECONDS)
+end
+
+-- A count (a size in bytes, a number of attempts): a positive integer.
+local function check_count(v, field, fname, level)
+  if v ~= nil and not (type(v) == "number" and v >= 1 and v < 2 ^ 53 and v == math.floor(v)) then
+    bad(field, fname, "a positive integer", v, level + 1)
+  end
+end
+
+-- The retry fields, each of its type; an unknown one raises (a misspelt
+-- field would silently leave the default in place).
+local RETRY_FIELDS = {
+  attempts = "count", initial_delay = "delay", max_delay = "delay", jitter = "delay",
+  exp_base = "base", http_status_codes = "codes",
+}
+local function check_retry(r, field, fname, level)
+  if r == nil or type(r) == "boolean" then return end
+  if type(r) ~= "table" then bad(field, fname, "a table or false", r, level + 1) end
+  for k, v in pairs(r) do
+    local what, name = RETRY_FIELDS[k], field .. "." .. tostring(k)
+    if what == "count" then
+      check_count(v, name, fname, level + 1)
+    elseif what == "delay" then
+      if not (type(v) == "number" and v >= 0 and v < math.huge) then
+        bad(name, fname, "a finite number of seconds >= 0", v, level + 1)
+      end
+    elseif what == "base" then
+      if not (type(v) == "number" and v >= 1 and v < math.huge) then
+        bad(name, fname, "a finite number >= 1", v, level + 1)
+      end
+    elseif what == "codes" then
+      local ok = type(v) == "table"
+      for _, c in ipairs(ok and v or {}) do
+        ok = ok and type(c) == "number" and c == math.floor(c) and c >= 100 and c <= 599
+      end
+      if not ok then bad(name, fname, "a list of HTTP status codes", v, level + 1) end
+    else
+      error(string.format("bad field '%s' to '%s' (unknown field; known: attempts, initial_delay,"
+        .. " max_delay, exp_base, jitter, http_status_codes)", name, fname), level + 1)
+    end
+  end
+end
+
+-- Whether a header's text would end the header line (CR, LF) or be cut
+-- short by libcurl (NUL): either would let text reach the wire as another
+-- header.
+local function breaks_header(s)
+  return s:find("[\r\n]") ~= nil or s:find("\0", 1, true) ~= nil
+end
+
+-- `where` names the option ("bad field 'headers' to 'Client'"). A name
+-- must be an HTTP token (RFC 9110); a value must not break the line.
 local function check_header_value(name, v, where)
-  if type(name) ~= "string" or not name:find("^[^%s:]+$") then
+  if type(name) ~= "string" or not name:find("^[%w!#%$%%&'%*%+%-%.%^_`|~]+$") then
     error(string.format("%s (header name %q: a token without ':' or spaces expected)", where,
       tostring(name)), 4)
   end
-  if type(v) ~= "string" or v:find("[\r\n]") then
-    error(string.format("%s (header '%s': a string without line breaks expected)", where, name), 4)
+  if type(v) ~= "string" or breaks_header(v) then
+    error(string.format("%s (header '%s': a string without line breaks or NUL expected)", where,
+      name), 4)
+  end
+end
+
+-- The per-call options of `http_options` (seconds, like the client's).
+local HTTP_OPTIONS = { timeout = true, stall_timeout = true, headers = true, retry = true }
+
+--- The `http_options` of a flat config (either spelling), checked: raises
+-- for a field of the wrong type or an unknown one, naming it.
+-- @tparam[opt] table config
+-- @tparam string fname the call, for the message
+-- @return the table, or nil
+function Client:_http_options(config, fname)
+  if config == nil then return nil end
+  local ho = config.httpOptions
+  if ho == nil then ho = config.http_options end
+  return self:_check_http_options(ho, fname)
+end
+
+--- Checks an `http_options` table (see `_http_options`); returns it.
+function Client:_check_http_options(ho, fname)
+  fname = fname or "?"
+  if ho == nil then return nil end
+  if type(ho) ~= "table" then bad("http_options", fname, "a table", ho, 3) end
+  for k in pairs(ho) do
+    if not HTTP_OPTIONS[k] then
+      error(string.format("bad field 'http_options.%s' to '%s' (unknown field; known: timeout,"
+        .. " stall_timeout, headers, retry)", tostring(k), fname), 3)
+    end
+  end
+  check_seconds(ho.timeout, "http_options.timeout", fname, 3)
+  check_seconds(ho.stall_timeout, "http_options.stall_timeout", fname, 3)
+  if ho.headers ~= nil and type(ho.headers) ~= "table" then
+    bad("http_options.headers", fname, "a table", ho.headers, 3)
+  end
+  for name, v in pairs(ho.headers or {}) do
+    check_header_value(name, v, "bad field 'http_options.headers' to '" .. fname .. "'")
+  end
+  check_retry(ho.retry, "http_options.retry", fname, 3)
+  return ho
+end
+
+-- The base URL: http(s), a host, no query or fragment (the API path is
+-- appended to it), nothing that is not a URL character.
+local function check_base_url(base)
+  if not base:find("^https?://[^/]") or base:find("[%c%s]") then
+    error("bad field 'base_url' to 'Client' (an http:// or https:// URL expected)", 4)
+  end
+  if base:find("[?#]") then
+    error("bad field 'base_url' to 'Client' (a URL without query or fragment expected)", 4)
   end
 end
 
@@ -53,6 +181,13 @@ local ENV_KEYS = { "GOOGLE_API_KEY", "GEMINI_API_KEY" }
 -- "bearer"), `headers`, `timeout`, `connect_timeout`, `stall_timeout`,
 -- `retry`, `proxy`, `ca_file`, `verify`, `transport`, `loop`,
 -- `check_thinking`, `max_response_size`, `max_event_size`, `log`, `debug`.
+--
+-- Every option is checked here and a bad one raises, naming it: timeouts
+-- are positive finite seconds, sizes positive integers, `retry` fields of
+-- their types, `api_key` and `headers` free of CR, LF and NUL (which would
+-- inject header lines), `base_url` an http(s) URL without query or
+-- fragment. `timeout` bounds a whole call, retries and backoff waits
+-- included (see `Attempts`).
 -- @tparam[opt] table opts
 -- @return a client with `models`, `chats`, `files`, `caches`
 function Client.new(opts)
@@ -66,6 +201,15 @@ function Client.new(opts)
   F("proxy", "string"); F("ca_file", "string"); F("verify", "boolean")
   F("max_response_size", "number"); F("max_event_size", "number"); F("log", "function")
   F("fast_callbacks", "boolean")
+  for _, k in ipairs({ "timeout", "connect_timeout", "stall_timeout" }) do
+    check_seconds(opts[k], k, "Client", 2)
+  end
+  check_count(opts.max_response_size, "max_response_size", "Client", 2)
+  check_count(opts.max_event_size, "max_event_size", "Client", 2)
+  check_retry(opts.retry, "retry", "Client", 2)
+  if opts.api_version ~= nil and not opts.api_version:find("^[%w%.%-_]*$") then
+    error("bad field 'api_version' to 'Client' (a version such as \"v1beta\" expected)", 2)
+  end
   if opts.loop ~= nil and not ((type(opts.loop) == "table" or type(opts.loop) == "userdata")
                                and opts.loop.new_timer) then
     error("bad field 'loop' to 'Client' (the luv module or vim.loop expected)", 2)
@@ -82,17 +226,27 @@ function Client.new(opts)
     error("gemini.Client: no API key: pass api_key, or set GOOGLE_API_KEY or GEMINI_API_KEY"
       .. " (api_key = false sends none)", 2)
   end
-  if key then key = key:match("^%s*(.-)%s*$") end
+  if key == true then
+    error("bad field 'api_key' to 'Client' (a string expected, or false to send none)", 2)
+  end
+  if key then
+    key = key:match("^%s*(.-)%s*$")
+    -- The key goes into a header line: a line break or a NUL in it would
+    -- put the rest on the wire as a header of its own. (The message does
+    -- not show the key.)
+    if key == "" or breaks_header(key) then
+      error("bad field 'api_key' to 'Client' (a non-empty key without line breaks or NUL"
+        .. " expected" .. (opts.api_key == nil and ", in GOOGLE_API_KEY / GEMINI_API_KEY" or "")
+        .. ")", 2)
+    end
+  end
   local auth = opts.auth or "header"
   if auth ~= "header" and auth ~= "bearer" then
     error("bad field 'auth' to 'Client' (\"header\" or \"bearer\" expected)", 2)
   end
   local base = opts.base_url or os.getenv("GEMINI_BASE_URL")
   if base == nil or base == "" then base = DEFAULT_BASE end
-  if not base:match("^https?://[^/]") then
-    error("bad field 'base_url' to 'Client' (an http:// or https:// URL expected)", 2)
-  end
-  if opts.retry == true then opts.retry = nil end
+  check_base_url(base)
 
   local self = setmetatable({
     api_version = opts.api_version or "v1beta",
@@ -102,7 +256,7 @@ function Client.new(opts)
     stall_timeout = opts.stall_timeout or 300,
     max_response_size = opts.max_response_size or 256 * 1024 * 1024,
     max_event_size = opts.max_event_size or 16 * 1024 * 1024,
-    retry = retry_policy(opts.retry),
+    retry = retry_policy(opts.retry),   -- true: the defaults
     proxy = opts.proxy, ca_file = opts.ca_file,
     verify = opts.verify ~= false,
     check_thinking = opts.check_thinking ~= false,
@@ -114,6 +268,12 @@ function Client.new(opts)
   -- it is never put in a URL, an error or a log line.
   self._key = key or nil
   self._auth = auth
+  -- What errors and log lines must never show (see gemini.errors).
+  self._secrets = errors.secrets(key, base, opts.proxy)
+  if key and #key < errors.MIN_SECRET then
+    self:_log("gemini: the API key has %d characters: too short to be searched for and redacted"
+      .. " in messages (credential headers still are)", #key)
+  end
 
   local headers = {}
   for k, v in pairs(opts.headers or {}) do
@@ -203,9 +363,9 @@ function Client:_headers(extra, content_type)
   return h
 end
 
---- An error with the key redacted from its message.
+--- An error with the client's secrets redacted from it.
 function Client:error(kind, message, fields)
-  return errors.new(kind, message, fields, self._key)
+  return errors.new(kind, message, fields, self._secrets)
 end
 
 --- The error for a failed transfer, from what a transport returned:
@@ -217,7 +377,7 @@ end
 function Client:_log(fmt, ...)
   if self.log then
     local ok, line = pcall(string.format, fmt, ...)
-    self.log(errors.redact(ok and line or fmt, self._key))
+    self.log(errors.redact(ok and line or fmt, self._secrets))
   end
 end
 
@@ -245,8 +405,7 @@ end
 -- @tparam table call `{method, path, query, body (string), raw_path,
 --  url, headers, stream, http_options}`
 function Client:_spec(call)
-  local ho = call.http_options or {}
-  local timeout = ho.timeout or self.timeout
+  local ho = self:_check_http_options(call.http_options) or {}
   local extra = ho.headers
   return {
     method = call.method or "POST",
@@ -255,9 +414,9 @@ function Client:_spec(call)
     body = call.body,
     body_file = call.body_file, body_offset = call.body_offset, body_length = call.body_length,
     on_progress = call.on_progress,
-    timeout = timeout,
-    connect_timeout = self.connect_timeout,
-    stall_timeout = call.stream and (ho.stall_timeout or self.stall_timeout) or nil,
+    timeout = capped(ho.timeout or self.timeout),
+    connect_timeout = capped(self.connect_timeout),
+    stall_timeout = call.stream and capped(ho.stall_timeout or self.stall_timeout) or nil,
     proxy = self.proxy, ca_file = self.ca_file, verify = self.verify,
     max_body = self.max_response_size,
   }
@@ -293,7 +452,7 @@ end
 --- Turns a finished HTTP answer into the decoded body or an error.
 function Client:_answer(res)
   if res.status < 200 or res.status > 299 then
-    return nil, errors.from_http(res.status, res.body, res.headers, json.decode, self._key)
+    return nil, errors.from_http(res.status, res.body, res.headers, json.decode, self._secrets)
   end
   if res.body == "" then return {} end
   local v, msg = json.decode(res.body)
@@ -307,15 +466,61 @@ function Client:_answer(res)
   return v
 end
 
+-- ---- the attempts of one call ------------------------------------------------
+
+-- The shortest timeout an attempt is given, so that one made just as the
+-- deadline comes still reaches libcurl as a timeout (0 would mean none).
+local MIN_ATTEMPT = 0.001
+
+--- The attempts of one call: its transfer spec, retry policy and deadline.
+-- `timeout` bounds the whole call, retries and backoff waits included:
+-- each attempt's transfer gets what is left of it as its own timeout, and
+-- a backoff wait that would end at or past the deadline is not taken; the
+-- last attempt's error is returned instead (kind "timeout" when that
+-- attempt ran out of time; whatever it was otherwise, e.g. the 503 that
+-- would have been retried). `_call`'s loop and a stream's retries before
+-- its first chunk (gemini.stream) both run on this.
+-- @type Attempts
+local Attempts = {}
+Attempts.__index = Attempts
+
+--- The attempts of `call`; the deadline starts now.
+function Client:_attempts(call)
+  local spec = self:_spec(call)
+  return setmetatable({ client = self, spec = spec, policy = self:_policy(call), n = 0,
+                        deadline = core.now() + spec.timeout }, Attempts)
+end
+
+--- The spec of the next attempt, its timeout what is left of the call's.
+function Attempts:next()
+  self.n = self.n + 1
+  self.spec.timeout = math.max(self.deadline - core.now(), MIN_ATTEMPT)
+  return self.spec
+end
+
+--- After a failed attempt: waits out the backoff and returns true when
+-- another attempt is due; false when the policy or the deadline says no.
+function Attempts:retry(err)
+  local client = self.client
+  local wait = client:_backoff(self.policy, self.n, err)
+  if not wait then return false end
+  local left = self.deadline - core.now()
+  if wait >= left then
+    client:_log("gemini: no retry: a %.3fs wait would pass the timeout (%.3fs left)", wait, left)
+    return false
+  end
+  client:_log("gemini: retrying in %.3fs", wait)
+  client.transport:sleep(wait)
+  return true
+end
+
 --- One call with retries: the decoded JSON answer, or nil, err.
 -- With `call.raw`, the HTTP answer itself (`{status, headers, body}`).
 function Client:_call(call)
-  local spec = self:_spec(call)
-  local policy = self:_policy(call)
-  local n = 0
+  local attempts = self:_attempts(call)
   while true do
-    n = n + 1
-    self:_log_request(spec, "attempt " .. n)
+    local spec = attempts:next()
+    self:_log_request(spec, "attempt " .. attempts.n)
     local res, kind, msg, final = self.transport:request(spec)
     local value, err
     if res then
@@ -327,10 +532,7 @@ function Client:_call(call)
       self:_log("gemini: -> %s", tostring(err))
     end
     if value then return value end
-    local wait = self:_backoff(policy, n, err)
-    if not wait then return nil, err end
-    self:_log("gemini: retrying in %.3fs", wait)
-    self.transport:sleep(wait)
+    if not attempts:retry(err) then return nil, err end
   end
 end
 
@@ -374,7 +576,7 @@ function Client:_pages(path, key, opts, wrap)
       if item ~= nil then return wrap and wrap(item) or item end
       if done then return nil end
       local res, err = self:_call{ method = "GET", path = path, query = query }
-      if not res then error(err, 0) end
+      if not res then errors.raise(err) end
       items, i = type(res[key]) == "table" and res[key] or {}, 0
       local token = res.nextPageToken
       if token == nil or token == "" then

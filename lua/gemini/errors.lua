@@ -1,8 +1,9 @@
 --- Errors: `gemini.Error` values and the checks for programmer errors.
 -- Every failure of the API, the network or decoding reaches the caller as a
 -- `gemini.Error` (a table with `kind`, `code`, `status`, `message`,
--- `details`, `retry_after`), never as a raised string. Programmer errors
--- (wrong argument types, a missing model) raise, naming the argument.
+-- `details`, `retry_after`), never as a raised string (but for nginx's
+-- error log, see `raise`). Programmer errors (wrong argument types, a
+-- missing model) raise, naming the argument.
 -- @module gemini.errors
 local M = {}
 
@@ -38,33 +39,166 @@ function Error.__tostring(e)
   return line
 end
 
+--- `"x" .. err` and `err .. "x"` read as the same line as `tostring(err)`
+-- (a raised error is often concatenated into a message).
+function Error.__concat(a, b)
+  return tostring(a) .. tostring(b)
+end
+
+-- ---- secrets ---------------------------------------------------------------
+--
+-- What a client must never show (the API key, the password of a URL) is
+-- registered once, by `secrets`, and every error (`new`) and log line
+-- (`redact`) goes through the same redaction. Two rules:
+--   * a URL's userinfo (`scheme://user:password@`) is replaced wherever a
+--     URL appears in the text, whatever its length;
+--   * a secret is searched for as plain text only when it has at least
+--     MIN_SECRET characters: a key of a few characters (a mistake, or a
+--     placeholder for a proxy that ignores it) would match innocent text,
+--     mangling every line and showing by the pattern of the replacements
+--     what the key is. Credential headers are redacted by name, whatever
+--     they hold (see client:_log_request).
+
+--- Secrets shorter than this are not searched for in free text.
+M.MIN_SECRET = 8
+
+local MARK = "[REDACTED]"
+
 -- Replaces every occurrence of `secret` in `s` (plain text, no patterns).
-local function redact(s, secret)
-  if type(s) ~= "string" or not secret or secret == "" then return s end
+local function replace_plain(s, secret)
   local out, i = {}, 1
   while true do
     local a, b = string.find(s, secret, i, true)
     if not a then break end
     out[#out + 1] = s:sub(i, a - 1)
-    out[#out + 1] = "[REDACTED]"
+    out[#out + 1] = MARK
     i = b + 1
   end
   if i == 1 then return s end
   out[#out + 1] = s:sub(i)
   return table.concat(out)
 end
+
+--- `s` with the secrets replaced by "[REDACTED]", and the userinfo of any
+-- URL in it. Non-strings are returned as they are.
+-- @param s the text
+-- @param[opt] secrets a list made by `secrets`, or one secret (a string)
+local function redact(s, secrets)
+  if type(s) ~= "string" then return s end
+  if s:find("@", 1, true) then
+    -- userinfo holds no '/', '?', '#' or space; up to the last '@' before them
+    s = s:gsub("(%a[%w+.-]*://)[^/?#%s]*@", "%1" .. MARK .. "@")
+  end
+  if type(secrets) == "string" then secrets = { secrets } end
+  for _, secret in ipairs(secrets or {}) do
+    if #secret >= M.MIN_SECRET then s = replace_plain(s, secret) end
+  end
+  return s
+end
 M.redact = redact
+
+-- The credential in a URL's userinfo (the password, or the whole userinfo
+-- when it has none: a token used as the user name), as written and
+-- percent-decoded.
+local function url_credentials(url, list)
+  local userinfo = type(url) == "string" and url:match("^%a[%w+.-]*://([^/?#]*)@")
+  if not userinfo then return end
+  local secret = userinfo:match("^[^:]*:(.*)$") or userinfo
+  list[#list + 1] = secret
+  list[#list + 1] = secret:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
+end
+
+--- The secrets of a client, for `new`, `redact` and `from_http`: the API
+-- key and the credentials of the given URLs (`base_url`, `proxy`). Those
+-- shorter than MIN_SECRET are kept but never searched for (see above).
+-- @tparam[opt] string key
+-- @param ... URLs (strings or nil)
+-- @treturn table a list of strings
+function M.secrets(key, ...)
+  local list = {}
+  if type(key) == "string" and key ~= "" then list[1] = key end
+  for i = 1, select("#", ...) do url_credentials(select(i, ...), list) end
+  return list
+end
+
+-- `v` with every string in it redacted, keys of tables too (in place for
+-- tables: the error's own decoded details).
+local function redact_all(v, secrets)
+  if type(v) ~= "table" then return redact(v, secrets) end
+  local renamed
+  for k, x in pairs(v) do
+    local nk = redact(k, secrets)
+    x = redact_all(x, secrets)
+    if nk ~= k then
+      renamed = renamed or {}
+      renamed[#renamed + 1] = { k, nk, x }
+    else
+      v[k] = x
+    end
+  end
+  for _, r in ipairs(renamed or {}) do
+    v[r[1]] = nil
+    v[r[2]] = r[3]
+  end
+  return v
+end
+
+--- A quote of untrusted text (a server's page, a bad event) for a message:
+-- redacted first, then cut to `max` bytes at a character boundary, "..."
+-- added, so that no cut can leave a piece of a secret behind.
+-- @tparam string text
+-- @tparam number max
+-- @param[opt] secrets as for `redact`
+function M.snippet(text, max, secrets)
+  text = redact(tostring(text), secrets)
+  if #text <= max then return text end
+  local cut = max
+  while cut > 0 do
+    local b = text:byte(cut + 1)
+    if b < 0x80 or b >= 0xC0 then break end   -- not in the middle of a character
+    cut = cut - 1
+  end
+  return text:sub(1, cut) .. "..."
+end
 
 --- Makes a `gemini.Error`.
 -- @tparam string kind
 -- @tparam string message
 -- @tparam[opt] table fields more fields (`code`, `status`, `details`, `retry_after`)
--- @tparam[opt] string secret text to redact from the message (the API key)
-function M.new(kind, message, fields, secret)
-  local e = fields or {}
+-- @param[opt] secrets what to redact from every string of the error, the
+-- message, the status and each string inside `details` (see `secrets`; or
+-- the API key alone)
+function M.new(kind, message, fields, secrets)
+  local e = redact_all(fields or {}, secrets)
   e.kind = kind
-  e.message = redact(message, secret)
+  e.message = redact(message, secrets)
   return setmetatable(e, Error)
+end
+
+-- Whether a pcall or xpcall of the running coroutine is below the caller.
+local function caught()
+  local level = 3
+  while true do
+    local info = debug.getinfo(level, "f")
+    if not info then return false end
+    if info.func == pcall or info.func == xpcall then return true end
+    level = level + 1
+  end
+end
+
+--- Raises a `gemini.Error` (a failing `for` over a stream, a failed page
+-- of a list, `res.parsed`): `pcall` and `xpcall` get the error itself.
+-- Inside nginx, an error nothing catches ends the request or the timer,
+-- and lua-nginx-module logs an error value that is not a string as
+-- "unknown reason"; there, when no pcall or xpcall is on the stack of the
+-- running coroutine, the error is raised as its text (`tostring(err)`),
+-- which nginx logs. (A pcall in a coroutine that resumed this one is not
+-- seen: it gets the text too.)
+function M.raise(err)
+  if type(ngx) == "table" and type(ngx.get_phase) == "function" and not caught() then
+    error(tostring(err), 0)
+  end
+  error(err, 0)
 end
 
 --- Whether `x` is a `gemini.Error`.
@@ -106,7 +240,7 @@ end
 -- @tparam string body
 -- @tparam table headers lower-case names
 -- @tparam function decode JSON decoder returning value or nil, err
--- @tparam[opt] string secret redacted from the message
+-- @param[opt] secret what to redact (see `new`)
 function M.from_http(code, body, headers, decode, secret)
   local env = decode(body or "")
   if type(env) == "table" and env[1] ~= nil and env[2] == nil then env = env[1] end
@@ -124,9 +258,9 @@ function M.from_http(code, body, headers, decode, secret)
       end
     end
   else
-    local text = tostring(body or ""):gsub("<[^>]*>", " "):gsub("%s+", " ")
-    text = text:match("^%s*(.-)%s*$")
-    if #text > 300 then text = text:sub(1, 300) .. "..." end
+    -- Redacted before the tags go (they could split a secret) and before the cut.
+    local text = redact(tostring(body or ""), secret):gsub("<[^>]*>", " "):gsub("%s+", " ")
+    text = M.snippet(text:match("^%s*(.-)%s*$"), 300, secret)
     message = "HTTP " .. code .. (text ~= "" and (": " .. text) or "")
   end
   fields.retry_after = fields.retry_after or retry_after_header(headers and headers["retry-after"])
@@ -134,6 +268,7 @@ function M.from_http(code, body, headers, decode, secret)
 end
 
 --- Builds the error for an `{"error": {...}}` object met inside a stream.
+-- @param[opt] secret what to redact (see `new`)
 function M.from_object(obj, secret)
   local e = obj.error
   local code = tonumber(e.code)

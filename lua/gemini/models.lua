@@ -26,20 +26,23 @@ local function encode(body)
   return json.encode(body, { root = "request" })
 end
 
---- The request of a generate call: `{path=, body=, http_options=, is_json=}`.
+--- The request of a generate call: `{model=, body=, config=, http_options=,
+-- is_json=}`, where `config` is the flat config with the REST fields given
+-- at the top level of `req` merged in (see `request.generate_config`).
 -- Exposed so chats and later layers build requests the same way.
 function Models:build_generate(req, fname)
   check_self(self, fname)
   errors.arg(fname, 1, req, "table")
+  local config = request.generate_config(req, fname)
   local model = request.model(req.model, fname)
-  local config = req.config
   require("gemini.thinking").check(model, config, self.client.check_thinking)
   local body = request.split_config(config, fname)
   body.contents = request.contents(req.contents, fname)
   return {
     model = model,
     body = body,
-    http_options = config and request.get(config, "httpOptions", "http_options"),
+    config = config,
+    http_options = self.client:_http_options(config, fname),
     is_json = request.json_mode(config),
   }
 end
@@ -47,7 +50,9 @@ end
 --- Generates a whole answer.
 -- When the config's tools carry Lua handlers, the automatic function
 -- calling loop runs instead of the single call (see `gemini.afc`).
--- @tparam table req `{model=, contents=, config=}`
+-- @tparam table req `{model=, contents=, config=}`; the REST request fields
+-- (`generationConfig`, `systemInstruction`, `tools`, ...) may also be given
+-- at the top level, as in a REST body (see `request.generate_config`)
 -- @tparam[opt] function cb with the client's loop: `cb(err, res)`, and a handle is returned at once
 -- @return a response (with helpers), or nil, `gemini.Error`
 function Models:generate_content(req, cb)
@@ -55,7 +60,7 @@ function Models:generate_content(req, cb)
   -- With a trailing callback: the callback API (gemini.async).
   if cb ~= nil then return async.call(self, "generate_content", { req, n = 1 }, cb) end
   local r = self:build_generate(req, "generate_content")
-  local handlers, max = afc.settings(req.config, "generate_content")
+  local handlers, max = afc.settings(r.config, "generate_content")
   if handlers then return afc.generate(self, r, handlers, max) end
   return self:_generate_once(r)
 end
@@ -81,7 +86,7 @@ function Models:generate_content_stream(req, handlers)
   local s
   -- With Lua handlers: automatic function calling over several streamed
   -- requests, all chunks in this one stream (see `gemini.afc`).
-  local fns, max = afc.settings(req.config, "generate_content_stream")
+  local fns, max = afc.settings(r.config, "generate_content_stream")
   if fns then
     s = afc.generate_stream(self, r, fns, max)
   else
@@ -106,12 +111,12 @@ function Models:count_tokens(req, cb)
   if cb ~= nil then return async.call(self, "count_tokens", { req, n = 1 }, cb) end
   check_self(self, "count_tokens")
   errors.arg("count_tokens", 1, req, "table")
-  errors.field("count_tokens", "config", req.config, "table", true)
+  local config = request.generate_config(req, "count_tokens")
   local model = request.model(req.model, "count_tokens")
   local contents = request.contents(req.contents, "count_tokens")
   local body
-  if req.config ~= nil and next(req.config) ~= nil then
-    local inner = request.split_config(req.config, "count_tokens")
+  if config ~= nil and next(config) ~= nil then
+    local inner = request.split_config(config, "count_tokens")
     inner.model = model
     inner.contents = contents
     body = { generateContentRequest = inner }
@@ -120,7 +125,7 @@ function Models:count_tokens(req, cb)
   end
   return self.client:_call{
     path = model .. ":countTokens", body = encode(body),
-    http_options = req.config and request.get(req.config, "httpOptions", "http_options"),
+    http_options = self.client:_http_options(config, "count_tokens"),
   }
 end
 
@@ -132,6 +137,7 @@ function Models:embed_content(req, cb)
   if cb ~= nil then return async.call(self, "embed_content", { req, n = 1 }, cb) end
   check_self(self, "embed_content")
   errors.arg("embed_content", 1, req, "table")
+  request.check_keys(req, "embed", "embed_content")
   local model = request.model(req.model, "embed_content")
   local config = errors.field("embed_content", "config", req.config, "table", true) or {}
   local contents = request.contents(req.contents, "embed_content")
@@ -143,7 +149,7 @@ function Models:embed_content(req, cb)
     end
     return r
   end
-  local ho = request.get(config, "httpOptions", "http_options")
+  local ho = self.client:_http_options(config, "embed_content")
   -- A list of plain strings is one content per string (several embeddings),
   -- whereas for generate it would be one content of several parts.
   local items = contents

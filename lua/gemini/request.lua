@@ -28,12 +28,20 @@ end
 M.get = get
 
 --- `models/x` for a bare model id; a name with a `/` is used as given.
+-- A name is one or more segments of letters, digits, `-`, `.` and `_`
+-- joined by `/`, so the request path is exactly
+-- `/{version}/{name}:{method}`: no `..`, no percent escape, no control
+-- character, query or fragment can reach the URL.
 function M.model(name, fname)
   if type(name) ~= "string" or name == "" then
     error(string.format("bad field 'model' to '%s' (string expected, got %s)",
       fname or "?", name == "" and "empty string" or type(name)), 3)
   end
-  if name:find("..", 1, true) or name:find("[?&#%s]") then
+  local ok = not name:find("..", 1, true)
+  for segment in (name .. "/"):gmatch("([^/]*)/") do
+    ok = ok and segment:find("^[%w][%w%-%._]*$") ~= nil
+  end
+  if not ok then
     error(string.format("bad field 'model' to '%s' (invalid model name %q)", fname or "?", name), 3)
   end
   if name:find("/", 1, true) then return name end
@@ -178,19 +186,38 @@ local LOCAL_ONLY = {
 
 --- Splits the SDK's flat config into request fields: returns a table of
 -- top-level fields (camelCase names) with `generationConfig` among them.
+-- A field given twice (under both spellings, or both flat and inside
+-- `generationConfig`) raises: which one wins would be left to chance.
 function M.split_config(config, fname)
+  fname = fname or "?"
   local body, gen = {}, nil
   if config == nil then return body end
   if type(config) ~= "table" then
-    error(string.format("bad field 'config' to '%s' (table expected, got %s)", fname or "?", type(config)), 3)
+    error(string.format("bad field 'config' to '%s' (table expected, got %s)", fname, type(config)), 3)
+  end
+  local seen = {}     -- camelCase name -> where it was given
+  local function once(ck, where)
+    if seen[ck] then
+      error(string.format("bad field '%s' to '%s' (given twice: as %s and as %s)",
+        ck, fname, seen[ck], where), 4)
+    end
+    seen[ck] = where
   end
   for k, v in pairs(config) do
     local ck = camel(k)
+    once(ck, "config." .. tostring(k))
     if TOP_LEVEL[ck] then
       body[ck] = v
     elseif ck == "generationConfig" then
+      if type(v) ~= "table" then
+        error(string.format("bad field 'generationConfig' to '%s' (table expected, got %s)",
+          fname, type(v)), 3)
+      end
       gen = gen or {}
-      for gk, gv in pairs(v) do gen[gk] = gv end
+      for gk, gv in pairs(v) do
+        once(camel(gk), tostring(k) .. "." .. tostring(gk))
+        gen[gk] = gv
+      end
     elseif not LOCAL_ONLY[ck] then
       gen = gen or {}
       gen[k] = v
@@ -205,6 +232,84 @@ function M.split_config(config, fname)
   end
   body.generationConfig = gen
   return body
+end
+
+-- ---- the top-level keys of a request ----------------------------------------
+
+-- REST request fields that a generate call also takes at the top level,
+-- next to `config`, as a REST body has them (a curl body pasted into Lua).
+local REST_FIELDS = { "generationConfig", "systemInstruction", "safetySettings", "tools",
+                      "toolConfig", "cachedContent", "serviceTier", "labels" }
+
+-- The top-level keys each kind of request knows, in the order error
+-- messages list them (camelCase; the snake_case spelling is as good). Any
+-- other key raises: a misspelt `confg` would otherwise be dropped silently.
+local REQUEST_KEYS = {
+  generate = { "model", "contents", "config" },    -- and REST_FIELDS
+  embed = { "model", "contents", "config" },
+  chat = { "model", "config", "history" },
+}
+for _, k in ipairs(REST_FIELDS) do table.insert(REQUEST_KEYS.generate, k) end
+
+local function set_of(list)
+  local s = {}
+  for _, k in ipairs(list) do s[k] = true end
+  return s
+end
+local IS_REST_FIELD = set_of(REST_FIELDS)
+local KNOWN = {}
+for kind, list in pairs(REQUEST_KEYS) do KNOWN[kind] = set_of(list) end
+
+--- Checks the top-level keys of a request table: raises, naming the key,
+-- for one that `kind` ("generate", "embed" or "chat") does not know, or
+-- for a field given under both spellings. Returns a map camelCase name ->
+-- the key as written.
+function M.check_keys(req, kind, fname)
+  local seen = {}
+  for k in pairs(req) do
+    local ck = camel(k)
+    if not KNOWN[kind][ck] then
+      local hint = ck == "httpOptions" and "per-call options go in config.http_options"
+        or "known: " .. table.concat(REQUEST_KEYS[kind], ", ")
+      error(string.format("bad field '%s' to '%s' (unknown field; %s)", tostring(k), fname, hint), 3)
+    end
+    if seen[ck] then
+      error(string.format("bad field '%s' to '%s' (given twice: as '%s' and as '%s')",
+        ck, fname, seen[ck], k), 3)
+    end
+    seen[ck] = k
+  end
+  return seen
+end
+
+--- The flat config of a generate request: `req.config`, with the REST
+-- fields given at the top level of `req` merged in (a new table; the
+-- caller's are not changed). Raises for an unknown top-level key and for a
+-- field given both at the top level and in `config`.
+function M.generate_config(req, fname)
+  local keys = M.check_keys(req, "generate", fname)
+  local config = req.config
+  if config ~= nil and type(config) ~= "table" then
+    error(string.format("bad field 'config' to '%s' (table expected, got %s)", fname, type(config)), 3)
+  end
+  local merged, in_config
+  for ck, k in pairs(keys) do
+    if IS_REST_FIELD[ck] then
+      if not merged then
+        merged, in_config = {}, {}
+        for k2, v in pairs(config or {}) do
+          merged[k2] = v
+          in_config[camel(k2)] = k2
+        end
+      end
+      if in_config[ck] then
+        error(string.format("bad field '%s' to '%s' (given both at the top level and in config as '%s')",
+          tostring(k), fname, tostring(in_config[ck])), 3)
+      end
+      merged[k] = req[k]
+    end
+  end
+  return merged or config
 end
 
 --- Whether the answer is expected as JSON (so `res.parsed` decodes it).

@@ -83,7 +83,7 @@ function getters.parsed(res)
   if text == nil then return nil end
   local v, msg = json.decode(text)
   if v == nil then
-    error(errors.new("decode", "the JSON-mode answer is not valid JSON: " .. tostring(msg)), 2)
+    errors.raise(errors.new("decode", "the JSON-mode answer is not valid JSON: " .. tostring(msg)))
   end
   return v
 end
@@ -98,7 +98,7 @@ function getters.inline_data(res)
     if type(d) == "table" and type(d.data) == "string" then
       local bytes, msg = core.b64decode(d.data)
       if bytes == nil then
-        error(errors.new("decode", "inline data is not valid base64: " .. tostring(msg)), 2)
+        errors.raise(errors.new("decode", "inline data is not valid base64: " .. tostring(msg)))
       end
       out = out or {}
       out[#out + 1] = { mime_type = d.mimeType, data = bytes }

@@ -27,7 +27,7 @@ function M.new(client, call, is_json, on_done)
   call.stream = true
   return setmetatable({
     client = client, call = call, is_json = is_json, on_done = on_done,
-    q = {}, qi = 1, qn = 0, delivered = 0, attempts = 0,
+    q = {}, qi = 1, qn = 0, delivered = 0,
   }, Stream)
 end
 
@@ -172,24 +172,21 @@ function Stream:_fail(err)
   return nil, err
 end
 
--- Before the first chunk a failed attempt is retried; true when it was.
+-- Before the first chunk a failed attempt is retried, within the call's
+-- timeout; true when it was.
 function Stream:_retry(err)
   if self.delivered > 0 then return false end
-  local client = self.client
-  if self.policy == nil then self.policy = client:_policy(self.call) end
-  local wait = client:_backoff(self.policy, self.attempts, err)
-  if not wait then return false end
   self:_release()
-  client:_log("gemini: stream retrying in %.3fs", wait)
-  client.transport:sleep(wait)
-  return true
+  return self.attempts:retry(err)
 end
 
+-- Opens the stream (again, after a retry). The call's deadline starts at
+-- the first opening and covers every attempt and the reading of the body:
+-- each attempt's transfer has what is left of it as its libcurl timeout.
 function Stream:_open()
   local client = self.client
-  self.spec = self.spec or client:_spec(self.call)
-  self.attempts = self.attempts + 1
-  local reader, err = client:_open_once(self.spec)
+  self.attempts = self.attempts or client:_attempts(self.call)
+  local reader, err = client:_open_once(self.attempts:next())
   if not reader then return nil, err end
   self.reader = reader
   self.framer = core.sse_framer({ max_event_size = client.max_event_size })
@@ -201,12 +198,12 @@ end
 function Stream:_chunk(data)
   local v, msg = json.decode(data)
   if not json.is_object(v) then
-    local shown = #data > 80 and (data:sub(1, 80) .. "...") or data
+    local shown = errors.snippet(data, 80, self.client._secrets)
     return nil, self.client:error("decode", "stream event is not a JSON object"
       .. (msg and (" (" .. msg .. ")") or "") .. ": " .. shown)
   end
   if type(v.error) == "table" then
-    return nil, errors.from_object(v, self.client._key)
+    return nil, errors.from_object(v, self.client._secrets)
   end
   return response.wrap(v, self.is_json)
 end
@@ -217,7 +214,7 @@ function Stream:_eof()
   if pending and pending:find("%S") then
     local v = json.decode(pending)
     if type(v) == "table" and type(v.error) == "table" then
-      return errors.from_object(v, self.client._key)
+      return errors.from_object(v, self.client._secrets)
     end
     return self.client:error("stream", "the stream ended in the middle of an event")
   end
@@ -282,7 +279,7 @@ end
 -- `gemini.Error` on failure so a failure is never a silent end.
 function Stream:__call()
   local chunk, err = self:next()
-  if err then error(err, 0) end
+  if err then errors.raise(err) end
   return chunk
 end
 

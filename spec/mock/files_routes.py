@@ -70,8 +70,19 @@ answers 503 to the next chunk or query request without keeping its bytes):
     upload_status upload chunks code (503), message, status, offset: read the
                  chunk (sent at that offset), keep none of it, answer that
                  error (no X-Goog-Upload-Status header, like a front end's 5xx).
+    upload_active upload chunks received (a string, sent verbatim; default
+                 the bytes the session holds), offset, query (false): read
+                 the chunk, keep none of it, answer 200 "active" with
+                 X-Goog-Upload-Size-Received: received (a server that takes
+                 nothing, or one that sends a bad count). With query = true
+                 the queries are answered so instead, and the chunks as usual.
     upload_host  upload start   host ("name:port"): the session URL names that
                  host instead of the request's Host (a session on another origin).
+    upload_granularity upload start value (a string, sent verbatim): the
+                 X-Goog-Upload-Chunk-Granularity of the answer.
+    upload_strict upload start  the session answers a chunk at a wrong offset
+                 with a bare 400 (no X-Goog-Upload-* headers, nothing that says
+                 it is about the offset), as a front end may.
     processing   upload start   gets (2): the new file stays PROCESSING for
                  that many GETs; fail (a message): then FAILED with that error.
 """
@@ -149,8 +160,11 @@ def register(mock):
     route = mock.route
     mock.FAULT_TYPES["upload_cut"] = "upload_body"   # taken only by read_body below
     mock.FAULT_TYPES["upload_status"] = "upload_body"
+    mock.FAULT_TYPES["upload_active"] = "upload_body"
     mock.FAULT_TYPES["processing"] = "upload"        # taken by the upload start
     mock.FAULT_TYPES["upload_host"] = "upload"
+    mock.FAULT_TYPES["upload_granularity"] = "upload"
+    mock.FAULT_TYPES["upload_strict"] = "upload"
 
     # -- state reset --------------------------------------------------------
     orig_reset = mock.State.reset
@@ -202,8 +216,9 @@ def register(mock):
         target = split.path + ("?" + split.query if split.query else "")
 
         def only(f):
-            return f["type"] in ("upload_cut", "upload_status") and (
-                f.get("offset") is None or to_int(f.get("offset")) == offset)
+            return f["type"] in ("upload_cut", "upload_status", "upload_active") \
+                and not f.get("query") \
+                and (f.get("offset") is None or to_int(f.get("offset")) == offset)
         fault = self.server.state.take_fault(target, "upload_body", only=only)
         limit = n
         if fault is not None and fault["type"] == "upload_cut":
@@ -254,6 +269,13 @@ def register(mock):
             sess["hash"] = up["hash"]
             up["matched"] = False   # committed once
             return True
+
+    def answer_active(ctx, sess, f):
+        """The upload_active fault: 200 "active", the count it says."""
+        received = f.get("received")
+        ctx.update(fault="upload_active")
+        ctx.h.send_bytes(200, b"", mock.JSON_CT, upload_headers(
+            "active", sess["received"] if received is None else received))
 
     def upload_headers(status, received=None, extra=None):
         h = {"X-Goog-Upload-Status": status}
@@ -329,14 +351,15 @@ def register(mock):
             if taken:
                 ctx.send_error(409, "File files/%s already exists." % fid, "ALREADY_EXISTS")
                 return
-        f = ctx.fault if ctx.fault and ctx.fault["type"] == "processing" else None
+        fault = ctx.fault or {}
+        f = ctx.fault if fault.get("type") == "processing" else None
         sid = STORE.next_id("upload")
         sess = {
             "id": sid, "size": size, "received": 0, "hash": hashlib.sha256(),
             "status": "active", "mime": mime, "name": name,
             "display_name": meta.get("displayName", meta.get("display_name")),
             "processing": f, "base": host_base(ctx), "prefix": ctx.prefix[:-len("/upload")],
-            "version": ctx.version, "file": None,
+            "version": ctx.version, "file": None, "strict": fault.get("type") == "upload_strict",
         }
         with STORE.lock:
             STORE.sessions[sid] = sess
@@ -344,9 +367,12 @@ def register(mock):
         if ctx.fault and ctx.fault["type"] == "upload_host":
             base = "http://" + str(ctx.fault.get("host"))
         url = "%s%s?upload_id=%s&upload_protocol=resumable" % (base, ctx.path, sid)
+        granularity = str(GRANULARITY)
+        if fault.get("type") == "upload_granularity":
+            granularity = str(fault.get("value"))
         ctx.update(upload_id=sid)
         ctx.h.send_bytes(200, b"", "text/plain; charset=utf-8", upload_headers("active", None, {
-            "X-Goog-Upload-URL": url, "X-Goog-Upload-Chunk-Granularity": str(GRANULARITY),
+            "X-Goog-Upload-URL": url, "X-Goog-Upload-Chunk-Granularity": granularity,
             "X-GUploader-UploadID": sid}))
 
     def make_file(sess):
@@ -390,6 +416,12 @@ def register(mock):
             ctx.send_error(404, "Upload session %s not found." % sid)
             return
         if cmd == ["query"]:
+            target = ctx.h.path
+            f = ctx.h.server.state.take_fault(
+                target, "upload_body", only=lambda f: f["type"] == "upload_active" and f.get("query"))
+            if f is not None:
+                answer_active(ctx, sess, f)
+                return
             body = b""
             if sess["status"] == "final":
                 body = mock.dumps({"file": public(sess["file"])})
@@ -422,6 +454,9 @@ def register(mock):
             ctx.update(fault="upload_status")
             ctx.send_error(code, f.get("message"), f.get("status"))
             return
+        if f is not None and f["type"] == "upload_active":
+            answer_active(ctx, sess, f)
+            return
         if f is not None:
             commit(up)
             ctx.update(fault="upload_cut", upload_received=sess["received"])
@@ -430,7 +465,8 @@ def register(mock):
         if not commit(up):
             ctx.send_error(400, "Invalid X-Goog-Upload-Offset %d: %d bytes received so far."
                            % (up["offset"], sess["received"]),
-                           headers=upload_headers("active", sess["received"]))
+                           headers=None if sess["strict"] else
+                           upload_headers("active", sess["received"]))
             return
         ctx.update(upload_received=sess["received"])
         if sess["received"] > sess["size"]:

@@ -66,6 +66,9 @@ streamGenerateContent requests (after auth and validation):
         (parts of candidate 0 concatenated, other fields from the last chunk).
     {"raw": "...", "content_type": "...", "status": N}
         a verbatim body.
+    In a verbatim text (a raw body, a chunk that is a JSON string) the escapes
+    "\\udc80".."\\udcff" stand for the single bytes 0x80..0xFF: invalid UTF-8
+    on the wire, as a hostile or broken server may send (see raw_bytes).
     Any of these with "latency": S (generateContent only): wait S seconds
     before answering (a slow model, for concurrency tests); {"latency": S}
     alone: the default answer, late.
@@ -283,6 +286,13 @@ FAULT_TYPES = {
 GENERIC_FAULTS = {"status", "html", "stall", "close"}
 
 VERSION_RE = re.compile(r"^(.*?)/(v1beta|v1|v1alpha)/(.*)$")
+
+
+def raw_bytes(text):
+    """A verbatim text of a script as bytes; lone surrogates U+DC80..U+DCFF
+    become the bytes 0x80..0xFF (Python's surrogateescape), so a script can
+    put invalid UTF-8 on the wire."""
+    return text.encode("utf-8", "surrogateescape")
 
 
 def dumps(obj, pretty=False):
@@ -524,7 +534,7 @@ class Stream:
         """Send one event. `obj` is a JSON value (framed), or a str: raw bytes
         written as they are in their own HTTP chunk."""
         if isinstance(obj, str):
-            payload = obj.encode("utf-8")
+            payload = raw_bytes(obj)
         else:
             payload = self.frame(obj)
         self.send_raw(payload)
@@ -1243,7 +1253,7 @@ def generate_content(ctx):
                 status = int(body["error"].get("code", 500))
             ctx.send_json(status, body, headers)
         elif "raw" in script:
-            ctx.h.send_bytes(int(script.get("status", 200)), script["raw"].encode("utf-8"),
+            ctx.h.send_bytes(int(script.get("status", 200)), raw_bytes(script["raw"]),
                              script.get("content_type", JSON_CT), headers)
         else:
             ctx.send_json(int(script.get("status", 200)), script.get("body", {}), headers)
@@ -1366,7 +1376,7 @@ def stream_generate_content(ctx):
             status = int(script.get("status", 200))
             if status != 200 or "raw" in script:
                 if "raw" in script:
-                    ctx.h.send_bytes(status, script["raw"].encode("utf-8"),
+                    ctx.h.send_bytes(status, raw_bytes(script["raw"]),
                                      script.get("content_type", JSON_CT), script.get("headers"))
                 else:
                     ctx.send_json(status, script.get("body", {}), script.get("headers"))

@@ -44,6 +44,28 @@ end
 -- Small file helpers the specs share.
 M.read_file, M.write_file = read_file, write_file
 
+--- A client's `log` callback that keeps the lines, and a finder:
+--   local log, logged = mock.log_lines()
+--   gemini.Client{ ..., log = log }; logged("pattern") -> first matching line or nil
+function M.log_lines()
+  local lines = {}
+  local function log(line) lines[#lines + 1] = line end
+  local function logged(pattern)
+    for _, l in ipairs(lines) do
+      if l:find(pattern) then return l end
+    end
+  end
+  return log, logged, lines
+end
+
+--- `text` as a JSON string literal for a scripted verbatim text (a `raw`
+-- body, a chunk that is a string): each byte 0xFF of `text` reaches the
+-- wire as that very byte (the mock reads "\udcff" so), invalid UTF-8 for
+-- specs of a hostile server.
+function M.json_verbatim(text)
+  return (cjson.encode(text):gsub("\255", "\\udcff"))
+end
+
 -- Under `make test-asan` the sanitizer runtime is preloaded into the Lua
 -- process; the mock's python and the control plane's curl must not inherit
 -- it (curl hangs with it).

@@ -15,8 +15,9 @@
 -- "COUNTS log=N error=N raised=N url=N keys=N" says how much was checked.
 local out_path = assert(os.getenv("GEMINI_SECRET_AUDIT"), "GEMINI_SECRET_AUDIT is not set")
 
--- Keys shorter than this are too likely to match innocent text ("x").
-local MIN_KEY = 6
+-- Keys shorter than this are too likely to match innocent text ("x"): the
+-- library does not search messages for them either (see gemini.errors).
+local MIN_KEY = require("gemini.errors").MIN_SECRET
 
 local keys, counts = {}, { log = 0, error = 0, raised = 0, url = 0, keys = 0 }
 

@@ -10,7 +10,13 @@
 --   spec = { method, url, headers = {"Name: value", ...}, body = string,
 --            body_file =, body_offset =, body_length =,
 --            timeout =, connect_timeout =, stall_timeout =,
---            proxy =, ca_file =, verify =, max_body = }
+--            proxy =, ca_file =, verify =, max_body =, fresh_connect = }
+--
+-- `fresh_connect = true`: the request gets a connection of its own, closed
+-- after it (CURLOPT_FRESH_CONNECT + CURLOPT_FORBID_REUSE). libcurl re-sends
+-- a request by itself, body and all, when a reused connection dies before
+-- the answer; an upload chunk must not be re-sent behind the upload's back
+-- (files.lua). Transports without that habit may ignore it.
 -- @module gemini.transport.curl
 local core = require("gemini.core")
 
@@ -66,15 +72,15 @@ function Reader:close()
 end
 
 --- Starts a request and waits for its headers: a reader with `status` and
--- `headers`, or nil, kind, message.
+-- `headers`, or nil, kind, message, final.
 function Transport:open(spec)
   local req = self.session:request(spec)
   req:await("headers")
   local status = req:status()
   if not status then
-    local kind, msg = req:error()
+    local kind, msg, final = req:error()
     req:close()
-    return nil, kind or "transport", msg or "no response"
+    return nil, kind or "transport", msg or "no response", final
   end
   return setmetatable({ req = req, status = status, headers = req:headers() }, Reader)
 end

@@ -1,13 +1,20 @@
 --- A transport on a libuv loop: luv (`require("luv")`) or Neovim's
 -- `vim.loop`. libcurl's multi interface is driven by the loop through its
--- socket and timer callbacks: one poll handle per socket libcurl asks for,
--- one timer for libcurl's timeouts. No thread, no subprocess, no polling.
+-- socket and timer callbacks: one poll handle on the session's epoll
+-- descriptor (Linux: the C side keeps libcurl's sockets in that epoll set)
+-- or, elsewhere, one poll handle per socket libcurl asks for; one timer for
+-- libcurl's timeouts. No thread, no subprocess, no polling.
 --
 -- The C side (src/http.c, event-loop section) never calls Lua from inside
 -- libcurl: its callbacks record socket interest and the timer; after every
 -- action this module takes the records (`take_changes`) and applies them,
 -- then asks which requests progressed (`take_events`) and hands their news
 -- to the operation's callbacks.
+--
+-- Why one epoll descriptor rather than a poll handle per socket: libuv
+-- reports a socket with an error (a refused connection, a reset) as
+-- UV_EBADF, and luv prints "EBADF: bad file descriptor" to stderr for it.
+-- On systems without epoll that line can still appear.
 --
 -- Every method returns at once; results arrive through callbacks on the
 -- loop:
@@ -36,7 +43,9 @@ end
 local EVENTS = { [1] = "r", [2] = "w", [3] = "rw" }
 
 --- Makes a transport on `loop` (the luv module or `vim.loop`).
-function Transport.new(loop)
+-- `opts.per_socket`: a poll handle per socket even where epoll exists (the
+-- path of other systems, for the specs).
+function Transport.new(loop, opts)
   if type(loop) ~= "table" and type(loop) ~= "userdata" or not loop.new_timer then
     error("bad field 'loop' to 'Client' (the luv module or vim.loop expected)", 3)
   end
@@ -49,7 +58,16 @@ function Transport.new(loop)
     ops = {},            -- request id -> operation
     nops = 0,
   }, Transport)
-  self.session:watch()
+  local fd = self.session:watch(not (opts and opts.per_socket))
+  if fd then
+    self.watcher = loop.new_poll(fd)
+    self.watcher:start("r", function()
+      if self.closed then return end
+      self.session:ready_action()
+      self:_after()
+    end)
+    self.watcher:unref()
+  end
   self.timer = loop.new_timer()
   self.on_timer = function()
     if self.closed then return end
@@ -59,14 +77,21 @@ function Transport.new(loop)
   return self
 end
 
+-- An idle pool must not keep a luv program's uv.run() alive.
+function Transport:_hold()
+  local method = self.nops == 0 and "unref" or "ref"
+  self.timer[method](self.timer)
+  if self.watcher then self.watcher[method](self.watcher) end
+end
+
 -- Applies the socket and timer changes libcurl recorded, then hands each
 -- progressed request to its operation; repeats while handing over caused
--- more (an operation closed or started a request).
+-- more (an operation closed or started a request). A callback may close the
+-- transport (a program that ends when its work is done): then it stops.
 function Transport:_after()
-  if self.closed then return end
   local sess = self.session
   local failed
-  while true do
+  while not self.closed do
     local changes, timer_ms = sess:take_changes()
     if changes then
       for i = 1, #changes, 2 do self:_poll(changes[i], changes[i + 1]) end
@@ -79,15 +104,9 @@ function Transport:_after()
         self.timer:start(timer_ms, 0, self.on_timer)
       end
     end
-    -- An idle pool must not keep a luv program's uv.run() alive.
-    if self.nops == 0 then self.timer:unref() else self.timer:ref() end
+    self:_hold()
     local ids = sess:take_events()
-    if not ids and not changes and not timer_ms then
-      -- A callback that raised is re-raised only now: the news of the other
-      -- requests (taken from the session already) must not be lost.
-      if failed then error(failed, 0) end
-      return
-    end
+    if not ids and not changes and not timer_ms then break end
     if ids then
       local seen = {}
       for i = 1, #ids do
@@ -103,6 +122,9 @@ function Transport:_after()
       end
     end
   end
+  -- A callback that raised is re-raised only now: the news of the other
+  -- requests (taken from the session already) must not be lost.
+  if failed then error(failed, 0) end
 end
 
 function Transport:_poll(fd, what)
@@ -163,7 +185,7 @@ function Transport:_drop(op)
 end
 
 function Transport:_start(spec, op)
-  if self.closed then error("gemini: the transport is closed", 3) end
+  if self.closed or self.closing then error("gemini: the transport is closed", 3) end
   op.transport = self
   op.req = self.session:request(spec)
   op.id = op.req:id()
@@ -282,9 +304,15 @@ function Transport:defer(fn)
   return self:sleep_async(0, fn)
 end
 
---- Cancels every operation and closes every handle and the pool.
+--- Cancels every operation and closes every handle and the pool; no
+-- callback of an operation runs afterwards. Safe to call from inside any
+-- callback, and more than once. `self.on_close`, when set, runs first,
+-- while the transport still works (the callback API cancels its calls
+-- there).
 function Transport:close()
-  if self.closed then return end
+  if self.closed or self.closing then return end
+  self.closing = true
+  if self.on_close then self.on_close() end
   local ops = {}
   for _, op in pairs(self.ops) do ops[#ops + 1] = op end
   for _, op in ipairs(ops) do self:_drop(op) end
@@ -295,6 +323,8 @@ function Transport:close()
     p:close()
   end
   self.poll_cbs = {}
+  -- Before the session closes the descriptor it watches.
+  if self.watcher then self.watcher:close() end
   -- A pending sleep (a retry's backoff) would keep the loop alive and then
   -- resume its task on a closed transport.
   for t in pairs(self.sleeps) do
