@@ -29,7 +29,7 @@ CFLAGS     ?= -O2 -g
 ALL_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC $(WARN) $(CFLAGS) $(LUA_CFLAGS) $(CURL_CFLAGS)
 LDFLAGS_SO = -shared $(LDFLAGS)
 
-SRCS  = src/core.c src/compat.c src/http.c src/sse.c src/json.c src/base64.c
+SRCS  = src/core.c src/compat.c src/http.c src/sse.c src/json.c src/json_decode.c src/base64.c
 HDRS  = $(wildcard src/*.h)
 BUILD ?= build/$(LUA)
 OBJS  = $(SRCS:src/%.c=$(BUILD)/obj/%.o)
@@ -82,7 +82,7 @@ test-asan:
 # to build/fuzz/corpus-<name>, a finding to build/fuzz/<kind>-<hash> and the
 # run fails. The harness Lua code is compiled into the binary as a string.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= sse json base64
+FUZZ_TARGETS ?= sse json json_decode base64
 FUZZ_CC      ?= clang
 FUZZ_FLAGS    = -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined

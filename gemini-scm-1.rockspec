@@ -14,7 +14,6 @@ description = {
 }
 dependencies = {
   "lua >= 5.1, < 5.5",
-  "lua-cjson",
 }
 external_dependencies = {
   -- library only: luarocks 3.8 does not look in Debian's multiarch include dir

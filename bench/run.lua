@@ -357,6 +357,24 @@ for _, lua in ipairs(LUAS) do
 end
 local enc = measure_group(g)
 
+-- 6. decoding
+io.stderr:write("6. decoding answers (per decode)\n")
+local DECODE_INPUTS = {
+  { "chunk", "a ~370-byte stream chunk", "ns" },
+  { "text", "a ~1 MB answer of text", "us" },
+  { "numbers", "a ~0.8 MB answer of numbers", "us" },
+}
+g = {}
+for _, lua in ipairs(LUAS) do
+  for _, d in ipairs(DECODE_INPUTS) do
+    g[#g + 1] = { lua .. " " .. d[1], "gemini.json.decode " .. d[1] .. " on " .. lua,
+                  lua_env(lua) .. lua .. " bench/decode.lua gemini " .. d[1] }
+    g[#g + 1] = { "cjson " .. lua .. " " .. d[1], "cjson.decode " .. d[1] .. " on " .. lua,
+                  lua_env(lua) .. lua .. " bench/decode.lua cjson " .. d[1] }
+  end
+end
+local dec = measure_group(g)
+
 cleanup()
 
 ---------------------------------------------------------------- report
@@ -366,6 +384,7 @@ local function fmt_t(r, unit)
   if r.untimed then return "-" end
   if unit == "ms" then return string.format("%.3f ms", r.time * 1e3) end
   if unit == "us" then return string.format("%.0f µs", r.time * 1e6) end
+  if unit == "ns" then return string.format("%.0f ns", r.time * 1e9) end
   return string.format("%.3f s", r.time)
 end
 local function fmt_m(r)
@@ -489,6 +508,18 @@ for _, lua in ipairs(LUAS) do
   wl = ""
   R("", "cjson.encode, " .. lua, c, "us")
   check("encoding, " .. lua .. ": within 1.5× of cjson.encode", x and x <= 1.5, fr(x))
+end
+
+for _, d in ipairs(DECODE_INPUTS) do
+  wl = "decode " .. d[2] .. " (per call)"
+  for _, lua in ipairs(LUAS) do
+    local r, c = dec[lua .. " " .. d[1]], dec["cjson " .. lua .. " " .. d[1]]
+    local x = ratio(r, c)
+    R(wl, "**gemini.json.decode**, " .. lua, r, d[3], fr(x) .. " cjson.decode")
+    wl = ""
+    R("", "cjson.decode, " .. lua, c, d[3])
+    check("decoding " .. d[1] .. ", " .. lua .. ": not slower than cjson.decode", x and x <= 1.0, fr(x))
+  end
 end
 
 local tbl = table.concat(lines, "\n")

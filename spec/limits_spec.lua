@@ -3,7 +3,7 @@
 --   max_response_size   a body past it ends the transfer (whole or stream)
 --   max_event_size      an SSE event past it ends the stream
 --   JSON depth          encode: max_depth (200 by default, 1..1000);
---                       decode: lua-cjson's limit (200) -> a decode error
+--                       decode: core.json_decode's limit (200) -> a decode error
 --   stall_timeout       a stream that goes quiet is cut; a trickle that
 --                       never goes quiet long enough is cut by `timeout`
 local gemini = require("gemini")

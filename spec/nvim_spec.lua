@@ -242,8 +242,8 @@ describe_nvim("Neovim (headless, vim.loop)", function()
     local script, out = base .. ".lua", base .. ".out"
     write_file(script, script_text)
     local cwd = os.getenv("PWD") or "."
-    -- No ";;": Neovim's own paths only, so lua-cjson is not found and the
-    -- vim.json fallback is what decodes.
+    -- No ";;": Neovim's own paths only, so lua-cjson is not found: the
+    -- module must not need it (the C core decodes).
     local env = table.concat({
       "LUA_PATH=" .. mock.shell_quote(cwd .. "/lua/?.lua;" .. cwd .. "/lua/?/init.lua"),
       "LUA_CPATH=" .. mock.shell_quote(cwd .. "/build/luajit/?.so"),
@@ -287,7 +287,7 @@ describe_nvim("Neovim (headless, vim.loop)", function()
 
     assert.is_nil(r.error, info)
     assert.is_nil(r.watchdog, info)
-    assert.are.equal("false", r.cjson, info)       -- decoded with vim.json
+    assert.are.equal("false", r.cjson, info)       -- decoded without lua-cjson
     assert.are.equal("true", r.json_ok, info)
     -- 1: 12 chunks 50 ms apart; the 20 ms timer ticked between them
     assert.are.equal("true", r.s1_returned_at_once, info)

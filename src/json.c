@@ -55,7 +55,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BOX_MT "gemini.core.json_buffer"
 #define DEFAULT_MAX_DEPTH 200
 /* The encoder recurses in C, a few hundred bytes of C stack per level. */
 #define MAX_DEPTH_LIMIT 1000
@@ -174,13 +173,9 @@ static size_t camelize(char *s, size_t n)
 
 /* ---- output buffer ---------------------------------------------------- */
 
-/* The output lives in a userdata box with __gc, created first thing in
+/* The output lives in a gm_buf box (see core.h), created first thing in
  * json_encode: any error raised midway (bad value, out of memory) leaves
  * the buffer to the collector instead of leaking it. */
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} jbox;
 
 /* One per table being encoded, on the C stack; they chain to the root and
  * serve both the cycle check and the path in error messages. */
@@ -194,18 +189,17 @@ typedef struct frame {
 
 typedef struct {
     lua_State *L;
-    jbox *b;
+    gm_buf *b;
     const char *root;
     int max_depth;
 } enc;
 
-static void grow(enc *e, size_t extra)
+void gm_buf_grow(lua_State *L, gm_buf *b, size_t extra)
 {
-    jbox *b = e->b;
     size_t need = b->len + extra, cap = b->cap ? b->cap : 256;
     char *p;
     if (need < extra)
-        luaL_error(e->L, "json_encode: output too large");
+        luaL_error(L, "buffer too large");
     while (cap < need) {
         if (cap > (size_t)-1 / 2) {
             cap = need;
@@ -215,13 +209,20 @@ static void grow(enc *e, size_t extra)
     }
     p = (char *)realloc(b->buf, cap);
     if (p == NULL)
-        luaL_error(e->L, "not enough memory");
+        luaL_error(L, "not enough memory");
     b->buf = p;
     b->cap = cap;
 }
 
+void gm_buf_free(gm_buf *b)
+{
+    free(b->buf);
+    b->buf = NULL;
+    b->len = b->cap = 0;
+}
+
 #define RESERVE(e, n) \
-    do { if ((e)->b->cap - (e)->b->len < (size_t)(n)) grow((e), (n)); } while (0)
+    do { if ((e)->b->cap - (e)->b->len < (size_t)(n)) gm_buf_grow((e)->L, (e)->b, (n)); } while (0)
 
 static void put_lit(enc *e, const char *s, size_t n)
 {
@@ -360,7 +361,7 @@ static int put_string(enc *e, const char *str, size_t n)
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
-    jbox *b;
+    gm_buf *b;
 
     /* Room for the common case: quotes and the bytes themselves. Each
      * escape then asks for its extra bytes. */
@@ -729,10 +730,7 @@ static void encode_table(enc *e, const frame *parent, int mode, int empty_list, 
 
 static int box_gc(lua_State *L)
 {
-    jbox *b = (jbox *)lua_touserdata(L, 1);
-    free(b->buf);
-    b->buf = NULL;
-    b->len = b->cap = 0;
+    gm_buf_free((gm_buf *)lua_touserdata(L, 1));
     return 0;
 }
 
@@ -740,7 +738,7 @@ static int json_encode(lua_State *L)
 {
     enc e;
     int convert = 1;
-    jbox *b;
+    gm_buf *b;
 
     luaL_checkany(L, 1);
     e.L = L;
@@ -769,7 +767,7 @@ static int json_encode(lua_State *L)
             e.root = lua_tostring(L, -1);   /* stays on the stack: anchored */
         }
     }
-    b = (jbox *)gm_newuserdata(L, sizeof *b);
+    b = (gm_buf *)gm_newuserdata(L, sizeof *b);
     b->buf = NULL;
     b->len = b->cap = 0;
     lua_pushvalue(L, UV_BOX_MT);
@@ -778,9 +776,7 @@ static int json_encode(lua_State *L)
     lua_pushvalue(L, 1);
     encode_child(&e, NULL, convert ? M_CONVERT : M_VERBATIM, 0, 0);
     lua_pushlstring(L, b->buf, b->len);
-    free(b->buf);           /* now, rather than at the next GC cycle */
-    b->buf = NULL;
-    b->len = b->cap = 0;
+    gm_buf_free(b);         /* now, rather than at the next GC cycle */
     return 1;
 }
 
@@ -790,7 +786,7 @@ void gemini_open_json(lua_State *L)
         {"__gc", box_gc},
         {NULL, NULL}
     };
-    gm_newclass(L, BOX_MT, NULL, box_meta);
+    gm_newclass(L, GM_BUF_MT, NULL, box_meta);
 
     lua_newtable(L);
     lua_pushliteral(L, "gemini.json_object");
@@ -804,7 +800,7 @@ void gemini_open_json(lua_State *L)
     lua_pushvalue(L, -1);
     lua_setfield(L, -4, "json_array_mt");
 
-    luaL_getmetatable(L, BOX_MT);
+    luaL_getmetatable(L, GM_BUF_MT);
     lua_pushcclosure(L, json_encode, 3);
     lua_setfield(L, -2, "json_encode");
 

@@ -460,7 +460,7 @@ function Client:_answer(res)
     return nil, self:error("decode", "invalid JSON in response: " .. tostring(msg),
       { code = res.status })
   end
-  if type(v) ~= "table" then
+  if not json.is_object(v) then
     return nil, self:error("decode", "expected a JSON object in response", { code = res.status })
   end
   return v

@@ -272,6 +272,9 @@ end
 function M.from_object(obj, secret)
   local e = obj.error
   local code = tonumber(e.code)
+  -- An integral code is an integer (api error 503, never 503.0), whatever
+  -- the JSON wrote (503.0, "503").
+  code = code and math.tointeger and math.tointeger(code) or code
   local fields = { code = code, status = type(e.status) == "string" and e.status or STATUS_NAMES[code],
                    details = type(e.details) == "table" and e.details or nil }
   for _, d in ipairs(fields.details or {}) do

@@ -1,26 +1,12 @@
---- JSON for the client: requests are encoded by the C encoder of
--- `gemini.core` (which also applies the snake_case -> camelCase key rules of
--- the public API), answers are decoded by lua-cjson.
+--- JSON for the client: requests are encoded and answers decoded by the C
+-- core (`gemini.core`): the encoder also applies the snake_case ->
+-- camelCase key rules of the public API (src/json.c); the decoder keeps
+-- integers as integers and marks empty arrays and objects so that they go
+-- back exactly as they came (src/json_decode.c).
 -- @module gemini.json
 local core = require("gemini.core")
 
 local M = {}
-
--- A private cjson instance, so settings a program makes on the global one
--- (or we make here) do not leak either way.
-local ok, cjson = pcall(require, "cjson")
-local decoder
-if ok then
-  decoder = cjson.new()
-  decoder.decode_max_depth(200)
-  decoder.decode_invalid_numbers(false)
-  M.decode_raw = decoder.decode
-elseif type(vim) == "table" and vim.json then
-  -- Neovim's LuaJIT may come without lua-cjson; vim.json is cjson inside.
-  M.decode_raw = function(s) return vim.json.decode(s, { luanil = { object = false, array = false } }) end
-else
-  error("gemini: lua-cjson is required (Debian: apt-get install lua-cjson)")
-end
 
 M.null = core.json_null
 M.object_mt = core.json_object_mt
@@ -35,11 +21,19 @@ function M.encode_verbatim(v)
   return core.json_encode(v, { convert_keys = false })
 end
 
---- Decodes JSON text: value, or nil and a message.
-function M.decode(s)
-  local okd, v = pcall(M.decode_raw, s)
-  if okd then return v end
-  return nil, tostring(v)
+--- Decodes JSON text: value, or nil and a message ("... at byte N").
+M.decode = core.json_decode
+
+local object_mt = M.object_mt
+
+--- Whether a decoded value is a JSON object (not an array, not a scalar):
+-- a decoded object has string keys or, when empty, the object marker; a
+-- decoded array has neither.
+function M.is_object(v)
+  if type(v) ~= "table" then return false end
+  local k = next(v)
+  if k == nil then return getmetatable(v) == object_mt end
+  return type(k) == "string"
 end
 
 return M

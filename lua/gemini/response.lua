@@ -24,6 +24,13 @@ local function parts0(res)
 end
 M.parts = parts0
 
+-- t[k] when t is a table (a part may be anything in a reply of a strange
+-- shape; the helpers never raise on one).
+local function field(t, k)
+  if type(t) == "table" then return t[k] end
+  return nil
+end
+
 -- Text of candidate 0, thought parts (want_thought) or answer parts.
 local function joined_text(res, want_thought)
   local parts = parts0(res)
@@ -32,7 +39,7 @@ local function joined_text(res, want_thought)
   local first, out
   for i = 1, #parts do
     local p = parts[i]
-    if type(p.text) == "string" and (p.thought == true) == want_thought then
+    if type(p) == "table" and type(p.text) == "string" and (p.thought == true) == want_thought then
       if first == nil then
         first = p.text
       else
@@ -59,7 +66,7 @@ function getters.function_calls(res)
   if not parts then return nil end
   local out
   for i = 1, #parts do
-    local fc = parts[i].functionCall
+    local fc = field(parts[i], "functionCall")
     if type(fc) == "table" then
       out = out or {}
       out[#out + 1] = { name = fc.name, args = fc.args or {}, id = fc.id }
@@ -87,7 +94,7 @@ function getters.inline_data(res)
   if not parts then return nil end
   local out
   for i = 1, #parts do
-    local d = parts[i].inlineData
+    local d = field(parts[i], "inlineData")
     if type(d) == "table" and type(d.data) == "string" then
       local bytes, msg = core.b64decode(d.data)
       if bytes == nil then
@@ -102,13 +109,13 @@ end
 
 -- ---- code execution and grounding ------------------------------------------
 
--- List of `pick(part[field])` for the parts of candidate 0 holding `field`.
-local function collect(res, field, pick)
+-- List of `pick(part[name])` for the parts of candidate 0 holding `name`.
+local function collect(res, name, pick)
   local parts = parts0(res)
   if not parts then return nil end
   local out
   for i = 1, #parts do
-    local v = type(parts[i]) == "table" and parts[i][field]
+    local v = field(parts[i], name)
     if type(v) == "table" then
       out = out or {}
       out[#out + 1] = pick(v)
@@ -197,13 +204,14 @@ function getters.cited_text(res)
   for i = 1, #parts do
     local p = parts[i]
     base[i - 1] = at
-    if type(p.text) == "string" and p.thought ~= true then at = at + #p.text end
+    if type(p) == "table" and type(p.text) == "string" and p.thought ~= true then at = at + #p.text end
   end
   local marks = {}
   for i = 1, #supports do
     local s = supports[i]
     local seg = type(s) == "table" and s.segment
     local e = type(seg) == "table" and tonumber(seg.endIndex)
+    e = e and math.floor(e)     -- string.sub wants an integral offset
     local idx = type(s) == "table" and s.groundingChunkIndices
     if e and type(idx) == "table" and #idx > 0 then
       local links = {}
@@ -211,7 +219,7 @@ function getters.cited_text(res)
         local n = tonumber(idx[j])
         local src = n and chunk_source(chunks[n + 1])
         if src then
-          links[#links + 1] = src.uri and string.format("[%d](%s)", n + 1, src.uri)
+          links[#links + 1] = type(src.uri) == "string" and string.format("[%d](%s)", n + 1, src.uri)
             or string.format("[%d]", n + 1)
         end
       end

@@ -34,7 +34,7 @@ end
 -- Text parts that differ only in their text merge into one part.
 local TEXT_PART_KEYS = { text = true, thought = true, thoughtSignature = true }
 local function text_only(p)
-  if type(p.text) ~= "string" then return false end
+  if type(p) ~= "table" or type(p.text) ~= "string" then return false end
   for k in pairs(p) do
     if not TEXT_PART_KEYS[k] then return false end
   end
@@ -60,60 +60,83 @@ local function add_piece(self, part, text)
   end
 end
 
+-- The merged candidate for candidate `c`, the i-th of its chunk. Candidates
+-- are told apart by `index` (i - 1 when absent, as the API omits a zero)
+-- and kept as a dense list ordered by it: index 0 may never come, and
+-- indexes may be sparse.
+local function merged_candidate(self, c, i)
+  local key = tonumber(c.index) or (i - 1)
+  if key ~= key then key = i - 1 end          -- NaN: no table key
+  local mc = self.by_index[key]
+  if mc then return mc end
+  mc = {}
+  self.by_index[key] = mc
+  local keys, list = self.index_keys, self.merged.candidates
+  local pos = #list + 1
+  while pos > 1 and keys[pos - 1] > key do pos = pos - 1 end
+  table.insert(keys, pos, key)
+  table.insert(list, pos, mc)
+  return mc
+end
+
+-- Appends the parts of one chunk's content to the merged parts.
+local function merge_parts(self, parts, cparts)
+  local pieces = self.pieces
+  local j, p = 1, cparts[1]
+  while p ~= nil do
+    local last = parts[#parts]
+    if last and pieces[last] and text_only(p)
+      and (last.thought == true) == (p.thought == true)
+      and not (p.thoughtSignature and last.thoughtSignature) then
+      add_piece(self, last, p.text)
+      last.thoughtSignature = last.thoughtSignature or p.thoughtSignature
+    elseif type(p) == "table" then
+      local np = {}
+      for k, v in next, p do np[k] = v end
+      parts[#parts + 1] = np
+      if text_only(np) then pieces[np] = { np.text } end
+    else
+      parts[#parts + 1] = p                   -- not a part: kept as sent
+    end
+    j = j + 1
+    p = cparts[j]
+  end
+end
+
 -- Adds a chunk to the merged response: text joined (through piece lists,
 -- so a long stream is not quadratic), other parts appended in order, the
 -- last finishReason, usageMetadata and other fields kept. Runs once per
--- chunk, hence plain loops (chunks are lua-cjson tables: no holes, no
--- metamethods).
+-- chunk, hence plain loops (chunks are decoded JSON: no holes, no
+-- metamethods below the top). Any JSON shape is taken without a raise: a
+-- candidate that is not an object has nothing to merge and is skipped,
+-- a part that is not one is kept as it came.
 function Stream:_merge(chunk)
   local m = self.merged
   if not m then
     m = { candidates = {} }
     self.merged, self.pieces, self.blocks = m, {}, {}
+    self.by_index, self.index_keys = {}, {}
   end
   for k, v in next, chunk do
     if k ~= "candidates" then m[k] = v end
   end
   local cands = chunk.candidates
   if type(cands) ~= "table" then return end
-  local mcands, pieces = m.candidates, self.pieces
   for i = 1, #cands do
     local c = cands[i]
-    local idx = (tonumber(c.index) or (i - 1)) + 1
-    local mc = mcands[idx]
-    if not mc then
-      mc = {}
-      mcands[idx] = mc
-    end
-    for k, v in next, c do
-      if k ~= "content" then mc[k] = v end
-    end
-    local content = c.content
-    if type(content) == "table" then
-      local mcontent = mc.content
-      if not mcontent then
-        mcontent = { role = content.role or "model", parts = {} }
-        mc.content = mcontent
+    if type(c) == "table" then
+      local mc = merged_candidate(self, c, i)
+      for k, v in next, c do
+        if k ~= "content" then mc[k] = v end
       end
-      local parts, cparts = mcontent.parts, content.parts
-      if type(cparts) == "table" then
-        local j, p = 1, cparts[1]
-        while p ~= nil do
-          local last = parts[#parts]
-          if last and pieces[last] and text_only(p)
-            and (last.thought == true) == (p.thought == true)
-            and not (p.thoughtSignature and last.thoughtSignature) then
-            add_piece(self, last, p.text)
-            last.thoughtSignature = last.thoughtSignature or p.thoughtSignature
-          else
-            local np = {}
-            for k, v in next, p do np[k] = v end
-            parts[#parts + 1] = np
-            if text_only(np) then pieces[np] = { np.text } end
-          end
-          j = j + 1
-          p = cparts[j]
+      local content = c.content
+      if type(content) == "table" then
+        local mcontent = mc.content
+        if not mcontent then
+          mcontent = { role = content.role or "model", parts = {} }
+          mc.content = mcontent
         end
+        if type(content.parts) == "table" then merge_parts(self, mcontent.parts, content.parts) end
       end
     end
   end
@@ -131,7 +154,7 @@ function Stream:_finish_merge()
       part.text = table.concat(pl)
     end
   end
-  self.pieces, self.blocks = nil, nil
+  self.pieces, self.blocks, self.by_index, self.index_keys = nil, nil, nil, nil
   if #m.candidates == 0 then m.candidates = nil end
   return response.wrap(m, self.is_json)
 end
@@ -174,10 +197,10 @@ end
 -- One event's data -> a chunk, or nil, err.
 function Stream:_chunk(data)
   local v, msg = json.decode(data)
-  if type(v) ~= "table" then
+  if not json.is_object(v) then
     local shown = errors.snippet(data, 80, self.client._secrets)
-    return nil, self.client:error("decode", "stream event is not a JSON object ("
-      .. tostring(msg or type(v)) .. "): " .. shown)
+    return nil, self.client:error("decode", "stream event is not a JSON object"
+      .. (msg and (" (" .. msg .. ")") or "") .. ": " .. shown)
   end
   if type(v.error) == "table" then
     return nil, errors.from_object(v, self.client._secrets)
