@@ -26,6 +26,7 @@
 -- once, as after `handle:cancel()`, and nothing else of the client runs.
 -- @module gemini.async
 local core = require("gemini.core")
+local contract = require("gemini.transport")
 local errors = require("gemini.errors")
 
 local M = {}
@@ -497,10 +498,6 @@ end
 local Blocking = {}
 Blocking.__index = Blocking
 
--- The outcome of a finished request, as the luv driver hands it over.
-local function result_of(req)
-  return require("gemini.transport.luv").result(req)
-end
 
 local BOp = {}
 BOp.__index = BOp
@@ -584,7 +581,7 @@ function Blocking:run(done)
       end
       for _, op in ipairs(finished) do
         if not op.closed then
-          local res, kind, msg, final = result_of(op.req)
+          local res, kind, msg, final = contract.result(op.req)
           op:cancel()
           op.cb(res, kind, msg, final)
         end
