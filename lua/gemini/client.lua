@@ -176,6 +176,15 @@ end
 
 local ENV_KEYS = { "GOOGLE_API_KEY", "GEMINI_API_KEY" }
 
+-- Gives `client` its services, each bound to it; returns it.
+local function add_services(client)
+  client.models = require("gemini.models").new(client)
+  client.files = require("gemini.files").new(client)
+  client.caches = require("gemini.caches").new(client)
+  client.chats = require("gemini.chats").new(client)
+  return client
+end
+
 --- Creates a client. See API.md for every option.
 -- Options: `api_key`, `base_url`, `api_version`, `auth` ("header" |
 -- "bearer"), `headers`, `timeout`, `connect_timeout`, `stall_timeout`,
@@ -261,7 +270,7 @@ function Client.new(opts)
     verify = opts.verify ~= false,
     check_thinking = opts.check_thinking ~= false,
     loop = opts.loop,
-    fast_callbacks = opts.fast_callbacks == true,   -- Neovim: callbacks unscheduled (gemini.async)
+    fast_callbacks = opts.fast_callbacks == true,   -- Neovim: callbacks unscheduled (gemini.async.deliver)
     log = opts.log or (opts.debug and function(line) io.stderr:write(line, "\n") end) or nil,
   }, Client)
   -- The key lives in a closure-free private field read only by _headers;
@@ -295,13 +304,16 @@ function Client.new(opts)
     error("bad field 'transport' to 'Client' (a transport table, \"curl\" or \"resty\" expected)", 2)
   end
 
-  self.models = require("gemini.models").new(self)
-  self.files = require("gemini.files").new(self)
-  self.caches = require("gemini.caches").new(self)
-  self.chats = require("gemini.chats").new(self)
-  -- With a loop, the other services take trailing callbacks too.
-  if self.loop then require("gemini.async").wrap_services(self) end
-  return self
+  return add_services(self)
+end
+
+--- The same client (configuration, key, log: read from this one) over
+-- another transport, with services of its own, so that a service reaching
+-- another one (a chat calls `client.models`) stays on it. The callback API
+-- runs its calls on such a twin over the event loop (gemini.async).
+-- @param transport a blocking transport (see `gemini.transport`)
+function Client:_over(transport)
+  return add_services(setmetatable({ transport = transport }, { __index = self }))
 end
 
 Client.VERSION = VERSION

@@ -11,7 +11,12 @@
 -- (`X-Goog-Upload-Command: query`) and the upload goes on from there, under
 -- the client's retry policy, each chunk from then on over a connection of
 -- its own.
+--
+-- With the client's `loop`, each method also takes a trailing callback,
+-- `cb(err, result)` (for `list`, every file in a list), and returns a
+-- handle at once (gemini.async).
 -- @module gemini.files
+local async = require("gemini.async")
 local core = require("gemini.core")
 local errors = require("gemini.errors")
 local json = require("gemini.json")
@@ -328,8 +333,11 @@ end
 --   `total, total` at the end.
 -- @return the File (`name`, `uri`, `mimeType`, `state`, ...), usable directly
 --   in `contents`; or nil, `gemini.Error`
-function Files:upload(args)
+function Files:upload(args, cb)
   check_self(self, "upload")
+  if cb ~= nil then
+    return async.call(self.client, "upload", 2, cb, function(c) return c.files:upload(args) end)
+  end
   local fname = "upload"
   errors.arg(fname, 1, args, "table")
   local F = function(k, t) return errors.field(fname, k, args[k], t, true) end
@@ -408,16 +416,22 @@ end
 --- One file's metadata.
 -- @tparam string|table name `files/abc`, `abc`, its URI, or a File
 -- @return the File, or nil, `gemini.Error`
-function Files:get(name)
+function Files:get(name, cb)
   check_self(self, "get")
+  if cb ~= nil then
+    return async.call(self.client, "get", 2, cb, function(c) return c.files:get(name) end)
+  end
   return self.client:_call{ method = "GET", path = Files.normalize_name(name, "get") }
 end
 
 --- Deletes a file.
 -- @tparam string|table name as for `get`
 -- @return true, or nil, `gemini.Error`
-function Files:delete(name)
+function Files:delete(name, cb)
   check_self(self, "delete")
+  if cb ~= nil then
+    return async.call(self.client, "delete", 2, cb, function(c) return c.files:delete(name) end)
+  end
   local res, err = self.client:_call{ method = "DELETE", path = Files.normalize_name(name, "delete") }
   if not res then return nil, err end
   return true
@@ -426,8 +440,12 @@ end
 --- Iterates over every file, page after page; raises the `gemini.Error`
 -- when a page fails.
 -- @tparam[opt] table opts `{page_size=, page_token=}`
-function Files:list(opts)
+function Files:list(opts, cb)
   check_self(self, "list")
+  if type(opts) == "function" and cb == nil then opts, cb = nil, opts end
+  if cb ~= nil then
+    return async.list(self.client, "list", 2, cb, function(c) return c.files:list(opts) end)
+  end
   errors.arg("list", 1, opts, "table", true)
   return self.client:_pages("files", "files", opts)
 end
@@ -446,8 +464,13 @@ local RPC_CODES = {
 -- @return the ACTIVE File; or nil, `gemini.Error`: kind "api" (status from
 --   the file's error) when processing FAILED (the error's `file` field holds
 --   the File), kind "timeout" when the time is up, or the error of a `get`
-function Files:wait_active(file, opts)
+function Files:wait_active(file, opts, cb)
   check_self(self, "wait_active")
+  if type(opts) == "function" and cb == nil then opts, cb = nil, opts end
+  if cb ~= nil then
+    return async.call(self.client, "wait_active", 3, cb,
+      function(c) return c.files:wait_active(file, opts) end)
+  end
   local name = Files.normalize_name(file, "wait_active")
   errors.arg("wait_active", 2, opts, "table", true)
   opts = opts or {}
