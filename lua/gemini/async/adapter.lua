@@ -7,18 +7,7 @@
 local contract = require("gemini.transport")
 local current = require("gemini.async.task").current
 
-local M = {}
-
 local unpack = table.unpack or unpack
-
-local Adapter = {}
-Adapter.__index = Adapter
-
---- The blocking transport over `driver` (`gemini.transport.luv`,
--- `gemini.async.multi`).
-function M.new(driver)
-  return setmetatable({ driver = driver }, Adapter)
-end
 
 -- Starts a driver operation, `start(cb)` returning its handle, and waits
 -- for its callback: returns what the callback got. While it runs the
@@ -35,6 +24,15 @@ local function await(what, start)
   if not out then task.ops[h] = true end
   task:wait(function() return out ~= nil end)
   return unpack(out, 1, out.n)
+end
+
+local Adapter = {}
+Adapter.__index = Adapter
+
+--- The blocking transport over `driver` (`gemini.transport.luv`,
+-- `gemini.async.multi`).
+function Adapter.new(driver)
+  return setmetatable({ driver = driver }, Adapter)
 end
 
 --- Whole request, yielding while it runs.
@@ -101,4 +99,4 @@ end
 --- Nothing to free: the driver belongs to whoever made it.
 function Adapter:close() end
 
-return M
+return Adapter
