@@ -46,6 +46,7 @@
 --   d:request_async(spec, cb)        cb(res) | cb(nil, kind, msg, final)
 --   d:open_async(spec, { on_headers = fn(status, headers), on_data = fn(piece),
 --                        on_done = fn(kind, msg, final) })   -- kind nil: a clean end
+--                                    (not gemini.async.multi: no streams there)
 --   d:sleep_async(seconds, fn)
 --   d:defer(fn)                      fn on a later turn
 --   d:close()
