@@ -30,6 +30,7 @@ local M = {}
 -- handles of the user's calls still running (`twin.running`: handle ->
 -- true), so that `client:close()`, which closes the loop transport,
 -- cancels them first: each gets its "canceled" error once.
+-- @param client the client
 -- @tparam string fname the call, for the error without a loop
 function M.on_loop(client, fname)
   local twin = rawget(client, "_on_loop")
@@ -141,7 +142,11 @@ end
 -- arrives, then `on_done(err, response)` once (response: the merged
 -- answer; err: a `gemini.Error`, "canceled" after `handle:cancel()`);
 -- `run(twin)` returns the stream.
+-- @param client the service's client
+-- @tparam string fname the entry point, for error messages
+-- @tparam number argn the handlers' argument position, for error messages
 -- @tparam table handlers `{on_chunk=, on_done=}`
+-- @tparam function run
 function M.stream(client, fname, argn, handlers, run)
   errors.arg(fname, argn, handlers, "table")
   local on_chunk = errors.field(fname, "on_chunk", handlers.on_chunk, "function", true)

@@ -81,6 +81,7 @@ local CREATE_KEYS = {
 -- @tparam table args `{model=, config={contents=, system_instruction=,
 --   tools=, tool_config=, ttl= (seconds or "300s") | expire_time= (epoch
 --   seconds or RFC 3339), display_name=, http_options=}}`
+-- @tparam[opt] function cb with the client's loop: `cb(err, cache)`, and a handle is returned at once
 -- @return the CachedContent (`name`, `expireTime`, `usageMetadata`, ...), or
 --   nil, `gemini.Error`
 function Caches:create(args, cb)
@@ -117,6 +118,7 @@ end
 
 --- One cache.
 -- @tparam string|table name `cachedContents/x`, `x` or a CachedContent
+-- @tparam[opt] function cb with the client's loop: `cb(err, cache)`, and a handle is returned at once
 -- @return the CachedContent, or nil, `gemini.Error`
 function Caches:get(name, cb)
   check_self(self, "get")
@@ -128,6 +130,7 @@ end
 
 --- Changes a cache's expiration, the one thing the API lets change.
 -- @tparam table args `{name=, config={ttl= | expire_time=, http_options=}}`
+-- @tparam[opt] function cb with the client's loop: `cb(err, cache)`, and a handle is returned at once
 -- @return the updated CachedContent, or nil, `gemini.Error`
 function Caches:update(args, cb)
   check_self(self, "update")
@@ -156,6 +159,7 @@ end
 
 --- Deletes a cache.
 -- @tparam string|table name as for `get`
+-- @tparam[opt] function cb with the client's loop: `cb(err, true)`, and a handle is returned at once
 -- @return true, or nil, `gemini.Error`
 function Caches:delete(name, cb)
   check_self(self, "delete")
@@ -170,6 +174,7 @@ end
 --- Iterates over every cache, page after page; raises the `gemini.Error`
 -- when a page fails.
 -- @tparam[opt] table opts `{page_size=, page_token=}`
+-- @tparam[opt] function cb with the client's loop: `cb(err, caches)`, and a handle is returned at once
 function Caches:list(opts, cb)
   check_self(self, "list")
   if type(opts) == "function" and cb == nil then opts, cb = nil, opts end

@@ -182,6 +182,7 @@ end
 -- @param message a string, a part, a list of parts (or of strings), or a content
 -- @tparam[opt] table config replaces the chat's config for this turn only
 -- (as in the SDK, it is not merged)
+-- @tparam[opt] function cb with the client's loop: `cb(err, res)`, and a handle is returned at once
 -- @return the response, or nil, `gemini.Error` (the history is then unchanged)
 function Chat:send_message(message, config, cb)
   check_chat(self, "send_message")
@@ -223,6 +224,8 @@ end
 -- `stream.response` is the last answer.
 -- @param message as for `send_message`
 -- @tparam[opt] table config as for `send_message`
+-- @tparam[opt] table handlers with the client's loop: `{on_chunk=, on_done=}`, and a handle
+--   is returned at once
 function Chat:send_message_stream(message, config, handlers)
   check_chat(self, "send_message_stream")
   if async.is_handlers(config) and handlers == nil then config, handlers = nil, config end

@@ -331,6 +331,7 @@ end
 --   the server's granularity (256 KiB at Google). `on_progress(done, total)`
 --   is called as bytes go out (done never decreases) and once with
 --   `total, total` at the end.
+-- @tparam[opt] function cb with the client's loop: `cb(err, file)`, and a handle is returned at once
 -- @return the File (`name`, `uri`, `mimeType`, `state`, ...), usable directly
 --   in `contents`; or nil, `gemini.Error`
 function Files:upload(args, cb)
@@ -415,6 +416,7 @@ end
 
 --- One file's metadata.
 -- @tparam string|table name `files/abc`, `abc`, its URI, or a File
+-- @tparam[opt] function cb with the client's loop: `cb(err, file)`, and a handle is returned at once
 -- @return the File, or nil, `gemini.Error`
 function Files:get(name, cb)
   check_self(self, "get")
@@ -426,6 +428,7 @@ end
 
 --- Deletes a file.
 -- @tparam string|table name as for `get`
+-- @tparam[opt] function cb with the client's loop: `cb(err, true)`, and a handle is returned at once
 -- @return true, or nil, `gemini.Error`
 function Files:delete(name, cb)
   check_self(self, "delete")
@@ -440,6 +443,7 @@ end
 --- Iterates over every file, page after page; raises the `gemini.Error`
 -- when a page fails.
 -- @tparam[opt] table opts `{page_size=, page_token=}`
+-- @tparam[opt] function cb with the client's loop: `cb(err, files)`, and a handle is returned at once
 function Files:list(opts, cb)
   check_self(self, "list")
   if type(opts) == "function" and cb == nil then opts, cb = nil, opts end
@@ -461,6 +465,7 @@ local RPC_CODES = {
 -- after their upload).
 -- @tparam string|table file a File or a name
 -- @tparam[opt] table opts `{timeout= (seconds, 300), interval= (seconds, 2)}`
+-- @tparam[opt] function cb with the client's loop: `cb(err, file)`, and a handle is returned at once
 -- @return the ACTIVE File; or nil, `gemini.Error`: kind "api" (status from
 --   the file's error) when processing FAILED (the error's `file` field holds
 --   the File), kind "timeout" when the time is up, or the error of a `get`
