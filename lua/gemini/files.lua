@@ -16,6 +16,7 @@ local core = require("gemini.core")
 local errors = require("gemini.errors")
 local json = require("gemini.json")
 local parts = require("gemini.parts")
+local retry = require("gemini.retry")
 
 local Files = {}
 Files.__index = Files
@@ -218,7 +219,7 @@ local function failed(u, what, e)
   if not policy or u.fails >= policy.attempts then return false end
   local wait = 0
   if what == "retry" then
-    wait = u.client:_backoff(policy, u.fails, e)
+    wait = retry.backoff(policy, u.fails, e)
     if not wait then return false end
   end
   u.client:_log("gemini: upload: %s; asking the server for its offset in %.3fs", tostring(e), wait)
@@ -385,7 +386,7 @@ function Files:upload(args)
     chunk = math.ceil(chunk / granularity) * granularity
   end
 
-  local policy = client:_policy{ http_options = ho }
+  local policy = client:_retries(ho).policy
   local u = {
     client = client, url = url, same_origin = origin(url) == origin(client.base_url), ho = ho,
     total = total, chunk = chunk, path = path, data = data,
