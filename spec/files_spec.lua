@@ -214,6 +214,17 @@ describe("client.files", function()
       end, "bad field 'chunk_size' to 'upload' (a positive integer expected)")
       assert.has_error(function() client.files:upload{ data = 5, mime_type = "text/plain" } end,
         "bad field 'data' to 'upload' (string expected, got number)")
+      assert.has_error(function()
+        client.files:upload{ data = "a", mime_type = "text/plain", http_options = { timout = 5 } }
+      end, "bad field 'http_options.timout' to 'upload' (unknown field; known: timeout, stall_timeout,"
+        .. " headers, retry)")
+      assert.has_error(function()
+        client.files:upload{ data = "a", mime_type = "text/plain", http_options = { timeout = -1 } }
+      end, "bad field 'http_options.timeout' to 'upload' (a positive finite number of seconds"
+        .. " expected, got -1)")
+      assert.has_error(function()
+        client.files:upload{ data = "a", mime_type = "text/plain", http_options = 5 }
+      end, "bad field 'http_options' to 'upload' (a table expected, got 5)")
       local ok, msg = pcall(client.files.upload, client.files,
         { path = "/nonexistent/dir/a.pdf" })
       assert.is_false(ok)

@@ -107,7 +107,7 @@ function Files:upload(args)
   local name = F("name", "string")
   local on_progress = F("on_progress", "function")
   local chunk = F("chunk_size", "number") or Files.CHUNK_SIZE
-  local ho = F("http_options", "table")
+  local ho = self.client:_check_http_options(args.http_options, fname)
   if (path == nil) == (data == nil) then
     error("bad argument #1 to 'upload' (exactly one of 'path' and 'data' expected)", 2)
   end
