@@ -1,6 +1,5 @@
 --- The client: options, URLs, headers, retries, and the services.
 -- @module gemini.client
-local core = require("gemini.core")
 local errors = require("gemini.errors")
 local json = require("gemini.json")
 local retry = require("gemini.retry")

@@ -12,7 +12,9 @@
 --     than `max_delay` is not waited out (the error carries it);
 --   * an optional deadline bounds the whole operation: each attempt gets
 --     what is left of it as its own timeout, and a wait that would end at or
---     past it is not taken.
+--     past it is not taken. The caller then returns the last attempt's
+--     error: kind "timeout" when that attempt ran out of time, whatever it
+--     was otherwise (e.g. the 503 that would have been retried).
 -- Waits go through `client.transport:sleep`, so the event-loop and
 -- coroutine transports (and OpenResty) never block.
 -- @module gemini.retry

@@ -316,6 +316,4 @@ function Upload:run()
   end
 end
 
-M.Upload = Upload
-
 return M
