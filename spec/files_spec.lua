@@ -552,8 +552,11 @@ describe("client.files", function()
       local log, logged, lines = mock.log_lines()
       local file = assert(uploader(nil, log).files:upload{ data = "abc", mime_type = "text/plain" })
       assert.equal("3", file.sizeBytes)
-      assert.truthy((logged("^gemini: POST http://[^ ]+upload_id=[^ ]+ %(upload: 3 bytes at offset 0 of 3%)$")),
-        "the chunk's request is logged")
+      assert.truthy((logged("^gemini: POST http://[^ ]+%?upload_id=%[REDACTED%]&[^ ]+ %(upload: 3 bytes at offset 0 of 3%)$")),
+        "the chunk's request is logged, its session id redacted (the URL alone may write to the upload)")
+      local session = m:log()[2].query.upload_id
+      assert.truthy(session and #session > 0)
+      for _, l in ipairs(lines) do assert.is_nil(l:find(session, 1, true)) end
       assert.truthy((logged("^gemini:   x%-goog%-api%-key: %[REDACTED%]$")), "its key is redacted")
       for _, l in ipairs(lines) do assert.is_nil(l:find(KEY, 1, true)) end
     end)
