@@ -9,17 +9,11 @@ local KEY = "test-key-tools-7d21"
 local T, S = gemini.tools, gemini.schema
 
 describe("gemini.tools", function()
-  local m, client
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local client
 
-  setup(function()
-    m = mock.start{ key = KEY }
-  end)
-  teardown(function()
-    m:stop()
-  end)
   before_each(function()
-    m:reset()
-    client = gemini.Client{ api_key = KEY, base_url = m.url, retry = false }
+    client = m:client{ retry = false }
   end)
 
   -- Sends a request with `config`, returns the response and the logged entry.
