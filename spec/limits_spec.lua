@@ -6,7 +6,6 @@
 --                       decode: core.json_decode's limit (200) -> a decode error
 --   stall_timeout       a stream that goes quiet is cut; a trickle that
 --                       never goes quiet long enough is cut by `timeout`
-local gemini = require("gemini")
 local core = require("gemini.core")
 local mock = require("support.mock")
 
@@ -19,23 +18,12 @@ local function nest(n, leaf, open, close)
 end
 
 describe("bounded inputs", function()
-  local m
-
-  setup(function()
-    m = mock.start{ key = KEY }
-  end)
-  teardown(function()
-    m:stop()
-  end)
-  before_each(function()
-    m:reset()
-  end)
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
 
   local function client(opts)
     opts = opts or {}
-    opts.api_key, opts.base_url = KEY, m.url
     if opts.retry == nil then opts.retry = false end
-    return gemini.Client(opts)
+    return m:client(opts)
   end
 
   describe("max_response_size", function()
