@@ -1,7 +1,6 @@
 -- client.caches against the mock server, through the real HTTP stack:
 -- create, get, update (expiration only), delete, list, and a cache used in
 -- a generate call.
-local gemini = require("gemini")
 local mock = require("support.mock")
 
 local KEY = "caches-spec-key"
@@ -16,20 +15,11 @@ local function epoch(ts)
 end
 
 describe("client.caches", function()
-  local m, client
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local client
 
   setup(function()
-    m = mock.start{ key = KEY }
-    client = gemini.Client{ api_key = KEY, base_url = m.url,
-      retry = { attempts = 3, initial_delay = 0.01, max_delay = 0.05, jitter = 0 } }
-  end)
-
-  teardown(function()
-    if m then m:stop() end
-  end)
-
-  before_each(function()
-    m:reset()
+    client = m:client{ retry = { attempts = 3, initial_delay = 0.01, max_delay = 0.05, jitter = 0 } }
   end)
 
   local function create(extra)

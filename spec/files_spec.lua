@@ -51,7 +51,8 @@ local function commands(log)
 end
 
 describe("client.files", function()
-  local m, client, tmp, tmpfiles
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local client, tmp, tmpfiles
 
   local function tmpfile(ext, data)
     local path = os.tmpname() .. ext
@@ -61,19 +62,12 @@ describe("client.files", function()
   end
 
   setup(function()
-    m = mock.start{ key = KEY }
-    client = gemini.Client{ api_key = KEY, base_url = m.url,
-      retry = { attempts = 5, initial_delay = 0.01, max_delay = 0.05, jitter = 0 } }
+    client = m:client{ retry = { attempts = 5, initial_delay = 0.01, max_delay = 0.05, jitter = 0 } }
     tmpfiles = {}
   end)
 
   teardown(function()
-    if m then m:stop() end
     for _, p in ipairs(tmpfiles) do os.remove(p) end
-  end)
-
-  before_each(function()
-    m:reset()
   end)
 
   describe("upload", function()

@@ -72,7 +72,7 @@ local function find_by_path(log, fragment)
 end
 
 describe("mock gemini server", function()
-  local m
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
 
   local function gen(opts)
     opts = opts or {}
@@ -98,17 +98,6 @@ describe("mock gemini server", function()
     }
   end
 
-  setup(function()
-    m = mock.start{ key = KEY }
-  end)
-
-  teardown(function()
-    if m then m:stop() end
-  end)
-
-  before_each(function()
-    m:reset()
-  end)
 
   describe("helper", function()
     it("exposes port, url and key", function()

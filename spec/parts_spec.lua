@@ -28,21 +28,19 @@ local function b64(s)
 end
 
 describe("gemini.parts", function()
-  local m, client, tmp
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local client, tmp
 
   setup(function()
-    m = mock.start{ key = KEY }
     tmp = os.tmpname()
   end)
   teardown(function()
-    m:stop()
     os.remove(tmp)
     os.remove(tmp .. ".png")
     os.remove(tmp .. ".weird")
   end)
   before_each(function()
-    m:reset()
-    client = gemini.Client{ api_key = KEY, base_url = m.url, retry = false }
+    client = m:client{ retry = false }
   end)
 
   local function send(contents, config)
