@@ -176,12 +176,12 @@ local TLS = [[
 local describe_ngx = available and describe or pending
 
 describe_ngx("OpenResty (nginx + lua module, cosockets)", function()
-  local m, prefix, port, start_output, tls_port, tls_other
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local prefix, port, start_output, tls_port, tls_other
 
   local function url(path) return "http://127.0.0.1:" .. port .. path end
 
   setup(function()
-    m = mock.start{ key = KEY }
     if not read_file("build/luajit/gemini/core.so") then
       os.execute("make --no-print-directory LUA=luajit >/dev/null")
     end
@@ -239,10 +239,7 @@ describe_ngx("OpenResty (nginx + lua module, cosockets)", function()
       end
     end
     if prefix then os.execute("rm -rf " .. q(prefix)) end
-    if m then m:stop() end
   end)
-
-  before_each(function() m:reset() end)
 
   it("gives a clear error for a call from init_by_lua", function()
     -- init_by_lua runs while nginx reads its config: its log line goes to
