@@ -28,10 +28,16 @@ describe("client", function()
         p:close()
         return out
       end
-      local code = 'local c = require("gemini").Client{}; io.write(c._key)'
-      assert.equal("g-key", run("GOOGLE_API_KEY=g-key GEMINI_API_KEY=m-key", code))
-      assert.equal("m-key", run("GOOGLE_API_KEY= GEMINI_API_KEY=m-key", code))
-      assert.matches("no API key", run("env -u GOOGLE_API_KEY -u GEMINI_API_KEY", code))
+      -- The key a client made with no api_key sends, as the mock saw it.
+      local function key_sent(env)
+        m:reset()
+        run(env .. " GEMINI_BASE_URL=" .. m.url, 'require("gemini").Client{}.models:get("gemini-2.5-flash")')
+        local e = m:last()
+        return e and e.headers["x-goog-api-key"]
+      end
+      assert.equal("g-key", key_sent("GOOGLE_API_KEY=g-key GEMINI_API_KEY=m-key"))
+      assert.equal("m-key", key_sent("GOOGLE_API_KEY= GEMINI_API_KEY=m-key"))
+      assert.matches("no API key", run("env -u GOOGLE_API_KEY -u GEMINI_API_KEY", 'require("gemini").Client{}'))
       local base = 'io.write(require("gemini").Client{api_key="k"}:url("models/x:generateContent"))'
       assert.equal("http://h:1/p/v1beta/models/x:generateContent",
         run("GEMINI_BASE_URL=http://h:1/p/", base))
