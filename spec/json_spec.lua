@@ -292,12 +292,18 @@ describe("json_encode", function()
     end)
 
     it("for bad options", function()
-      assert.has_error(function() encode({}, 5) end)
-      assert.has_error(function() encode({}, { convert_keys = "yes" }) end)
-      assert.has_error(function() encode({}, { max_depth = 0 }) end)
-      assert.has_error(function() encode({}, { max_depth = 1001 }) end)
-      assert.has_error(function() encode({}, { root = 1 }) end)
-      assert.has_error(function() encode() end)
+      assert.has_error(function() encode({}, 5) end,
+        "bad argument #2 to 'encode' (table expected, got number)")
+      assert.has_error(function() encode({}, { convert_keys = "yes" }) end,
+        "bad argument #2 to 'encode' (convert_keys must be a boolean)")
+      assert.has_error(function() encode({}, { max_depth = 0 }) end,
+        "bad argument #2 to 'encode' (max_depth must be a number in 1..1000)")
+      assert.has_error(function() encode({}, { max_depth = 1001 }) end,
+        "bad argument #2 to 'encode' (max_depth must be a number in 1..1000)")
+      assert.has_error(function() encode({}, { root = 1 }) end,
+        "bad argument #2 to 'encode' (root must be a string)")
+      assert.has_error(function() encode() end,
+        "bad argument #1 to 'encode' (value expected)")
     end)
   end)
 

@@ -108,8 +108,10 @@ describe("bounded inputs", function()
       assert.is_string(core.json_encode(chain(1000), { max_depth = 1000 }))
       assert.is_false(pcall(core.json_encode, chain(1001), { max_depth = 1000 }))
       assert.is_false(pcall(core.json_encode, chain(11), { max_depth = 10 }))
-      assert.has_error(function() core.json_encode({}, { max_depth = 1001 }) end)
-      assert.has_error(function() core.json_encode({}, { max_depth = 0 }) end)
+      assert.has_error(function() core.json_encode({}, { max_depth = 1001 }) end,
+        "bad argument #2 to 'json_encode' (max_depth must be a number in 1..1000)")
+      assert.has_error(function() core.json_encode({}, { max_depth = 0 }) end,
+        "bad argument #2 to 'json_encode' (max_depth must be a number in 1..1000)")
     end)
 
     it("fails fast on a very deep value, and on a cycle", function()
