@@ -251,7 +251,8 @@ describe("automatic function calling", function()
     assert.has_error(function()
       client.models:generate_content{ model = MODEL, contents = "x",
         config = { tools = { T }, automatic_function_calling = { maximum_remote_calls = "3" } } }
-    end)
+    end, "bad field 'config.automatic_function_calling.maximum_remote_calls' to 'generate_content'"
+      .. " (number expected, got string)")
     assert.equal(0, #m:log())
   end)
 

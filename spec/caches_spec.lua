@@ -112,7 +112,8 @@ describe("client.caches", function()
       end, "bad argument #1 to 'create' (ttl and expire_time exclude each other)")
       assert.has_error(function()
         client.caches:create{ model = "gemini-2.5-flash", config = { temperature = 1 } }
-      end)
+      end, "bad field 'config.temperature' to 'create' (unknown; expected contents, system_instruction,"
+        .. " tools, tool_config, ttl, expire_time, display_name, http_options)")
       assert.has_error(function()
         client.caches:create{ model = "gemini-2.5-flash", config = { ttl = -5 } }
       end, "bad field 'ttl' to 'create' (a positive number of seconds expected)")
@@ -211,8 +212,10 @@ describe("client.caches", function()
         "bad argument #1 to 'get' (cache name expected, got empty string)")
       assert.has_error(function() client.caches:get("cachedContents/a/b") end,
         "bad argument #1 to 'get' (invalid cache name \"cachedContents/a/b\")")
-      assert.has_error(function() client.caches:delete("a b") end)
-      assert.has_error(function() client.caches.get({}, "x") end)
+      assert.has_error(function() client.caches:delete("a b") end,
+        "bad argument #1 to 'delete' (invalid cache name \"a b\")")
+      assert.has_error(function() client.caches.get({}, "x") end,
+        "bad self to 'get' (call it as client.caches:get(...))")
       assert.equal(0, #m:log())
     end)
   end)

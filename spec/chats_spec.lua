@@ -106,7 +106,8 @@ describe("chats", function()
       "bad argument #1 to 'send_message' (string or table expected, got no value)")
     assert.has_error(function() chat:send_message("x", "hot") end,
       "bad argument #2 to 'send_message' (table expected, got string)")
-    assert.has_error(function() chat.send_message("x") end)
+    assert.has_error(function() chat.send_message("x") end,
+      "bad self to 'send_message' (call it as chat:send_message(...))")
     assert.equal(0, #m:log())
   end)
 

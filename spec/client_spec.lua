@@ -48,9 +48,12 @@ describe("client", function()
         "bad field 'timeout' to 'Client' (number expected, got string)")
       assert.has_error(function() gemini.Client("k") end,
         "bad argument #1 to 'Client' (table expected, got string)")
-      assert.has_error(function() gemini.Client{ api_key = KEY, auth = "query" } end)
-      assert.has_error(function() gemini.Client{ api_key = KEY, base_url = "ftp://x" } end)
-      assert.has_error(function() gemini.Client{ api_key = KEY, headers = { ["X-A"] = "a\r\nB: c" } } end)
+      assert.has_error(function() gemini.Client{ api_key = KEY, auth = "query" } end,
+        "bad field 'auth' to 'Client' (\"header\" or \"bearer\" expected)")
+      assert.has_error(function() gemini.Client{ api_key = KEY, base_url = "ftp://x" } end,
+        "bad field 'base_url' to 'Client' (an http:// or https:// URL expected)")
+      assert.has_error(function() gemini.Client{ api_key = KEY, headers = { ["X-A"] = "a\r\nB: c" } } end,
+        "bad field 'headers' to 'Client' (header 'X-A': a string without line breaks or NUL expected)")
     end)
 
     it("sends the key in x-goog-api-key by default, never in the URL", function()
@@ -85,7 +88,8 @@ describe("client", function()
       assert.equal("/v1beta/models/gemini-2.5-pro:generateContent", m:last().path)
       client.models:generate_content{ model = "tunedModels/my-model", contents = "a" }
       assert.equal("/v1beta/tunedModels/my-model:generateContent", m:last().path)
-      assert.has_error(function() client.models:generate_content{ model = "../x", contents = "a" } end)
+      assert.has_error(function() client.models:generate_content{ model = "../x", contents = "a" } end,
+        "bad field 'model' to 'generate_content' (invalid model name \"../x\")")
       assert.has_error(function() client.models:generate_content{ contents = "a" } end,
         "bad field 'model' to 'generate_content' (string expected, got nil)")
     end)
@@ -183,8 +187,10 @@ describe("client", function()
         sent({ { role = "user", parts = { "q" } }, { role = "model", parts = { { text = "r" } } }, "s" }))
       assert.same({ { role = "model", parts = { { functionCall = { name = "f", args = {} } } } } },
         sent({ { function_call = { name = "f", args = gemini.object() } } }))
-      assert.has_error(function() sent({}) end)
-      assert.has_error(function() sent(42) end)
+      assert.has_error(function() sent({}) end,
+        "bad field 'contents' to 'generate_content' (empty)")
+      assert.has_error(function() sent(42) end,
+        "bad field 'contents' to 'generate_content' (string or table expected, got number)")
     end)
 
     it("raises with the path of a value that cannot be encoded", function()
@@ -461,7 +467,8 @@ describe("client", function()
     it("checks its arguments", function()
       assert.has_error(function() client.models:generate_content("hi") end,
         "bad argument #1 to 'generate_content' (table expected, got string)")
-      assert.has_error(function() client.models.generate_content({}, {}) end)
+      assert.has_error(function() client.models.generate_content({}, {}) end,
+        "bad self to 'generate_content' (call it as client.models:generate_content{...})")
       assert.has_error(function() client.models:get(42) end,
         "bad argument #1 to 'get' (string expected, got number)")
     end)

@@ -191,7 +191,9 @@ describe("client.files", function()
       assert.has_error(function() client.files:upload{ path = tmp } end,
         "bad argument #1 to 'upload' (cannot guess the MIME type of \"" .. tmp
         .. "\"; pass mime_type, e.g. mime_type = \"application/pdf\")")
-      assert.has_error(function() client.files:upload{ data = "abc" } end)
+      assert.has_error(function() client.files:upload{ data = "abc" } end,
+        "bad argument #1 to 'upload' (cannot guess the MIME type of data; pass mime_type, e.g. mime_type ="
+        .. " \"application/pdf\")")
       assert.equal(0, #m:log())
     end)
 
@@ -215,7 +217,8 @@ describe("client.files", function()
       ok, msg = pcall(client.files.upload, client.files, { path = "/tmp", mime_type = "text/plain" })
       assert.is_false(ok)
       assert.matches("cannot read", msg, 1, true)
-      assert.has_error(function() client.files.upload({}, { data = "a" }) end)
+      assert.has_error(function() client.files.upload({}, { data = "a" }) end,
+        "bad self to 'upload' (call it as client.files:upload(...))")
       assert.equal(0, #m:log())
     end)
 
@@ -559,8 +562,10 @@ describe("client.files", function()
         "bad argument #1 to 'get' (file name or File expected, got number)")
       assert.has_error(function() client.files:get("files/a/b") end,
         "bad argument #1 to 'get' (invalid file name \"files/a/b\")")
-      assert.has_error(function() client.files:delete("../models") end)
-      assert.has_error(function() client.files:get("a?b=c") end)
+      assert.has_error(function() client.files:delete("../models") end,
+        "bad argument #1 to 'delete' (invalid file name \"../models\")")
+      assert.has_error(function() client.files:get("a?b=c") end,
+        "bad argument #1 to 'get' (invalid file name \"a?b=c\")")
       assert.equal(0, #m:log())
     end)
 
@@ -669,7 +674,8 @@ describe("client.files", function()
     it("checks its options", function()
       assert.has_error(function() client.files:wait_active("a", { timeout = "1" }) end,
         "bad field 'timeout' to 'wait_active' (number expected, got string)")
-      assert.has_error(function() client.files:wait_active("a", { interval = -1 }) end)
+      assert.has_error(function() client.files:wait_active("a", { interval = -1 }) end,
+        "bad argument #2 to 'wait_active' (timeout and interval must not be negative)")
     end)
   end)
 

@@ -131,7 +131,7 @@ describe_uv("callback API on luv", function()
   it("raises programmer errors at once", function()
     assert.has_error(function()
       c.models:generate_content({ contents = "no model" }, function() end)
-    end)
+    end, "bad field 'model' to 'generate_content' (string expected, got nil)")
     assert.has_error(function()
       c.models:generate_content({ model = MODEL, contents = "x" }, "not a function")
     end, "bad argument #2 to 'generate_content' (function expected, got string)")
@@ -396,7 +396,9 @@ describe_uv("callback API on luv", function()
     it("checks its arguments", function()
       assert.has_error(function() c.models:generate_content_all("x") end,
         "bad argument #1 to 'generate_content_all' (table expected, got string)")
-      assert.has_error(function() c.models:generate_content_all({ {} }) end)
+      assert.has_error(function() c.models:generate_content_all({ {} }) end,
+        "generate_content_all: requests[1]: bad field 'model' to 'generate_content_all' (string expected,"
+        .. " got nil)")
       assert.has_error(function() c.models:generate_content_all(requests(2), { concurrency = 0 }) end,
         "bad field 'concurrency' to 'generate_content_all' (a positive integer expected)")
       local r, e = c.models:generate_content_all({})
