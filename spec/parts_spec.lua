@@ -70,7 +70,8 @@ describe("gemini.parts", function()
     assert.same({ { role = "user", parts = {
       { text = "What is this?" }, { inlineData = { mimeType = "image/png", data = b64("\137PNG\r\n") } } } } },
       e.json.contents)
-    assert.has_error(function() P.from_bytes(nil, "image/png") end)
+    assert.has_error(function() P.from_bytes(nil, "image/png") end,
+      "bad argument #1 to 'parts.from_bytes' (string of bytes expected, got no value)")
     assert.has_error(function() P.from_bytes("x") end,
       "bad argument #2 to 'parts.from_bytes' (MIME type string expected, got no value)")
   end)
@@ -96,7 +97,8 @@ describe("gemini.parts", function()
     assert.is_nil(part)
     assert.matches("MIME type", err)
     assert.same({ inlineData = { mimeType = "text/plain", data = "eA==" } }, P.from_file(tmp .. ".weird", "text/plain"))
-    assert.has_error(function() P.from_file(nil) end)
+    assert.has_error(function() P.from_file(nil) end,
+      "bad argument #1 to 'parts.from_file' (file path expected, got no value)")
   end)
 
   it("guesses MIME types from extensions", function()
@@ -119,7 +121,8 @@ describe("gemini.parts", function()
     assert.same({ fileData = { fileUri = "gs://b/v.mp4", mimeType = "video/mp4" } }, P.from_uri("gs://b/v.mp4"))
     assert.same({ fileData = { fileUri = "https://www.youtube.com/watch?v=x" } },
       P.from_uri("https://www.youtube.com/watch?v=x"))
-    assert.has_error(function() P.from_uri("") end)
+    assert.has_error(function() P.from_uri("") end,
+      "bad argument #1 to 'parts.from_uri' (URI string expected, got an empty string)")
   end)
 
   it("function_response keeps the response as written", function()
@@ -138,8 +141,11 @@ describe("gemini.parts", function()
     -- an empty response is an object
     local _, e2 = send({ P.content("user", { P.function_response("f", {}) }) })
     assert.truthy(e2.body:find('"response":{}', 1, true))
-    assert.has_error(function() P.function_response("f", "text") end)
-    assert.has_error(function() P.function_response(nil, {}) end)
+    assert.has_error(function() P.function_response("f", "text") end,
+      "bad argument #2 to 'parts.function_response' (table expected (a JSON object, e.g. {result = value}),"
+      .. " got string)")
+    assert.has_error(function() P.function_response(nil, {}) end,
+      "bad argument #1 to 'parts.function_response' (function name expected, got no value)")
   end)
 
   it("content builds multi-turn contents", function()
@@ -151,8 +157,11 @@ describe("gemini.parts", function()
                   { role = "user", parts = { { text = "How are you?" } } } }, e.json.contents)
     assert.has_error(function() P.content("system", "x") end,
       "bad argument #1 to 'parts.content' (\"user\" or \"model\" expected, got \"system\")")
-    assert.has_error(function() P.content("user", {}) end)
-    assert.has_error(function() P.content("user", { 1 }) end)
+    assert.has_error(function() P.content("user", {}) end,
+      "bad argument #2 to 'parts.content' (a string, a part or a non-empty list of parts expected, got an"
+      .. " empty table)")
+    assert.has_error(function() P.content("user", { 1 }) end,
+      "bad argument #2 to 'parts.content' (item 1: a string or a part expected, got number)")
   end)
 
   describe("system_instruction", function()
