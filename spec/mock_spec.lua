@@ -107,7 +107,8 @@ describe("mock gemini server", function()
     end)
 
     it("rejects unknown fault types on the control plane", function()
-      assert.has_error(function() m:faults{ { type = "nope" } } end)
+      assert.error_matches(function() m:faults{ { type = "nope" } } end,
+        '^mock control POST /_mock/faults: unknown fault: {"type": "nope"} %(types: big, close, [%w_, ]+%)$')
     end)
 
     it("sleeps at least the time asked", function()
