@@ -206,6 +206,7 @@ describe("the API key", function()
     }) do
       local ok, msg = pcall(f)
       assert.is_false(ok)
+      assert.matches("bad %a+ .* to '[%w_.]+' %(", tostring(msg))   -- the argument error, not a crash
       seen[#seen + 1] = tostring(msg)
     end
     assert_clean()
