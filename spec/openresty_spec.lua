@@ -9,12 +9,7 @@ local q = mock.shell_quote
 
 local read_file, write_file = mock.read_file, mock.write_file
 
-local function sh(cmd)
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
+local sh = mock.command_output
 
 -- The Debian module paths (the lua module needs the NDK loaded first).
 local function module_path(name)

@@ -50,11 +50,7 @@ describe("gemini.parts", function()
     return res, m:last()
   end
 
-  local function write(path, data)
-    local f = assert(io.open(path, "wb"))
-    f:write(data)
-    f:close()
-  end
+  local write = mock.write_file
 
   it("text", function()
     assert.same({ text = "hi" }, P.text("hi"))

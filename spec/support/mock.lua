@@ -87,6 +87,9 @@ local function popen_read(cmd)
   return out
 end
 
+--- The standard output of a shell command (for specs that drive programs).
+M.command_output = popen_read
+
 function M.sleep(seconds)
   os.execute("sleep " .. string.format("%.3f", seconds))
 end
