@@ -62,7 +62,6 @@
 /* Upvalues of json_encode. */
 #define UV_OBJECT_MT lua_upvalueindex(1)
 #define UV_ARRAY_MT  lua_upvalueindex(2)
-#define UV_BOX_MT    lua_upvalueindex(3)
 
 enum { M_CONVERT, M_FRESP, M_MAP, M_VERBATIM };
 
@@ -173,9 +172,9 @@ static size_t camelize(char *s, size_t n)
 
 /* ---- output buffer ---------------------------------------------------- */
 
-/* The output lives in a gm_buf box (see core.h), created first thing in
- * json_encode: any error raised midway (bad value, out of memory) leaves
- * the buffer to the collector instead of leaking it. */
+/* The output lives in a gm_buf pushed by gm_buf_push (see core.h), first
+ * thing in json_encode: any error raised midway (bad value, out of memory)
+ * leaves the buffer to the collector instead of leaking it. */
 
 /* One per table being encoded, on the C stack; they chain to the root and
  * serve both the cycle check and the path in error messages. */
@@ -194,45 +193,21 @@ typedef struct {
     int max_depth;
 } enc;
 
-void gm_buf_grow(lua_State *L, gm_buf *b, size_t extra)
-{
-    size_t need = b->len + extra, cap = b->cap ? b->cap : 256;
-    char *p;
-    if (need < extra)
-        luaL_error(L, "buffer too large");
-    while (cap < need) {
-        if (cap > (size_t)-1 / 2) {
-            cap = need;
-            break;
-        }
-        cap *= 2;
-    }
-    p = (char *)realloc(b->buf, cap);
-    if (p == NULL)
-        luaL_error(L, "not enough memory");
-    b->buf = p;
-    b->cap = cap;
-}
-
-void gm_buf_free(gm_buf *b)
-{
-    free(b->buf);
-    b->buf = NULL;
-    b->len = b->cap = 0;
-}
-
 #define RESERVE(e, n) \
-    do { if ((e)->b->cap - (e)->b->len < (size_t)(n)) gm_buf_grow((e)->L, (e)->b, (n)); } while (0)
+    do { \
+        if ((e)->b->cap - (e)->b->len < (size_t)(n)) \
+            gm_buf_grow((e)->L, (e)->b, (n), GM_BUF_NO_LIMIT); \
+    } while (0)
 
 static void put_lit(enc *e, const char *s, size_t n)
 {
     RESERVE(e, n);
-    memcpy(e->b->buf + e->b->len, s, n);
+    memcpy(e->b->data + e->b->len, s, n);
     e->b->len += n;
 }
 
 #define PUT_CHAR(e, c) \
-    do { RESERVE(e, 1); (e)->b->buf[(e)->b->len++] = (c); } while (0)
+    do { RESERVE(e, 1); (e)->b->data[(e)->b->len++] = (c); } while (0)
 
 /* ---- errors ----------------------------------------------------------- */
 
@@ -367,7 +342,7 @@ static int put_string(enc *e, const char *str, size_t n)
      * escape then asks for its extra bytes. */
     RESERVE(e, n + 2);
     b = e->b;
-    b->buf[b->len++] = '"';
+    b->data[b->len++] = '"';
     while (i < n) {
         size_t start = i;
         unsigned c;
@@ -396,7 +371,7 @@ static int put_string(enc *e, const char *str, size_t n)
                 break;
             }
         }
-        memcpy(b->buf + b->len, s + start, i - start);
+        memcpy(b->data + b->len, s + start, i - start);
         b->len += i - start;
         if (i == n)
             break;
@@ -404,24 +379,24 @@ static int put_string(enc *e, const char *str, size_t n)
         RESERVE(e, (n - i) + 1 + 5);
         b = e->b;
         c = s[i++];
-        b->buf[b->len++] = '\\';
+        b->data[b->len++] = '\\';
         switch (c) {
-        case '"':  b->buf[b->len++] = '"'; break;
-        case '\\': b->buf[b->len++] = '\\'; break;
-        case '\b': b->buf[b->len++] = 'b'; break;
-        case '\f': b->buf[b->len++] = 'f'; break;
-        case '\n': b->buf[b->len++] = 'n'; break;
-        case '\r': b->buf[b->len++] = 'r'; break;
-        case '\t': b->buf[b->len++] = 't'; break;
+        case '"':  b->data[b->len++] = '"'; break;
+        case '\\': b->data[b->len++] = '\\'; break;
+        case '\b': b->data[b->len++] = 'b'; break;
+        case '\f': b->data[b->len++] = 'f'; break;
+        case '\n': b->data[b->len++] = 'n'; break;
+        case '\r': b->data[b->len++] = 'r'; break;
+        case '\t': b->data[b->len++] = 't'; break;
         default:
-            memcpy(b->buf + b->len, "u00", 3);
-            b->buf[b->len + 3] = hex[c >> 4];
-            b->buf[b->len + 4] = hex[c & 15];
+            memcpy(b->data + b->len, "u00", 3);
+            b->data[b->len + 3] = hex[c >> 4];
+            b->data[b->len + 4] = hex[c & 15];
             b->len += 5;
             break;
         }
     }
-    b->buf[b->len++] = '"';
+    b->data[b->len++] = '"';
     return 0;
 }
 
@@ -596,9 +571,9 @@ static void encode_object(enc *e, frame *fr, int t, int mode, int depth, int mar
         kn = e->b->len - 1 - ks;
         /* converting modes only; most keys have no '_' and stop at memchr */
         if (mode <= M_FRESP && klen > 1 && memchr(k + 1, '_', klen - 1) != NULL) {
-            kn = camelize(e->b->buf + ks, kn);
+            kn = camelize(e->b->data + ks, kn);
             e->b->len = ks + kn;
-            e->b->buf[e->b->len++] = '"';  /* fits: the key only shrank */
+            e->b->data[e->b->len++] = '"';  /* fits: the key only shrank */
         }
         PUT_CHAR(e, ':');
         if (lua_type(L, -1) == LUA_TTABLE) {
@@ -606,7 +581,7 @@ static void encode_object(enc *e, frame *fr, int t, int mode, int depth, int mar
             if (mode == M_MAP) {
                 cmode = M_CONVERT;
             } else if (mode != M_VERBATIM) {
-                int r = key_rule_find(e->b->buf + ks, kn);
+                int r = key_rule_find(e->b->data + ks, kn);
                 list = r & R_LIST;
                 if (r & R_VERB)
                     cmode = M_VERBATIM;
@@ -728,12 +703,6 @@ static void encode_table(enc *e, const frame *parent, int mode, int empty_list, 
 
 /* ---- entry ------------------------------------------------------------ */
 
-static int box_gc(lua_State *L)
-{
-    gm_buf_free((gm_buf *)lua_touserdata(L, 1));
-    return 0;
-}
-
 static int json_encode(lua_State *L)
 {
     enc e;
@@ -767,27 +736,17 @@ static int json_encode(lua_State *L)
             e.root = lua_tostring(L, -1);   /* stays on the stack: anchored */
         }
     }
-    b = (gm_buf *)gm_newuserdata(L, sizeof *b);
-    b->buf = NULL;
-    b->len = b->cap = 0;
-    lua_pushvalue(L, UV_BOX_MT);
-    lua_setmetatable(L, -2);
+    b = gm_buf_push(L);
     e.b = b;
     lua_pushvalue(L, 1);
     encode_child(&e, NULL, convert ? M_CONVERT : M_VERBATIM, 0, 0);
-    lua_pushlstring(L, b->buf, b->len);
+    lua_pushlstring(L, b->data, b->len);
     gm_buf_free(b);         /* now, rather than at the next GC cycle */
     return 1;
 }
 
 void gemini_open_json(lua_State *L)
 {
-    static const luaL_Reg box_meta[] = {
-        {"__gc", box_gc},
-        {NULL, NULL}
-    };
-    gm_newclass(L, GM_BUF_MT, NULL, box_meta);
-
     lua_newtable(L);
     lua_pushliteral(L, "gemini.json_object");
     lua_setfield(L, -2, "__name");
@@ -800,8 +759,7 @@ void gemini_open_json(lua_State *L)
     lua_pushvalue(L, -1);
     lua_setfield(L, -4, "json_array_mt");
 
-    luaL_getmetatable(L, GM_BUF_MT);
-    lua_pushcclosure(L, json_encode, 3);
+    lua_pushcclosure(L, json_encode, 2);
     lua_setfield(L, -2, "json_encode");
 
     /* The same value as lua-cjson's cjson.null. */
