@@ -56,6 +56,12 @@ void gm_buf_free(gm_buf *b)
     b->len = b->cap = 0;
 }
 
+void gm_buf_pushresult(lua_State *L, gm_buf *b)
+{
+    lua_pushlstring(L, b->len ? b->data : "", b->len);
+    gm_buf_free(b);
+}
+
 /* ---- the buffer in a userdata ------------------------------------------ */
 
 #define BUF_MT "gemini.core.buffer"

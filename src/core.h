@@ -50,6 +50,9 @@ void gm_buf_grow(lua_State *L, gm_buf *b, size_t extra, size_t limit);
 /* Frees the bytes now; the buffer is empty and usable again. */
 void gm_buf_free(gm_buf *b);
 
+/* Pushes the bytes as a Lua string and frees them (like luaL_pushresult). */
+void gm_buf_pushresult(lua_State *L, gm_buf *b);
+
 /* Pushes a new empty buffer in a userdata whose __gc frees the bytes: a
  * raise midway (a bad value, out of memory) leaves them to the collector
  * instead of leaking them. */

@@ -444,15 +444,11 @@ static void put_double(enc *e, double d)
             dot = floatish = 1;
         }                       /* else: rest of a multi-byte decimal point */
     }
-#if LUA_VERSION_NUM >= 503
     /* Keep the float subtype across a round trip: 2.0, not 2. */
-    if (!floatish) {
+    if (GM_INTEGERS && !floatish) {
         out[w++] = '.';
         out[w++] = '0';
     }
-#else
-    (void)floatish;
-#endif
     put_lit(e, out, w);
 }
 
@@ -460,12 +456,10 @@ static void put_number(enc *e, const frame *at)
 {
     lua_State *L = e->L;
     double d;
-#if LUA_VERSION_NUM >= 503
-    if (lua_isinteger(L, -1)) {
+    if (gm_isinteger(L, -1)) {
         put_integer(e, (long long)lua_tointeger(L, -1));
         return;
     }
-#endif
     d = (double)lua_tonumber(L, -1);
     if (d != d)
         fail(e, at, "NaN");
@@ -473,14 +467,14 @@ static void put_number(enc *e, const frame *at)
         fail(e, at, "inf");
     if (d == -HUGE_VAL)
         fail(e, at, "-inf");
-#if LUA_VERSION_NUM < 503
-    /* Every number is a double here; integral ones within 2^53 (exact as
-     * integers) print as integers, like Lua's own %.14g would. */
-    if (d >= -9007199254740992.0 && d <= 9007199254740992.0 && d == (double)(long long)d) {
+    /* Without an integer subtype every number is a double; integral ones
+     * within 2^53 (exact as integers) print as integers, like Lua's own
+     * %.14g would. */
+    if (!GM_INTEGERS && d >= -9007199254740992.0 && d <= 9007199254740992.0
+        && d == (double)(long long)d) {
         put_integer(e, (long long)d);
         return;
     }
-#endif
     put_double(e, d);
 }
 
@@ -607,12 +601,10 @@ static void encode_object(enc *e, frame *fr, int t, int mode, int depth, int mar
 static int array_index(lua_State *L, int idx, lua_Integer *k)
 {
     lua_Number d;
-#if LUA_VERSION_NUM >= 503
-    if (lua_isinteger(L, idx)) {
+    if (gm_isinteger(L, idx)) {
         *k = lua_tointeger(L, idx);
         return *k >= 1;
     }
-#endif
     d = lua_tonumber(L, idx);
     if (d >= 1 && d <= 9007199254740992.0 && d == (lua_Number)(lua_Integer)d) {
         *k = (lua_Integer)d;
@@ -740,8 +732,7 @@ static int json_encode(lua_State *L)
     e.b = b;
     lua_pushvalue(L, 1);
     encode_child(&e, NULL, convert ? M_CONVERT : M_VERBATIM, 0, 0);
-    lua_pushlstring(L, b->data, b->len);
-    gm_buf_free(b);         /* now, rather than at the next GC cycle */
+    gm_buf_pushresult(L, b);    /* frees now, rather than at the next GC cycle */
     return 1;
 }
 

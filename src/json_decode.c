@@ -307,7 +307,7 @@ static int parse_number(dec *d)
     d->p = p;
 
     if (is_int && digits <= 19) {
-#if LUA_VERSION_NUM >= 503
+#if GM_INTEGERS
         if (!neg && m <= (uint64_t)LUA_MAXINTEGER) {
             lua_pushinteger(d->L, (lua_Integer)m);
             return 0;
@@ -391,13 +391,9 @@ static int parse_array(dec *d)
     for (i = 1;; i++) {
         if (parse_value(d) != 0)
             return -1;
-#if LUA_VERSION_NUM < 503
-        if (i == 0x7FFFFFFF)    /* lua_rawseti takes an int here */
+        if (i == GM_INDEX_MAX)
             return fail(d, "array too long", d->p);
-        lua_rawseti(d->L, -2, (int)i);
-#else
-        lua_rawseti(d->L, -2, i);
-#endif
+        gm_rawseti(d->L, -2, i);
         more = after_element(d, ']', "expected ',' or ']' in array");
         if (more <= 0)
             return more;
