@@ -24,9 +24,12 @@ LUA_ABI    ?= $(shell $(LUA) -e 'print((_VERSION:gsub("Lua ", "")))')
 CURL_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libcurl)
 CURL_LIBS  ?= $(shell $(PKG_CONFIG) --libs libcurl)
 
+# -fvisibility=hidden: the shared object exports luaopen_gemini_core only
+# (GM_EXPORT in src/core.h); the gm_* functions the parts share stay
+# internal (check: nm -D --defined-only build/$(LUA)/gemini/core.so).
 WARN       = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS     ?= -O2 -g
-ALL_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC $(WARN) $(CFLAGS) $(LUA_CFLAGS) $(CURL_CFLAGS)
+ALL_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) $(LUA_CFLAGS) $(CURL_CFLAGS)
 LDFLAGS_SO = -shared $(LDFLAGS)
 
 SRCS  = src/core.c src/compat.c src/buf.c src/http.c src/sse.c src/json.c src/json_decode.c src/base64.c
