@@ -8,6 +8,10 @@
  *       these metatables is always an object / an array ({} or [] if empty)
  *   core.json_null   encodes as null; the lightuserdata NULL, so it is the
  *       very value lua-cjson calls cjson.null
+ *   core.json_key_rules(rules)   the key rules below (gemini.json hands
+ *       over lua/gemini/keys.lua when it loads; until then there are none)
+ *   core.camel(key) -> key   the key converter (camelize below), for the
+ *       Lua code that looks fields up under either spelling
  *
  * Errors are raised as "cannot encode <path>: <what>", the path written the
  * Lua way from opts.root: request.contents[1].parts[2].text.
@@ -24,26 +28,29 @@
  * Tables. Keys exactly 1..n make an array, all-string keys an object; a
  * mix, a hole or any other key type is an error (JSON has no way to say
  * it). An empty table is ambiguous: it is {} unless one of the markers says
- * otherwise or it is the value of a field the API defines as a list (see
- * key_rules below), so that `stop_sequences = {}` still sends [].
+ * otherwise or it is the value of a field the API defines as a list (a
+ * "list" key rule), so that `stop_sequences = {}` still sends [].
  *
  * Keys, and which of them are the user's. With convert_keys the request is
  * written in Lua style (max_output_tokens) and sent in the API's style
  * (maxOutputTokens). But some parts of a request are not API structure,
  * they are the user's own data, whose keys must reach the model or the
- * user's tools exactly as written. The encoder walks in one of four modes:
+ * user's tools exactly as written. Which fields those are is Lua's
+ * knowledge, the key rules of lua/gemini/keys.lua (field -> words); the
+ * encoder walks in one of four modes:
  *   CONVERT   an API object: keys are converted, and each key with a table
- *             value is looked up in key_rules to pick the child's mode.
- *   FRESP     the value of functionResponse: CONVERT, except that its
- *             `response` is the tool's result (user data). A `response`
- *             elsewhere (a FunctionDeclaration's response schema) is API
- *             structure and stays CONVERT.
- *   MAP       the value of `properties` in a Schema: its keys are the
- *             user's property names, kept as written; each value is a
- *             Schema again (CONVERT).
- *   VERBATIM  user data through and through: no key below is touched, no
- *             key is looked up (a user's key named "contents" means
- *             nothing here).
+ *             value is looked up in the rules to pick the child's mode.
+ *   FRESP     the value of a "function_response" field (functionResponse):
+ *             CONVERT, except that its "tool_result" fields (`response`,
+ *             the tool's result) are user data. A `response` elsewhere (a
+ *             FunctionDeclaration's response schema) is API structure and
+ *             stays CONVERT.
+ *   MAP       the value of a "map" field (a Schema's `properties`): its
+ *             keys are the user's property names, kept as written; each
+ *             value is a Schema again (CONVERT).
+ *   VERBATIM  the value of a "verbatim" field: user data through and
+ *             through, no key below is touched, no key is looked up (a
+ *             user's key named "contents" means nothing here).
  * The lookups use the converted key, so `function_response` and
  * `functionResponse` behave alike.
  */
@@ -62,100 +69,48 @@
 /* Upvalues of json_encode. */
 #define UV_OBJECT_MT lua_upvalueindex(1)
 #define UV_ARRAY_MT  lua_upvalueindex(2)
+#define UV_RULES     lua_upvalueindex(3)   /* key -> rule flags (json_key_rules) */
 
 enum { M_CONVERT, M_FRESP, M_MAP, M_VERBATIM };
 
-/* ---- key rules -------------------------------------------------------- */
+/* ---- keys -------------------------------------------------------------- */
 
-#define R_LIST  1   /* an empty plain table here is [] (the API field is a list) */
-#define R_VERB  2   /* the value is user data: VERBATIM */
-#define R_MAP   4   /* the value's keys are user names: MAP */
-#define R_FRESP 8   /* functionResponse: its `response` is user data */
-#define R_RESP  16  /* `response`: VERBATIM when inside functionResponse */
+/* Rule flags, one per word of a rule in gemini.keys (see json_key_rules). */
+#define R_LIST  1   /* "list": an empty plain table here is [] */
+#define R_VERB  2   /* "verbatim": the value is user data: VERBATIM */
+#define R_MAP   4   /* "map": the value's keys are user names: MAP */
+#define R_FRESP 8   /* "function_response": the value is walked in FRESP */
+#define R_RESP  16  /* "tool_result": VERBATIM when met in FRESP */
 
-typedef struct {
-    const char *name;
-    unsigned char len, flags;
-} key_rule;
-
-#define KR(s, f) {s, (unsigned char)(sizeof(s) - 1), f}
-/* Sorted by bytes (memcmp order): key_rule_find() is a binary search, one
- * per key with a table value in converting mode, so the table stays small.
- * Why the VERBATIM ones are user data:
- *   args                    functionCall arguments, as the tool defines them
- *   default, example, enum  values in a Schema, of the user's own type
- *   labels, metadata        user key/value pairs (billing labels, metadata)
- *   parametersJsonSchema, responseJsonSchema
- *                           JSON Schema documents, whose keywords and
- *                           property names are spelled as JSON Schema says
- * The R_LIST ones are the repeated fields of the API requests (and of the
- * responses, for requests rebuilt from earlier answers). */
-static const key_rule key_rules[] = {
-    KR("allowedFunctionNames", R_LIST),
-    KR("anyOf", R_LIST),
-    KR("args", R_VERB),
-    KR("candidates", R_LIST),
-    KR("contents", R_LIST),
-    KR("default", R_VERB),
-    KR("details", R_LIST),
-    KR("embeddings", R_LIST),
-    KR("enum", R_LIST | R_VERB),
-    KR("example", R_VERB),
-    KR("excludedPredefinedFunctions", R_LIST),
-    KR("functionDeclarations", R_LIST),
-    KR("functionResponse", R_FRESP),
-    KR("history", R_LIST),
-    KR("labels", R_VERB),
-    KR("metadata", R_VERB),
-    KR("parametersJsonSchema", R_VERB),
-    KR("parts", R_LIST),
-    KR("properties", R_MAP),
-    KR("propertyOrdering", R_LIST),
-    KR("requests", R_LIST),
-    KR("required", R_LIST),
-    KR("response", R_RESP),
-    KR("responseJsonSchema", R_VERB),
-    KR("responseModalities", R_LIST),
-    KR("safetySettings", R_LIST),
-    KR("speakerVoiceConfigs", R_LIST),
-    KR("stopSequences", R_LIST),
-    KR("tools", R_LIST),
-    KR("values", R_LIST),
+static const struct {
+    const char *word;
+    int flag;
+} rule_words[] = {
+    {"list", R_LIST},
+    {"verbatim", R_VERB},
+    {"map", R_MAP},
+    {"function_response", R_FRESP},
+    {"tool_result", R_RESP},
 };
-#undef KR
 
-static int key_rule_find(const char *s, size_t n)
-{
-    size_t lo = 0, hi = sizeof key_rules / sizeof key_rules[0];
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        const key_rule *r = &key_rules[mid];
-        size_t m = n < r->len ? n : r->len;
-        int c = memcmp(s, r->name, m);
-        if (c == 0)
-            c = (n > r->len) - (n < r->len);
-        if (c == 0)
-            return r->flags;
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return 0;
-}
-
-/* snake_case -> lowerCamelCase in place; returns the new length. Leading
- * underscores are kept (_private stays _private); a run of '_' inside goes
- * and the next ASCII letter is upper-cased (a__b -> aB, v2_model ->
- * v2Model); trailing underscores are kept, there is no letter to raise.
- * Works on the escaped key too: escapes hold no '_' and start with '\\'. */
-static size_t camelize(char *s, size_t n)
+/* snake_case -> lowerCamelCase, the one converter of the module: the
+ * encoder's for the keys it writes, core.camel's for the Lua code that
+ * looks fields up (gemini.request). Writes to dst (which may be src) and
+ * returns the new length, never more than n.
+ *   - leading underscores are kept: _a stays _a, __a stays __a;
+ *   - a run of '_' inside goes, and the byte after it is upper-cased if it
+ *     is an ASCII letter: a_b -> aB, a__b -> aB, v2_model -> v2Model,
+ *     a_1 -> a1 (a digit has no case), a_B -> aB;
+ *   - trailing underscores are kept, there is no letter to raise: a_ -> a_.
+ * Works on the escaped key too (the same result, escaped): escapes hold no
+ * '_' and start with '\\'. */
+static size_t camelize(char *dst, const char *src, size_t n)
 {
     size_t i = 0, w, us = 0;
-    while (i < n && s[i] == '_')
-        i++;
+    for (; i < n && src[i] == '_'; i++)
+        dst[i] = '_';
     for (w = i; i < n; i++) {
-        char c = s[i];
+        char c = src[i];
         if (c == '_') {
             us++;
             continue;
@@ -163,11 +118,18 @@ static size_t camelize(char *s, size_t n)
         if (us > 0 && c >= 'a' && c <= 'z')
             c = (char)(c - 'a' + 'A');
         us = 0;
-        s[w++] = c;
+        dst[w++] = c;
     }
     while (us-- > 0)
-        s[w++] = '_';
+        dst[w++] = '_';
     return w;
+}
+
+/* Whether camelize() may change a key: only one with a '_' past its first
+ * byte. */
+static int has_inner_underscore(const char *s, size_t n)
+{
+    return n > 1 && memchr(s + 1, '_', n - 1) != NULL;
 }
 
 /* ---- output buffer ---------------------------------------------------- */
@@ -542,6 +504,24 @@ static void bad_key(enc *e, const frame *fr, int kidx, int marked)
     fail(e, fr->parent, lua_tostring(L, -1));
 }
 
+/* The rule flags of the key at -2 (its value at -1): looked up in the
+ * rules of gemini.keys by the key as written, or when it was converted by
+ * the converted text, written at [ks, ks + kn) of the output. (That text
+ * is escaped; a key with escapes matches no rule either way.) */
+static int key_rule(enc *e, int converted, size_t ks, size_t kn)
+{
+    lua_State *L = e->L;
+    int r;
+    if (converted)
+        lua_pushlstring(L, e->b->data + ks, kn);
+    else
+        lua_pushvalue(L, -2);
+    lua_rawget(L, UV_RULES);
+    r = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return r;
+}
+
 /* Object; the first key/value pair is already on the stack above t. */
 static void encode_object(enc *e, frame *fr, int t, int mode, int depth, int marked)
 {
@@ -551,6 +531,7 @@ static void encode_object(enc *e, frame *fr, int t, int mode, int depth, int mar
     do {
         size_t klen, ks, kn;
         const char *k;
+        int converted = 0;
         if (lua_type(L, -2) != LUA_TSTRING)
             bad_key(e, fr, -2, marked);
         k = lua_tolstring(L, -2, &klen);
@@ -564,10 +545,11 @@ static void encode_object(enc *e, frame *fr, int t, int mode, int depth, int mar
             fail(e, fr->parent, "invalid UTF-8 in a key");  /* don't echo it */
         kn = e->b->len - 1 - ks;
         /* converting modes only; most keys have no '_' and stop at memchr */
-        if (mode <= M_FRESP && klen > 1 && memchr(k + 1, '_', klen - 1) != NULL) {
-            kn = camelize(e->b->data + ks, kn);
+        if (mode <= M_FRESP && has_inner_underscore(k, klen)) {
+            kn = camelize(e->b->data + ks, e->b->data + ks, kn);
             e->b->len = ks + kn;
             e->b->data[e->b->len++] = '"';  /* fits: the key only shrank */
+            converted = 1;
         }
         PUT_CHAR(e, ':');
         if (lua_type(L, -1) == LUA_TTABLE) {
@@ -575,7 +557,7 @@ static void encode_object(enc *e, frame *fr, int t, int mode, int depth, int mar
             if (mode == M_MAP) {
                 cmode = M_CONVERT;
             } else if (mode != M_VERBATIM) {
-                int r = key_rule_find(e->b->data + ks, kn);
+                int r = key_rule(e, converted, ks, kn);
                 list = r & R_LIST;
                 if (r & R_VERB)
                     cmode = M_VERBATIM;
@@ -736,6 +718,76 @@ static int json_encode(lua_State *L)
     return 1;
 }
 
+/* The flag of a rule word, 0 if there is no such word. */
+static int rule_word(const char *w, size_t n)
+{
+    size_t i;
+    for (i = 0; i < sizeof rule_words / sizeof rule_words[0]; i++)
+        if (strlen(rule_words[i].word) == n && memcmp(rule_words[i].word, w, n) == 0)
+            return rule_words[i].flag;
+    return 0;
+}
+
+/* core.json_key_rules(rules): the encoder's key rules from now on, in
+ * place of any before; `rules` maps field names to words (gemini.keys).
+ * Compiled here, once, to field -> flags: a lookup while encoding is one
+ * rawget. Upvalue 1 is json_encode. */
+static int json_key_rules(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    lua_newtable(L);
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        size_t n, i = 0;
+        const char *rule;
+        int flags = 0;
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+            return luaL_argerror(L, 1, "field names and rules must be strings");
+        rule = lua_tolstring(L, -1, &n);
+        while (i < n) {
+            size_t j = i;
+            while (j < n && rule[j] != ' ')
+                j++;
+            if (j > i) {
+                int f = rule_word(rule + i, j - i);
+                if (f == 0)
+                    return luaL_argerror(L, 1, lua_pushfstring(L,
+                        "unknown word in the rule of '%s': '%s'", lua_tostring(L, -2), rule));
+                flags |= f;
+            }
+            i = j + 1;
+        }
+        lua_pushvalue(L, -2);
+        lua_pushinteger(L, flags);
+        lua_rawset(L, 2);
+        lua_pop(L, 1);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 2);
+    lua_setupvalue(L, -2, 3);       /* UV_RULES */
+    return 0;
+}
+
+/* core.camel(key): the key as the encoder writes it in a converting mode. */
+static int l_camel(lua_State *L)
+{
+    size_t n;
+    const char *k;
+    gm_buf *b;
+    luaL_checktype(L, 1, LUA_TSTRING);
+    k = lua_tolstring(L, 1, &n);
+    if (!has_inner_underscore(k, n)) {
+        lua_settop(L, 1);
+        return 1;
+    }
+    b = gm_buf_push(L);
+    gm_buf_grow(L, b, n, GM_BUF_NO_LIMIT);
+    b->len = camelize(b->data, k, n);
+    gm_buf_pushresult(L, b);
+    return 1;
+}
+
 void gemini_open_json(lua_State *L)
 {
     lua_newtable(L);
@@ -750,8 +802,15 @@ void gemini_open_json(lua_State *L)
     lua_pushvalue(L, -1);
     lua_setfield(L, -4, "json_array_mt");
 
-    lua_pushcclosure(L, json_encode, 2);
-    lua_setfield(L, -2, "json_encode");
+    lua_newtable(L);                /* no key rules until json_key_rules */
+    lua_pushcclosure(L, json_encode, 3);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "json_encode");
+    lua_pushcclosure(L, json_key_rules, 1);
+    lua_setfield(L, -2, "json_key_rules");
+
+    lua_pushcfunction(L, l_camel);
+    lua_setfield(L, -2, "camel");
 
     /* The same value as lua-cjson's cjson.null. */
     lua_pushlightuserdata(L, NULL);
