@@ -97,7 +97,12 @@ build/fuzz/%_fuzz.lua.h: fuzz/%_fuzz.lua fuzz/embed.lua
 	@mkdir -p $(dir $@)
 	lua5.4 fuzz/embed.lua < $< > $@.tmp && mv $@.tmp $@
 
-build/fuzz/%_fuzz: fuzz/%_fuzz.c fuzz/fuzz_main.h build/fuzz/%_fuzz.lua.h $(SRCS) $(HDRS)
+# The encoder's key rules, preloaded as gemini.keys by fuzz/fuzz_main.h.
+build/fuzz/keys.lua.h: lua/gemini/keys.lua fuzz/embed.lua
+	@mkdir -p $(dir $@)
+	lua5.4 fuzz/embed.lua GEMINI_KEYS_LUA < $< > $@.tmp && mv $@.tmp $@
+
+build/fuzz/%_fuzz: fuzz/%_fuzz.c fuzz/fuzz_main.h build/fuzz/%_fuzz.lua.h build/fuzz/keys.lua.h $(SRCS) $(HDRS)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -D_POSIX_C_SOURCE=200809L -Isrc -Ibuild/fuzz \
 	  $$($(PKG_CONFIG) --cflags $(FUZZ_LUA_PC)) $(CURL_CFLAGS) \
 	  fuzz/$*_fuzz.c $(SRCS) -o $@ $$($(PKG_CONFIG) --libs $(FUZZ_LUA_PC)) $(CURL_LIBS) -lm
