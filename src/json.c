@@ -69,7 +69,7 @@
 /* Upvalues of json_encode. */
 #define UV_OBJECT_MT lua_upvalueindex(1)
 #define UV_ARRAY_MT  lua_upvalueindex(2)
-#define UV_RULES     lua_upvalueindex(3)   /* key -> rule flags (json_key_rules) */
+#define UV_RULES     lua_upvalueindex(3)   /* key_rules userdata (json_key_rules) */
 
 enum { M_CONVERT, M_FRESP, M_MAP, M_VERBATIM };
 
@@ -92,6 +92,50 @@ static const struct {
     {"function_response", R_FRESP},
     {"tool_result", R_RESP},
 };
+
+/* The rules compiled by json_key_rules(), in a userdata: sorted by name
+ * (memcmp order, then length) for key_rule_find(), a binary search in C
+ * per key with a table value in converting mode. The names are copies,
+ * stored after the array in the same block. */
+typedef struct {
+    const char *name;
+    size_t len;
+    int flags;
+} key_rule;
+
+typedef struct {
+    size_t n;
+    key_rule rule[];
+} key_rules;
+
+static int key_rule_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    return c != 0 ? c : (alen > blen) - (alen < blen);
+}
+
+static int key_rule_order(const void *a, const void *b)
+{
+    const key_rule *x = (const key_rule *)a, *y = (const key_rule *)b;
+    return key_rule_cmp(x->name, x->len, y->name, y->len);
+}
+
+/* The flags of field s (n bytes), 0 if it has no rule. */
+static int key_rule_find(const key_rules *rs, const char *s, size_t n)
+{
+    size_t lo = 0, hi = rs->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = key_rule_cmp(s, n, rs->rule[mid].name, rs->rule[mid].len);
+        if (c == 0)
+            return rs->rule[mid].flags;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return 0;
+}
 
 /* snake_case -> lowerCamelCase, the one converter of the module: the
  * encoder's for the keys it writes, core.camel's for the Lua code that
@@ -151,6 +195,7 @@ typedef struct frame {
 typedef struct {
     lua_State *L;
     gm_buf *b;
+    const key_rules *rules;
     const char *root;
     int max_depth;
 } enc;
@@ -504,24 +549,6 @@ static void bad_key(enc *e, const frame *fr, int kidx, int marked)
     fail(e, fr->parent, lua_tostring(L, -1));
 }
 
-/* The rule flags of the key at -2 (its value at -1): looked up in the
- * rules of gemini.keys by the key as written, or when it was converted by
- * the converted text, written at [ks, ks + kn) of the output. (That text
- * is escaped; a key with escapes matches no rule either way.) */
-static int key_rule(enc *e, int converted, size_t ks, size_t kn)
-{
-    lua_State *L = e->L;
-    int r;
-    if (converted)
-        lua_pushlstring(L, e->b->data + ks, kn);
-    else
-        lua_pushvalue(L, -2);
-    lua_rawget(L, UV_RULES);
-    r = (int)lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    return r;
-}
-
 /* Object; the first key/value pair is already on the stack above t. */
 static void encode_object(enc *e, frame *fr, int t, int mode, int depth, int marked)
 {
@@ -531,7 +558,6 @@ static void encode_object(enc *e, frame *fr, int t, int mode, int depth, int mar
     do {
         size_t klen, ks, kn;
         const char *k;
-        int converted = 0;
         if (lua_type(L, -2) != LUA_TSTRING)
             bad_key(e, fr, -2, marked);
         k = lua_tolstring(L, -2, &klen);
@@ -549,7 +575,6 @@ static void encode_object(enc *e, frame *fr, int t, int mode, int depth, int mar
             kn = camelize(e->b->data + ks, e->b->data + ks, kn);
             e->b->len = ks + kn;
             e->b->data[e->b->len++] = '"';  /* fits: the key only shrank */
-            converted = 1;
         }
         PUT_CHAR(e, ':');
         if (lua_type(L, -1) == LUA_TTABLE) {
@@ -557,7 +582,9 @@ static void encode_object(enc *e, frame *fr, int t, int mode, int depth, int mar
             if (mode == M_MAP) {
                 cmode = M_CONVERT;
             } else if (mode != M_VERBATIM) {
-                int r = key_rule(e, converted, ks, kn);
+                /* by the key as sent: escaped, so a key with escapes
+                 * matches no rule (no field name has any) */
+                int r = key_rule_find(e->rules, e->b->data + ks, kn);
                 list = r & R_LIST;
                 if (r & R_VERB)
                     cmode = M_VERBATIM;
@@ -710,6 +737,7 @@ static int json_encode(lua_State *L)
             e.root = lua_tostring(L, -1);   /* stays on the stack: anchored */
         }
     }
+    e.rules = (const key_rules *)lua_touserdata(L, UV_RULES);
     b = gm_buf_push(L);
     e.b = b;
     lua_pushvalue(L, 1);
@@ -728,41 +756,65 @@ static int rule_word(const char *w, size_t n)
     return 0;
 }
 
+/* The flags of rule text `rule` (words separated by spaces) of field
+ * `name`; raises on an unknown word. */
+static int rule_flags(lua_State *L, const char *name, const char *rule, size_t n)
+{
+    size_t i = 0;
+    int flags = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && rule[j] != ' ')
+            j++;
+        if (j > i) {
+            int f = rule_word(rule + i, j - i);
+            if (f == 0)
+                luaL_argerror(L, 1, lua_pushfstring(L,
+                    "unknown word in the rule of '%s': '%s'", name, rule));
+            flags |= f;
+        }
+        i = j + 1;
+    }
+    return flags;
+}
+
 /* core.json_key_rules(rules): the encoder's key rules from now on, in
  * place of any before; `rules` maps field names to words (gemini.keys).
- * Compiled here, once, to field -> flags: a lookup while encoding is one
- * rawget. Upvalue 1 is json_encode. */
+ * Compiled here, once, into a key_rules block, so that a lookup while
+ * encoding stays in C. Upvalue 1 is json_encode. */
 static int json_key_rules(lua_State *L)
 {
+    size_t n = 0, bytes = 0, len;
+    key_rules *rs;
+    char *names;
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
-    lua_newtable(L);
     lua_pushnil(L);
     while (lua_next(L, 1)) {
-        size_t n, i = 0;
-        const char *rule;
-        int flags = 0;
         if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
             return luaL_argerror(L, 1, "field names and rules must be strings");
-        rule = lua_tolstring(L, -1, &n);
-        while (i < n) {
-            size_t j = i;
-            while (j < n && rule[j] != ' ')
-                j++;
-            if (j > i) {
-                int f = rule_word(rule + i, j - i);
-                if (f == 0)
-                    return luaL_argerror(L, 1, lua_pushfstring(L,
-                        "unknown word in the rule of '%s': '%s'", lua_tostring(L, -2), rule));
-                flags |= f;
-            }
-            i = j + 1;
-        }
-        lua_pushvalue(L, -2);
-        lua_pushinteger(L, flags);
-        lua_rawset(L, 2);
+        lua_tolstring(L, -2, &len);
+        n++;
+        bytes += len;
         lua_pop(L, 1);
     }
+    rs = (key_rules *)gm_newuserdata(L, sizeof *rs + n * sizeof rs->rule[0] + bytes);
+    names = (char *)&rs->rule[n];
+    rs->n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        size_t rlen;
+        const char *name = lua_tolstring(L, -2, &len);
+        const char *rule = lua_tolstring(L, -1, &rlen);
+        key_rule *r = &rs->rule[rs->n++];
+        r->flags = rule_flags(L, name, rule, rlen);
+        memcpy(names, name, len);
+        r->name = names;
+        r->len = len;
+        names += len;
+        lua_pop(L, 1);
+    }
+    qsort(rs->rule, rs->n, sizeof rs->rule[0], key_rule_order);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_pushvalue(L, 2);
     lua_setupvalue(L, -2, 3);       /* UV_RULES */
@@ -802,7 +854,8 @@ void gemini_open_json(lua_State *L)
     lua_pushvalue(L, -1);
     lua_setfield(L, -4, "json_array_mt");
 
-    lua_newtable(L);                /* no key rules until json_key_rules */
+    /* no key rules until json_key_rules */
+    ((key_rules *)gm_newuserdata(L, sizeof(key_rules)))->n = 0;
     lua_pushcclosure(L, json_encode, 3);
     lua_pushvalue(L, -1);
     lua_setfield(L, -3, "json_encode");
