@@ -42,7 +42,8 @@ SO    = $(BUILD)/gemini/core.so
 
 all: $(SO)
 
-$(BUILD)/obj/%.o: src/%.c $(HDRS)
+# The Makefile too: a change of flags (-fvisibility) must rebuild.
+$(BUILD)/obj/%.o: src/%.c $(HDRS) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
