@@ -214,6 +214,17 @@ describe("client.files", function()
       end, "bad field 'chunk_size' to 'upload' (a positive integer expected)")
       assert.has_error(function() client.files:upload{ data = 5, mime_type = "text/plain" } end,
         "bad field 'data' to 'upload' (string expected, got number)")
+      assert.has_error(function()
+        client.files:upload{ data = "a", mime_type = "text/plain", http_options = { timout = 5 } }
+      end, "bad field 'http_options.timout' to 'upload' (unknown field; known: timeout, stall_timeout,"
+        .. " headers, retry)")
+      assert.has_error(function()
+        client.files:upload{ data = "a", mime_type = "text/plain", http_options = { timeout = -1 } }
+      end, "bad field 'http_options.timeout' to 'upload' (a positive finite number of seconds"
+        .. " expected, got -1)")
+      assert.has_error(function()
+        client.files:upload{ data = "a", mime_type = "text/plain", http_options = 5 }
+      end, "bad field 'http_options' to 'upload' (a table expected, got 5)")
       local ok, msg = pcall(client.files.upload, client.files,
         { path = "/nonexistent/dir/a.pdf" })
       assert.is_false(ok)
@@ -527,6 +538,102 @@ describe("client.files", function()
         local off = tonumber(e.headers["x-goog-upload-offset"])
         assert.equal(data:sub(off + 1, off + #e.body), e.body)
       end
+    end)
+  end)
+
+  describe("upload on the retry engine", function()
+    -- A client with this retry policy (a quick one by default) and log.
+    local function uploader(retry, log)
+      return gemini.Client{ api_key = KEY, base_url = m.url, log = log,
+        retry = retry or { attempts = 3, initial_delay = 0.01, max_delay = 1, jitter = 0 } }
+    end
+
+    it("sends every request through the client's request path: logged, key redacted", function()
+      local log, logged, lines = mock.log_lines()
+      local file = assert(uploader(nil, log).files:upload{ data = "abc", mime_type = "text/plain" })
+      assert.equal("3", file.sizeBytes)
+      assert.truthy((logged("^gemini: POST http://[^ ]+%?upload_id=%[REDACTED%]&[^ ]+ %(upload: 3 bytes at offset 0 of 3%)$")),
+        "the chunk's request is logged, its session id redacted (the URL alone may write to the upload)")
+      local session = m:log()[2].query.upload_id
+      assert.truthy(session and #session > 0)
+      for _, l in ipairs(lines) do assert.is_nil(l:find(session, 1, true)) end
+      assert.truthy((logged("^gemini:   x%-goog%-api%-key: %[REDACTED%]$")), "its key is redacted")
+      for _, l in ipairs(lines) do assert.is_nil(l:find(KEY, 1, true)) end
+    end)
+
+    it("lets a chunk's server delay win over the backoff", function()
+      m:faults{ { type = "status", code = 429, match = "upload_id", retry_delay = "0.3s" } }
+      local t0 = core.now()
+      assert.truthy(uploader().files:upload{ data = "abc", mime_type = "text/plain" })
+      assert.is_true(core.now() - t0 >= 0.3)
+      assert.same({ "upload, finalize", "query", "upload, finalize" }, commands(m:log()))
+    end)
+
+    it("gives up at once on a chunk's server delay past max_delay", function()
+      m:faults{ { type = "status", code = 429, match = "upload_id", retry_delay = "30s" } }
+      local file, err = uploader().files:upload{ data = "abc", mime_type = "text/plain" }
+      assert.is_nil(file)
+      assert.equal(429, err.code)
+      assert.equal(30, err.retry_after)
+      assert.same({ "upload, finalize" }, commands(m:log()))
+    end)
+
+    it("counts failed chunks and failed queries alike", function()
+      m:faults{ { type = "upload_status", code = 503 },
+                { type = "status", code = 503, match = "upload_id", times = 10 } }
+      local file, err = uploader{ attempts = 3, initial_delay = 0.01, jitter = 0 }.files:upload{
+        data = "abc", mime_type = "text/plain" }
+      assert.is_nil(file)
+      assert.equal(503, err.code)
+      assert.same({ "upload, finalize", "query", "query" }, commands(m:log()))
+    end)
+
+    it("counts from zero again once the server holds more", function()
+      -- Two attempts: each chunk may fail once, as long as the next one gets through.
+      m:faults{ { type = "upload_status", code = 503, offset = 0 },
+                { type = "upload_status", code = 503, offset = 256 * K } }
+      local file, err = uploader{ attempts = 2, initial_delay = 0.01, jitter = 0 }.files:upload{
+        data = ("x"):rep(300 * K), mime_type = "text/plain", chunk_size = 256 * K }
+      assert.is_nil(err)
+      assert.equal(tostring(300 * K), file.sizeBytes)
+      assert.same({ "upload", "query", "upload", "upload, finalize", "query", "upload, finalize" },
+        commands(m:log()))
+    end)
+
+    it("does not retry a final transport error", function()
+      local log, _, lines = mock.log_lines()
+      m:faults{ { type = "upload_host", host = "127.0.0.1:99999" } }
+      local t0 = core.now()
+      local file, err = uploader({ attempts = 5, initial_delay = 0.2, jitter = 0 }, log).files:upload{
+        data = "abc", mime_type = "text/plain" }
+      assert.is_nil(file)
+      assert.equal("transport", err.kind)
+      assert.is_true(err.final)
+      local sent = 0
+      for _, l in ipairs(lines) do
+        if l:find("^gemini: POST .*%(upload: ") then sent = sent + 1 end
+      end
+      assert.equal(1, sent)
+      assert.is_true(core.now() - t0 < 0.2, "took " .. (core.now() - t0) .. " s")
+    end)
+
+    local ok_uv, uv = pcall(require, "luv")
+    local it_uv = ok_uv and it or pending
+    it_uv("waits its backoff on the event loop, never blocking it", function()
+      m:faults{ { type = "upload_status", code = 503 } }
+      local c = gemini.Client{ api_key = KEY, base_url = m.url, loop = uv,
+        retry = { attempts = 3, initial_delay = 0.5, jitter = 0 } }
+      local got
+      c.files:upload({ data = "abc", mime_type = "text/plain" }, function(err, file)
+        got = { err = err, file = file }
+      end)
+      local ticks = require("support.loop").run(uv, 10)
+      c:close()
+      uv.run("nowait")   -- the closed handles' callbacks (luv crashes at exit without them)
+      assert.is_nil(got.err)
+      assert.equal("3", got.file.sizeBytes)
+      assert.same({ "upload, finalize", "query", "upload, finalize" }, commands(m:log()))
+      assert.is_true(ticks >= 5, "the loop was blocked: " .. ticks .. " ticks")
     end)
   end)
 

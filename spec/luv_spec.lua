@@ -164,6 +164,27 @@ describe_uv("callback API on luv", function()
       "bad field 'loop' to 'Client' (the luv module or vim.loop expected)")
   end)
 
+  it("says that a callback needs a loop on files, caches and chats too", function()
+    -- Without a loop a callback must not be dropped while the call blocks.
+    local plain = gemini.Client{ api_key = KEY, base_url = m.url }
+    local chat = plain.chats:create{ model = MODEL }
+    local cb = function() error("never called") end
+    local calls = {
+      get = function() return plain.files:get("files/abc", cb) end,
+      list = function() return plain.files:list(cb) end,
+      create = function() return plain.caches:create({ model = MODEL }, cb) end,
+      delete = function() return plain.caches:delete("cachedContents/x", cb) end,
+      send_message = function() return chat:send_message("hi", cb) end,
+      send_message_stream = function() return chat:send_message_stream("hi", { on_done = cb }) end,
+    }
+    for fname, call in pairs(calls) do
+      local ok, err = pcall(call)
+      assert.is_false(ok, fname)
+      assert.matches("'" .. fname .. "' with a callback needs an event loop", err, 1, true)
+    end
+    assert.are.equal(0, #m:log())
+  end)
+
   it("cancels a call: one 'canceled' callback, the connection closed", function()
     m:script{ { latency = 3 } }
     local calls = {}

@@ -3,48 +3,16 @@
 -- and config in a temp dir, one worker; its locations call the Gemini API
 -- and stream the answer to their HTTP client with ngx.print/ngx.flush.
 local mock = require("support.mock")
+local nginx = require("support.nginx")
 
 local KEY = "resty-key"
 local q = mock.shell_quote
 
-local read_file, write_file = mock.read_file, mock.write_file
+local read_file = mock.read_file
+local sh = nginx.sh
 
-local function sh(cmd)
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-
--- The Debian module paths (the lua module needs the NDK loaded first).
-local function module_path(name)
-  for _, dir in ipairs({ "/usr/lib/nginx/modules", "/usr/share/nginx/modules" }) do
-    local p = dir .. "/" .. name
-    if read_file(p) then return p end
-  end
-end
-
-local NGINX = sh("command -v nginx 2>/dev/null"):gsub("%s+$", "")
-local LUA_MOD = module_path("ngx_http_lua_module.so")
-local NDK_MOD = module_path("ndk_http_module.so")
-local available = NGINX ~= "" and LUA_MOD ~= nil
-
-local CONF = [[
-%s
-load_module %s;
-%s
-worker_processes 1;
-daemon on;
-pid logs/nginx.pid;
-error_log logs/error.log info;
-events { worker_connections 512; }
-http {
-  access_log off;
-  client_body_temp_path tmp/body; proxy_temp_path tmp/proxy; fastcgi_temp_path tmp/fastcgi;
-  uwsgi_temp_path tmp/uwsgi; scgi_temp_path tmp/scgi;
-  lua_package_path "%s/lua/?.lua;%s/lua/?/init.lua;;";
-  lua_package_cpath "%s/build/luajit/?.so;;";
-
+-- The body of nginx's http block.
+local HTTP = [[
   init_by_lua_block {
     local gemini = require("gemini")
     local c = gemini.Client{ api_key = "%s", base_url = "%s" }
@@ -153,7 +121,6 @@ http {
     }
   }
 %s
-}
 ]]
 
 -- Two TLS front ends to the mock: one with the certificate nginx trusts
@@ -173,28 +140,17 @@ local TLS = [[
   }
 ]]
 
-local describe_ngx = available and describe or pending
+local describe_ngx = nginx.available and describe or pending
 
 describe_ngx("OpenResty (nginx + lua module, cosockets)", function()
-  local m, prefix, port, start_output, tls_port, tls_other
+  local m, n, prefix, start_output, tls_port, tls_other
 
-  local function url(path) return "http://127.0.0.1:" .. port .. path end
+  local function url(path) return n:url(path) end
 
   setup(function()
     m = mock.start{ key = KEY }
-    if not read_file("build/luajit/gemini/core.so") then
-      os.execute("make --no-print-directory LUA=luajit >/dev/null")
-    end
-    prefix = sh("mktemp -d"):gsub("%s+$", "")
-    os.execute("mkdir -p " .. q(prefix .. "/logs") .. " " .. q(prefix .. "/conf") .. " " .. q(prefix .. "/tmp"))
-    port = tonumber(sh("python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0));"
-      .. " print(s.getsockname()[1])'"))
-    local cwd = os.getenv("PWD") or sh("pwd"):gsub("%s+$", "")
-    local root = sh("id -u"):gsub("%s+$", "") == "0"
-    local function free_port()
-      return tonumber(sh("python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0));"
-        .. " print(s.getsockname()[1])'"))
-    end
+    n = nginx.new()
+    prefix = n.prefix
     -- Self-signed certificates for the TLS tests (the name is the address
     -- the client dials, as a DNS name: nginx checks names, not IPs).
     local tls = ""
@@ -206,39 +162,17 @@ describe_ngx("OpenResty (nginx + lua module, cosockets)", function()
           .. " -out " .. q(prefix .. "/conf/" .. name .. ".pem") .. " >/dev/null 2>&1")
       end
       if read_file(prefix .. "/conf/other.pem") then
-        tls_port, tls_other = free_port(), free_port()
+        tls_port, tls_other = nginx.free_port(), nginx.free_port()
         local dir = prefix .. "/conf"
         tls = string.format(TLS, dir, tls_port, dir, dir, m.url, tls_other, dir, dir, m.url)
       end
     end
-    write_file(prefix .. "/conf/nginx.conf", string.format(CONF,
-      NDK_MOD and ("load_module " .. NDK_MOD .. ";") or "", LUA_MOD,
-      root and "user root;" or "",
-      cwd, cwd, cwd, KEY, "http://127.0.0.1:1", KEY, m.url, port, KEY, tls))
-    local out = sh(q(NGINX) .. " -p " .. q(prefix) .. " -c conf/nginx.conf 2>&1")
-    start_output = out
-    local ok = false
-    for _ = 1, 100 do
-      if read_file(prefix .. "/logs/nginx.pid") and
-        sh("curl -s -o /dev/null -w '%{http_code}' " .. q(url("/ping"))) == "204" then
-        ok = true
-        break
-      end
-      mock.sleep(0.05)
-    end
-    assert(ok, "nginx did not start: " .. out .. (read_file(prefix .. "/logs/error.log") or ""))
+    n:start(string.format(HTTP, KEY, "http://127.0.0.1:1", KEY, m.url, n.port, KEY, tls))
+    start_output = n.output
   end)
 
   teardown(function()
-    local pid = prefix and tonumber(read_file(prefix .. "/logs/nginx.pid") or "")
-    if pid then
-      os.execute("kill -QUIT " .. pid .. " 2>/dev/null")
-      for _ = 1, 60 do
-        if not read_file(prefix .. "/logs/nginx.pid") then break end
-        mock.sleep(0.05)
-      end
-    end
-    if prefix then os.execute("rm -rf " .. q(prefix)) end
+    if n then n:stop() end
     if m then m:stop() end
   end)
 

@@ -1,7 +1,10 @@
 --- `client.caches`: context caches (`cachedContents`): create, get, update
 -- the expiration, delete, list. A cache is used in a generate call with
--- `config.cached_content = cache.name`.
+-- `config.cached_content = cache.name`. With the client's `loop`, each
+-- method also takes a trailing callback, `cb(err, result)` (for `list`,
+-- every cache in a list), and returns a handle at once (gemini.async).
 -- @module gemini.caches
+local async = require("gemini.async")
 local errors = require("gemini.errors")
 local json = require("gemini.json")
 local request = require("gemini.request")
@@ -78,10 +81,14 @@ local CREATE_KEYS = {
 -- @tparam table args `{model=, config={contents=, system_instruction=,
 --   tools=, tool_config=, ttl= (seconds or "300s") | expire_time= (epoch
 --   seconds or RFC 3339), display_name=, http_options=}}`
+-- @tparam[opt] function cb with the client's loop: `cb(err, cache)`, and a handle is returned at once
 -- @return the CachedContent (`name`, `expireTime`, `usageMetadata`, ...), or
 --   nil, `gemini.Error`
-function Caches:create(args)
+function Caches:create(args, cb)
   check_self(self, "create")
+  if cb ~= nil then
+    return async.call(self.client, "create", 2, cb, function(c) return c.caches:create(args) end)
+  end
   local fname = "create"
   errors.arg(fname, 1, args, "table")
   local model = request.model(args.model, fname)
@@ -111,17 +118,25 @@ end
 
 --- One cache.
 -- @tparam string|table name `cachedContents/x`, `x` or a CachedContent
+-- @tparam[opt] function cb with the client's loop: `cb(err, cache)`, and a handle is returned at once
 -- @return the CachedContent, or nil, `gemini.Error`
-function Caches:get(name)
+function Caches:get(name, cb)
   check_self(self, "get")
+  if cb ~= nil then
+    return async.call(self.client, "get", 2, cb, function(c) return c.caches:get(name) end)
+  end
   return self.client:_call{ method = "GET", path = Caches.normalize_name(name, "get") }
 end
 
 --- Changes a cache's expiration, the one thing the API lets change.
 -- @tparam table args `{name=, config={ttl= | expire_time=, http_options=}}`
+-- @tparam[opt] function cb with the client's loop: `cb(err, cache)`, and a handle is returned at once
 -- @return the updated CachedContent, or nil, `gemini.Error`
-function Caches:update(args)
+function Caches:update(args, cb)
   check_self(self, "update")
+  if cb ~= nil then
+    return async.call(self.client, "update", 2, cb, function(c) return c.caches:update(args) end)
+  end
   errors.arg("update", 1, args, "table")
   local name = Caches.normalize_name(args.name, "update")
   local config = errors.field("update", "config", args.config, "table")
@@ -144,9 +159,13 @@ end
 
 --- Deletes a cache.
 -- @tparam string|table name as for `get`
+-- @tparam[opt] function cb with the client's loop: `cb(err, true)`, and a handle is returned at once
 -- @return true, or nil, `gemini.Error`
-function Caches:delete(name)
+function Caches:delete(name, cb)
   check_self(self, "delete")
+  if cb ~= nil then
+    return async.call(self.client, "delete", 2, cb, function(c) return c.caches:delete(name) end)
+  end
   local res, err = self.client:_call{ method = "DELETE", path = Caches.normalize_name(name, "delete") }
   if not res then return nil, err end
   return true
@@ -155,8 +174,13 @@ end
 --- Iterates over every cache, page after page; raises the `gemini.Error`
 -- when a page fails.
 -- @tparam[opt] table opts `{page_size=, page_token=}`
-function Caches:list(opts)
+-- @tparam[opt] function cb with the client's loop: `cb(err, caches)`, and a handle is returned at once
+function Caches:list(opts, cb)
   check_self(self, "list")
+  if type(opts) == "function" and cb == nil then opts, cb = nil, opts end
+  if cb ~= nil then
+    return async.list(self.client, "list", 2, cb, function(c) return c.caches:list(opts) end)
+  end
   errors.arg("list", 1, opts, "table", true)
   return self.client:_pages("cachedContents", "cachedContents", opts)
 end

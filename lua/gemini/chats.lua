@@ -20,8 +20,13 @@
 -- user input, each (function-call content, function-response content) pair,
 -- then the final model content (once: without the Python SDK's duplicate of
 -- the last call content when the limit is hit).
+--
+-- With the client's `loop`, `send_message` also takes a trailing callback
+-- `cb(err, res)` and `send_message_stream` trailing `{on_chunk=, on_done=}`;
+-- both then return a handle at once (gemini.async).
 -- @module gemini.chats
 local afc = require("gemini.afc")
+local async = require("gemini.async")
 local errors = require("gemini.errors")
 local json = require("gemini.json")
 local request = require("gemini.request")
@@ -177,9 +182,15 @@ end
 -- @param message a string, a part, a list of parts (or of strings), or a content
 -- @tparam[opt] table config replaces the chat's config for this turn only
 -- (as in the SDK, it is not merged)
+-- @tparam[opt] function cb with the client's loop: `cb(err, res)`, and a handle is returned at once
 -- @return the response, or nil, `gemini.Error` (the history is then unchanged)
-function Chat:send_message(message, config)
+function Chat:send_message(message, config, cb)
   check_chat(self, "send_message")
+  if type(config) == "function" and cb == nil then config, cb = nil, config end
+  if cb ~= nil then
+    return async.call(self.client, "send_message", 3, cb,
+      function(c) return self:_on(c):send_message(message, config) end)
+  end
   errors.arg("send_message", 1, message, "string|table")
   -- The user turn (a list of contents), copied so that later edits of the
   -- caller's tables do not reach the history.
@@ -213,8 +224,15 @@ end
 -- `stream.response` is the last answer.
 -- @param message as for `send_message`
 -- @tparam[opt] table config as for `send_message`
-function Chat:send_message_stream(message, config)
+-- @tparam[opt] table handlers with the client's loop: `{on_chunk=, on_done=}`, and a handle
+--   is returned at once
+function Chat:send_message_stream(message, config, handlers)
   check_chat(self, "send_message_stream")
+  if async.is_handlers(config) and handlers == nil then config, handlers = nil, config end
+  if handlers ~= nil then
+    return async.stream(self.client, "send_message_stream", 3, handlers,
+      function(c) return self:_on(c):send_message_stream(message, config) end)
+  end
   errors.arg("send_message_stream", 1, message, "string|table")
   -- The user turn (a list of contents), copied so that later edits of the
   -- caller's tables do not reach the history.
@@ -233,6 +251,13 @@ function Chat:send_message_stream(message, config)
     s = models:_stream(r, function(res) self:_record(input, nil, res) end)
   end
   return s, nil, nil, s
+end
+
+--- The same conversation (one history) on another client: the callback
+-- forms run a turn on the client's twin on its event loop (gemini.async).
+function Chat:_on(client)
+  return setmetatable({ client = client, model = self.model, config = self.config,
+                        history = self.history }, Chat)
 end
 
 --- The history: a list of contents (a copy; editing it changes nothing).

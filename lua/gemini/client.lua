@@ -1,39 +1,14 @@
 --- The client: options, URLs, headers, retries, and the services.
 -- @module gemini.client
-local core = require("gemini.core")
 local errors = require("gemini.errors")
 local json = require("gemini.json")
+local retry = require("gemini.retry")
 
 local Client = {}
 Client.__index = Client
 
 local VERSION = "0.1.0"
 local DEFAULT_BASE = "https://generativelanguage.googleapis.com"
-
-local DEFAULT_RETRY = {
-  attempts = 5, initial_delay = 1, max_delay = 60, exp_base = 2, jitter = 1,
-  http_status_codes = { 408, 429, 500, 502, 503, 504 },
-}
-
-local function copy(t)
-  local c = {}
-  for k, v in pairs(t) do c[k] = v end
-  return c
-end
-
--- The retry policy: the defaults, overridden field by field; false = off.
--- (The fields were checked by check_retry.)
-local function retry_policy(r, base)
-  if r == false then return false end
-  local p = copy(base or DEFAULT_RETRY)
-  if type(r) == "table" then
-    for k, v in pairs(r) do p[k] = v end
-  end
-  local codes = {}
-  for _, c in ipairs(p.http_status_codes) do codes[c] = true end
-  p.codes = codes
-  return p
-end
 
 -- ---- option checks: programmer errors raise, naming the option ------------
 
@@ -176,6 +151,15 @@ end
 
 local ENV_KEYS = { "GOOGLE_API_KEY", "GEMINI_API_KEY" }
 
+-- Gives `client` its services, each bound to it; returns it.
+local function add_services(client)
+  client.models = require("gemini.models").new(client)
+  client.files = require("gemini.files").new(client)
+  client.caches = require("gemini.caches").new(client)
+  client.chats = require("gemini.chats").new(client)
+  return client
+end
+
 --- Creates a client. See API.md for every option.
 -- Options: `api_key`, `base_url`, `api_version`, `auth` ("header" |
 -- "bearer"), `headers`, `timeout`, `connect_timeout`, `stall_timeout`,
@@ -187,7 +171,7 @@ local ENV_KEYS = { "GOOGLE_API_KEY", "GEMINI_API_KEY" }
 -- their types, `api_key` and `headers` free of CR, LF and NUL (which would
 -- inject header lines), `base_url` an http(s) URL without query or
 -- fragment. `timeout` bounds a whole call, retries and backoff waits
--- included (see `Attempts`).
+-- included (see `gemini.retry`).
 -- @tparam[opt] table opts
 -- @return a client with `models`, `chats`, `files`, `caches`
 function Client.new(opts)
@@ -256,12 +240,12 @@ function Client.new(opts)
     stall_timeout = opts.stall_timeout or 300,
     max_response_size = opts.max_response_size or 256 * 1024 * 1024,
     max_event_size = opts.max_event_size or 16 * 1024 * 1024,
-    retry = retry_policy(opts.retry),   -- true: the defaults
+    retry = retry.policy(opts.retry),   -- true: the defaults
     proxy = opts.proxy, ca_file = opts.ca_file,
     verify = opts.verify ~= false,
     check_thinking = opts.check_thinking ~= false,
     loop = opts.loop,
-    fast_callbacks = opts.fast_callbacks == true,   -- Neovim: callbacks unscheduled (gemini.async)
+    fast_callbacks = opts.fast_callbacks == true,   -- Neovim: callbacks unscheduled (gemini.async.deliver)
     log = opts.log or (opts.debug and function(line) io.stderr:write(line, "\n") end) or nil,
   }, Client)
   -- The key lives in a closure-free private field read only by _headers;
@@ -295,13 +279,16 @@ function Client.new(opts)
     error("bad field 'transport' to 'Client' (a transport table, \"curl\" or \"resty\" expected)", 2)
   end
 
-  self.models = require("gemini.models").new(self)
-  self.files = require("gemini.files").new(self)
-  self.caches = require("gemini.caches").new(self)
-  self.chats = require("gemini.chats").new(self)
-  -- With a loop, the other services take trailing callbacks too.
-  if self.loop then require("gemini.async").wrap_services(self) end
-  return self
+  return add_services(self)
+end
+
+--- The same client (configuration, key, log: read from this one) over
+-- another transport, with services of its own, so that a service reaching
+-- another one (a chat calls `client.models`) stays on it. The callback API
+-- runs its calls on such a twin over the event loop (gemini.async).
+-- @param transport a blocking transport (see `gemini.transport`)
+function Client:_over(transport)
+  return add_services(setmetatable({ transport = transport }, { __index = self }))
 end
 
 Client.VERSION = VERSION
@@ -422,33 +409,6 @@ function Client:_spec(call)
   }
 end
 
---- Whether `err` may be retried under `policy`.
-local function retryable(policy, err)
-  if err.final then return false end
-  if err.kind == "transport" or err.kind == "timeout" or err.kind == "stream" then return true end
-  return err.kind == "api" and policy.codes[err.code] == true
-end
-
---- How long to wait before attempt `n + 1`, or nil to give up.
--- The server's RetryInfo / Retry-After wins over the computed backoff; a
--- server delay longer than max_delay ends the retries (the error carries
--- retry_after for the caller).
-function Client:_backoff(policy, n, err)
-  if not policy or n >= policy.attempts or not retryable(policy, err) then return nil end
-  if err.retry_after then
-    if err.retry_after > policy.max_delay then return nil end
-    return err.retry_after
-  end
-  local d = policy.initial_delay * policy.exp_base ^ (n - 1) + math.random() * policy.jitter
-  return math.min(policy.max_delay, d)
-end
-
-function Client:_policy(call)
-  local ho = call.http_options
-  if ho and ho.retry ~= nil then return retry_policy(ho.retry, self.retry or nil) end
-  return self.retry
-end
-
 --- Turns a finished HTTP answer into the decoded body or an error.
 function Client:_answer(res)
   if res.status < 200 or res.status > 299 then
@@ -466,73 +426,64 @@ function Client:_answer(res)
   return v
 end
 
--- ---- the attempts of one call ------------------------------------------------
+-- ---- the request path ---------------------------------------------------------
 
--- The shortest timeout an attempt is given, so that one made just as the
--- deadline comes still reaches libcurl as a timeout (0 would mean none).
-local MIN_ATTEMPT = 0.001
-
---- The attempts of one call: its transfer spec, retry policy and deadline.
--- `timeout` bounds the whole call, retries and backoff waits included:
--- each attempt's transfer gets what is left of it as its own timeout, and
--- a backoff wait that would end at or past the deadline is not taken; the
--- last attempt's error is returned instead (kind "timeout" when that
--- attempt ran out of time; whatever it was otherwise, e.g. the 503 that
--- would have been retried). `_call`'s loop and a stream's retries before
--- its first chunk (gemini.stream) both run on this.
--- @type Attempts
-local Attempts = {}
-Attempts.__index = Attempts
-
---- The attempts of `call`; the deadline starts now.
-function Client:_attempts(call)
-  local spec = self:_spec(call)
-  return setmetatable({ client = self, spec = spec, policy = self:_policy(call), n = 0,
-                        deadline = core.now() + spec.timeout }, Attempts)
-end
-
---- The spec of the next attempt, its timeout what is left of the call's.
-function Attempts:next()
-  self.n = self.n + 1
-  self.spec.timeout = math.max(self.deadline - core.now(), MIN_ATTEMPT)
-  return self.spec
-end
-
---- After a failed attempt: waits out the backoff and returns true when
--- another attempt is due; false when the policy or the deadline says no.
-function Attempts:retry(err)
-  local client = self.client
-  local wait = client:_backoff(self.policy, self.n, err)
-  if not wait then return false end
-  local left = self.deadline - core.now()
-  if wait >= left then
-    client:_log("gemini: no retry: a %.3fs wait would pass the timeout (%.3fs left)", wait, left)
-    return false
+--- The retry engine of a call: its `http_options.retry` over the client's
+-- policy, and `timeout` seconds for the whole of it from now (nil: no
+-- deadline).
+-- @tparam[opt] table http_options
+-- @tparam[opt] number timeout
+function Client:_retries(http_options, timeout)
+  local policy = self.retry
+  if http_options and http_options.retry ~= nil then
+    policy = retry.policy(http_options.retry, self.retry or nil)
   end
-  client:_log("gemini: retrying in %.3fs", wait)
-  client.transport:sleep(wait)
-  return true
+  return retry.new(self, policy, timeout)
+end
+
+--- The transfer spec of `call` and its retry engine, whose deadline (the
+-- call's `timeout`) starts now.
+function Client:_prepare(call)
+  local spec = self:_spec(call)
+  return spec, self:_retries(call.http_options, spec.timeout)
+end
+
+-- What a transport returned for one attempt: the answer (or body reader),
+-- or nil and the gemini.Error of the failed transfer, `final` kept (logged).
+local function transferred(self, res, kind, msg, final)
+  if res then return res end
+  local err = self:transport_error(kind, msg, final)
+  self:_log("gemini: -> %s", tostring(err))
+  return nil, err
+end
+
+--- One attempt of a request, the only way a whole request goes out: the
+-- HTTP answer (`{status, headers, body}`, any status), or nil, err when the
+-- transfer failed. Request and answer are logged (credentials redacted).
+-- @tparam table spec a transfer spec (see `_spec`)
+-- @tparam string note what the attempt is, for the log
+function Client:_send(spec, note)
+  self:_log_request(spec, note)
+  local res, err = transferred(self, self.transport:request(spec))
+  if res then self:_log("gemini: -> HTTP %d, %d bytes", res.status, #res.body) end
+  return res, err
 end
 
 --- One call with retries: the decoded JSON answer, or nil, err.
 -- With `call.raw`, the HTTP answer itself (`{status, headers, body}`).
+-- `timeout` bounds the whole call (see `gemini.retry`).
 function Client:_call(call)
-  local attempts = self:_attempts(call)
+  local spec, retries = self:_prepare(call)
   while true do
-    local spec = attempts:next()
-    self:_log_request(spec, "attempt " .. attempts.n)
-    local res, kind, msg, final = self.transport:request(spec)
-    local value, err
+    spec.timeout = retries:time_left()
+    local res, err = self:_send(spec, "attempt " .. retries:attempt())
     if res then
-      self:_log("gemini: -> HTTP %d, %d bytes", res.status, #res.body)
       if call.raw and res.status >= 200 and res.status <= 299 then return res end
+      local value
       value, err = self:_answer(res)
-    else
-      err = self:transport_error(kind, msg, final)
-      self:_log("gemini: -> %s", tostring(err))
+      if value then return value end
     end
-    if value then return value end
-    if not attempts:retry(err) then return nil, err end
+    if not retries:wait(err) then return nil, err end
   end
 end
 
@@ -542,8 +493,8 @@ end
 -- the first chunk.
 function Client:_open_once(spec)
   self:_log_request(spec, "stream")
-  local reader, kind, msg, final = self.transport:open(spec)
-  if not reader then return nil, self:transport_error(kind, msg, final) end
+  local reader, err = transferred(self, self.transport:open(spec))
+  if not reader then return nil, err end
   self:_log("gemini: -> HTTP %d (stream)", reader.status)
   if reader.status >= 200 and reader.status <= 299 then return reader end
   local parts = {}
@@ -553,8 +504,9 @@ function Client:_open_once(spec)
     parts[#parts + 1] = piece
   end
   reader:close()
-  local _, err = self:_answer({ status = reader.status, headers = reader.headers,
-                                body = table.concat(parts) })
+  local _
+  _, err = self:_answer({ status = reader.status, headers = reader.headers,
+                          body = table.concat(parts) })
   return nil, err
 end
 

@@ -80,7 +80,7 @@ local function replace_plain(s, secret)
 end
 
 --- `s` with the secrets replaced by "[REDACTED]", and the userinfo of any
--- URL in it. Non-strings are returned as they are.
+-- URL in it and the `upload_id` of an upload session URL. Non-strings are returned as they are.
 -- @param s the text
 -- @param[opt] secrets a list made by `secrets`, or one secret (a string)
 local function redact(s, secrets)
@@ -88,6 +88,11 @@ local function redact(s, secrets)
   if s:find("@", 1, true) then
     -- userinfo holds no '/', '?', '#' or space; up to the last '@' before them
     s = s:gsub("(%a[%w+.-]*://)[^/?#%s]*@", "%1" .. MARK .. "@")
+  end
+  if s:find("upload_id=", 1, true) then
+    -- A resumable upload's session URL is a capability: whoever holds it
+    -- may write to that upload, key or not.
+    s = s:gsub("([?&]upload_id=)[^&#%s\"']+", "%1" .. MARK)
   end
   if type(secrets) == "string" then secrets = { secrets } end
   for _, secret in ipairs(secrets or {}) do

@@ -10,12 +10,18 @@
 -- nothing), the server is asked how many bytes it holds
 -- (`X-Goog-Upload-Command: query`) and the upload goes on from there, under
 -- the client's retry policy, each chunk from then on over a connection of
--- its own.
+-- its own. `files:upload` checks its arguments; the protocol is the upload
+-- object of gemini.upload.
+--
+-- With the client's `loop`, each method also takes a trailing callback,
+-- `cb(err, result)` (for `list`, every file in a list), and returns a
+-- handle at once (gemini.async).
 -- @module gemini.files
+local async = require("gemini.async")
 local core = require("gemini.core")
 local errors = require("gemini.errors")
-local json = require("gemini.json")
 local parts = require("gemini.parts")
+local upload = require("gemini.upload")
 
 local Files = {}
 Files.__index = Files
@@ -69,27 +75,6 @@ function Files.normalize_name(v, fname)
   return "files/" .. id
 end
 
-local function basename(path)
-  return path:match("([^/]+)$") or path
-end
-
--- scheme://host:port of a URL, lower case, for the same-origin check.
-local function origin(url)
-  local scheme, host = url:match("^(%a[%w+.-]*)://([^/?#]+)")
-  if not scheme then return nil end
-  scheme, host = scheme:lower(), host:lower():gsub("^.*@", "")
-  if not host:find(":%d+$") then host = host .. (scheme == "https" and ":443" or ":80") end
-  return scheme .. "://" .. host
-end
-
--- Headers of a call merged with the protocol's own.
-local function with_headers(ho, extra)
-  local h = {}
-  for k, v in pairs(ho and ho.headers or {}) do h[k] = v end
-  for k, v in pairs(extra) do h[k] = v end
-  return { headers = h, timeout = ho and ho.timeout, retry = ho and ho.retry }
-end
-
 -- The size of a file on disk, without reading it.
 local function file_size(path)
   local f, msg = io.open(path, "rb")
@@ -105,218 +90,6 @@ local function file_size(path)
   return size
 end
 
-local function fmt_int(n)
-  return string.format("%d", n)
-end
-
--- ---- the upload protocol ------------------------------------------------------
---
--- One upload is a table `u` that the functions below share: the client,
--- the session `url`, `total` bytes, the `chunk` size, the source (`path`
--- or `data`), the retry `policy` (and its status `codes`), and where it
--- stands: `offset` (the bytes the server holds), `fails` in a row without
--- progress, `best` (the furthest offset reached) and `fresh` (every chunk
--- on a connection of its own, once one has failed).
-
--- A byte count in a header of the upload protocol: a decimal integer of at
--- most 15 digits (exact in every Lua's numbers); nil when the header is
--- absent, false when it is there but no such count.
-local function header_count(res, name)
-  local v = res.headers[name]
-  if v == nil then return nil end
-  if #v > 15 or not v:find("^%d+$") then return false end
-  return tonumber(v)
-end
-
--- The error for a header that is no usable byte count.
-local function bad_header(client, res, answer, name)
-  return client:error("decode", string.format("the %s has an invalid %s (%q)", answer, name,
-    tostring(res.headers[name:lower()])), { code = res.status })
-end
-
--- The outcome of one HTTP exchange with the upload session:
---   "final", file    the upload is complete;
---   "active", count, code  the server holds `count` bytes (nil: it did not
---                    say), answered with HTTP status `code`;
---   "resync", err    the server says it is active, whatever went wrong:
---                    ask it where it stands;
---   "check", err     an error the retry policy does not retry (a 4xx): it
---                    may still be about the offset (a server that kept part
---                    of a chunk libcurl then re-sent whole); the server's
---                    offset tells, else the error stands;
---   "retry", err     a failure the retry policy may retry;
---   "fail", err      the end.
-local function classify(u, res, kind, msg, final)
-  local client = u.client
-  if not res then
-    return "retry", client:transport_error(kind, msg, final)
-  end
-  local status = res.headers["x-goog-upload-status"]
-  status = status and status:lower()
-  if res.status >= 200 and res.status <= 299 then
-    if status == "final" then
-      local v = json.decode(res.body)
-      local file = type(v) == "table" and v.file
-      if type(file) ~= "table" then
-        return "fail", client:error("decode", "the finished upload's answer has no file",
-          { code = res.status })
-      end
-      return "final", file
-    elseif status == "active" then
-      local count = header_count(res, "x-goog-upload-size-received")
-      if count == false or (count and count > u.total) then
-        return "fail", bad_header(client, res, "upload answer", "X-Goog-Upload-Size-Received")
-      end
-      return "active", count, res.status
-    elseif status == "cancelled" then
-      return "fail", client:error("api", "the upload was cancelled by the server",
-        { code = res.status, status = "CANCELLED" })
-    end
-    -- No status: the SDKs resend the chunk; asking first is safer.
-    return "resync", client:error("api", "upload answer without X-Goog-Upload-Status",
-      { code = res.status })
-  end
-  local _, err = client:_answer(res)
-  if status == "cancelled" then return "fail", err end
-  -- An error that still says "active" (a wrong offset): the server knows
-  -- where it stands, ask it.
-  if status == "active" then return "resync", err end
-  if res.status < 500 and not u.codes[res.status] then return "check", err end
-  return "retry", err
-end
-
--- The transport spec of one request to the session URL.
-local function spec_for(u, extra, fields)
-  local client = u.client
-  local spec = client:_spec{ method = "POST", url = u.url, http_options = with_headers(u.ho, extra) }
-  if not u.same_origin then
-    -- The session URL authorises the upload; the key goes along only when
-    -- it points at the configured server (as the JS SDK does).
-    local h = {}
-    for _, line in ipairs(spec.headers) do
-      local lower = line:lower()
-      if not lower:find("^x%-goog%-api%-key:") and not lower:find("^authorization:") then
-        h[#h + 1] = line
-      end
-    end
-    spec.headers = h
-  end
-  for k, v in pairs(fields or {}) do spec[k] = v end
-  return spec
-end
-
--- One failure more without progress: waits as the retry policy says and
--- returns true, or returns false to give up. A resync or a check asks the
--- server at once. From now on each chunk goes on a connection of its own:
--- libcurl re-sends a request by itself, body and all from its first byte,
--- when a reused connection dies before an answer, and a server that kept
--- part of the first try then refuses the offset.
-local function failed(u, what, e)
-  u.fails = u.fails + 1
-  u.fresh = true
-  local policy = u.policy
-  if not policy or u.fails >= policy.attempts then return false end
-  local wait = 0
-  if what == "retry" then
-    wait = u.client:_backoff(policy, u.fails, e)
-    if not wait then return false end
-  end
-  u.client:_log("gemini: upload: %s; asking the server for its offset in %.3fs", tostring(e), wait)
-  if wait > 0 then u.client.transport:sleep(wait) end
-  return true
-end
-
--- Asks the server how far it got: "active" (u.offset set), or "final",
--- file, or nil, err.
-local function query(u)
-  while true do
-    local res, kind, msg, final = u.client.transport:request(spec_for(u,
-      { ["X-Goog-Upload-Command"] = "query" }))
-    local what, v = classify(u, res, kind, msg, final)
-    if what == "final" then return "final", v end
-    if what == "active" then
-      if not v then
-        return nil, u.client:error("decode", "the upload query answer has no"
-          .. " X-Goog-Upload-Size-Received", { code = res.status })
-      end
-      u.offset = v
-      return "active"
-    end
-    if what == "fail" or what == "check" or not failed(u, what, v) then return nil, v end
-  end
-end
-
--- Sends the chunk of `n` bytes at u.offset; returns classify's outcome.
-local function send_chunk(u, n, last)
-  local at = u.offset
-  local fields
-  if n == 0 then
-    fields = { body = "" }
-  elseif u.path then
-    fields = { body_file = u.path, body_offset = at, body_length = n }
-  elseif at == 0 and n == u.total then
-    fields = { body = u.data }
-  else
-    fields = { body = u.data:sub(at + 1, at + n) }
-  end
-  fields.fresh_connect = u.fresh or nil
-  local progress = u.progress
-  if progress then
-    fields.on_progress = function(up) progress(at + math.min(up, n)) end
-  end
-  local spec = spec_for(u, {
-    ["X-Goog-Upload-Command"] = last and "upload, finalize" or "upload",
-    ["X-Goog-Upload-Offset"] = fmt_int(at),
-  }, fields)
-  u.client:_log("gemini: upload %d bytes at offset %d of %d", n, at, u.total)
-  local res, kind, msg, final = u.client.transport:request(spec)
-  return classify(u, res, kind, msg, final)
-end
-
--- Sends the chunks from offset 0 on until the server has the whole file:
--- the File, or nil, err.
-local function send_all(u)
-  local client = u.client
-  while true do
-    local at = u.offset
-    local n = math.min(u.chunk, u.total - at)
-    local last = at + n >= u.total
-    local what, v, code = send_chunk(u, n, last)
-    if what == "final" then
-      if u.progress then u.progress(u.total) end   -- also the one (0, 0) call of an empty file
-      return v
-    elseif what == "fail" then
-      return nil, v
-    elseif what == "active" then
-      local got = v or at + n     -- a server that does not say took the chunk
-      if got == u.total and last then
-        return nil, client:error("api", "all bytes were sent, but the upload was not finalized",
-          { code = code })
-      elseif got > at then
-        u.offset = got
-      else
-        -- An answer that moves nothing is a failure like any other: a
-        -- server that keeps saying "active" must not be asked forever.
-        what, v = "resync", client:error("api", string.format("the server took none of the %d"
-          .. " bytes sent at offset %d (X-Goog-Upload-Size-Received: %d)", n, at, got), { code = code })
-      end
-    end
-    if what ~= "active" then
-      if not failed(u, what, v) then return nil, v end
-      local state, file = query(u)
-      if state == "final" then
-        if u.progress then u.progress(u.total) end
-        return file
-      elseif not state then
-        return nil, file
-      elseif what == "check" and u.offset == at then
-        return nil, v       -- the server holds what it held: not about the offset
-      end
-    end
-    if u.offset > u.best then u.best, u.fails = u.offset, 0 end
-  end
-end
-
 --- Uploads a file with the resumable protocol.
 -- @tparam table args `{path= | data=, mime_type=, display_name=, name=,
 --   on_progress=function(done, total), chunk_size= (8 MiB), http_options=}`.
@@ -326,10 +99,14 @@ end
 --   the server's granularity (256 KiB at Google). `on_progress(done, total)`
 --   is called as bytes go out (done never decreases) and once with
 --   `total, total` at the end.
+-- @tparam[opt] function cb with the client's loop: `cb(err, file)`, and a handle is returned at once
 -- @return the File (`name`, `uri`, `mimeType`, `state`, ...), usable directly
 --   in `contents`; or nil, `gemini.Error`
-function Files:upload(args)
+function Files:upload(args, cb)
   check_self(self, "upload")
+  if cb ~= nil then
+    return async.call(self.client, "upload", 2, cb, function(c) return c.files:upload(args) end)
+  end
   local fname = "upload"
   errors.arg(fname, 1, args, "table")
   local F = function(k, t) return errors.field(fname, k, args[k], t, true) end
@@ -339,7 +116,7 @@ function Files:upload(args)
   local name = F("name", "string")
   local on_progress = F("on_progress", "function")
   local chunk = F("chunk_size", "number") or Files.CHUNK_SIZE
-  local ho = F("http_options", "table")
+  local ho = self.client:_check_http_options(args.http_options, fname)
   if (path == nil) == (data == nil) then
     error("bad argument #1 to 'upload' (exactly one of 'path' and 'data' expected)", 2)
   end
@@ -354,70 +131,35 @@ function Files:upload(args)
   end
   if name and not name:find("^files/") then name = "files/" .. name end
   local total = path and file_size(path) or #data
-
-  local client = self.client
-  local version = client.api_version ~= "" and client.api_version or "v1beta"
-  local start_headers = {
-    ["X-Goog-Upload-Protocol"] = "resumable",
-    ["X-Goog-Upload-Command"] = "start",
-    ["X-Goog-Upload-Header-Content-Length"] = fmt_int(total),
-    ["X-Goog-Upload-Header-Content-Type"] = mime,
-  }
-  if path and not basename(path):find("[%c]") then
-    start_headers["X-Goog-Upload-File-Name"] = basename(path)
-  end
-  local meta = { mimeType = mime, sizeBytes = fmt_int(total), displayName = display, name = name }
-  local res, err = client:_call{
-    method = "POST", path = "upload/" .. version .. "/files", raw_path = true, raw = true,
-    body = json.encode_verbatim({ file = meta }),
-    http_options = with_headers(ho, start_headers),
-  }
-  if not res then return nil, err end
-  local url = res.headers["x-goog-upload-url"]
-  if not url or not url:match("^https?://") then
-    return nil, client:error("decode", "the upload start answer has no usable X-Goog-Upload-URL",
-      { code = res.status })
-  end
-  local granularity = header_count(res, "x-goog-upload-chunk-granularity")
-  if granularity == false or granularity == 0 then
-    return nil, bad_header(client, res, "upload start answer", "X-Goog-Upload-Chunk-Granularity")
-  elseif granularity then
-    chunk = math.ceil(chunk / granularity) * granularity
-  end
-
-  local policy = client:_policy{ http_options = ho }
-  local u = {
-    client = client, url = url, same_origin = origin(url) == origin(client.base_url), ho = ho,
-    total = total, chunk = chunk, path = path, data = data,
-    policy = policy, codes = policy and policy.codes or {},
-    offset = 0, fails = 0, best = 0, fresh = false,
-  }
-  if on_progress then
-    local reported = -1
-    u.progress = function(done)
-      if done > total then done = total end
-      if done > reported then
-        reported = done
-        on_progress(done, total)
-      end
-    end
-  end
-  return send_all(u)
+  local u, err = upload.start(self.client, {
+    path = path, data = data, total = total, mime_type = mime, display_name = display, name = name,
+    chunk_size = chunk, http_options = ho, on_progress = on_progress,
+  })
+  if not u then return nil, err end
+  return u:run()
 end
 
 --- One file's metadata.
 -- @tparam string|table name `files/abc`, `abc`, its URI, or a File
+-- @tparam[opt] function cb with the client's loop: `cb(err, file)`, and a handle is returned at once
 -- @return the File, or nil, `gemini.Error`
-function Files:get(name)
+function Files:get(name, cb)
   check_self(self, "get")
+  if cb ~= nil then
+    return async.call(self.client, "get", 2, cb, function(c) return c.files:get(name) end)
+  end
   return self.client:_call{ method = "GET", path = Files.normalize_name(name, "get") }
 end
 
 --- Deletes a file.
 -- @tparam string|table name as for `get`
+-- @tparam[opt] function cb with the client's loop: `cb(err, true)`, and a handle is returned at once
 -- @return true, or nil, `gemini.Error`
-function Files:delete(name)
+function Files:delete(name, cb)
   check_self(self, "delete")
+  if cb ~= nil then
+    return async.call(self.client, "delete", 2, cb, function(c) return c.files:delete(name) end)
+  end
   local res, err = self.client:_call{ method = "DELETE", path = Files.normalize_name(name, "delete") }
   if not res then return nil, err end
   return true
@@ -426,8 +168,13 @@ end
 --- Iterates over every file, page after page; raises the `gemini.Error`
 -- when a page fails.
 -- @tparam[opt] table opts `{page_size=, page_token=}`
-function Files:list(opts)
+-- @tparam[opt] function cb with the client's loop: `cb(err, files)`, and a handle is returned at once
+function Files:list(opts, cb)
   check_self(self, "list")
+  if type(opts) == "function" and cb == nil then opts, cb = nil, opts end
+  if cb ~= nil then
+    return async.list(self.client, "list", 2, cb, function(c) return c.files:list(opts) end)
+  end
   errors.arg("list", 1, opts, "table", true)
   return self.client:_pages("files", "files", opts)
 end
@@ -443,11 +190,17 @@ local RPC_CODES = {
 -- after their upload).
 -- @tparam string|table file a File or a name
 -- @tparam[opt] table opts `{timeout= (seconds, 300), interval= (seconds, 2)}`
+-- @tparam[opt] function cb with the client's loop: `cb(err, file)`, and a handle is returned at once
 -- @return the ACTIVE File; or nil, `gemini.Error`: kind "api" (status from
 --   the file's error) when processing FAILED (the error's `file` field holds
 --   the File), kind "timeout" when the time is up, or the error of a `get`
-function Files:wait_active(file, opts)
+function Files:wait_active(file, opts, cb)
   check_self(self, "wait_active")
+  if type(opts) == "function" and cb == nil then opts, cb = nil, opts end
+  if cb ~= nil then
+    return async.call(self.client, "wait_active", 3, cb,
+      function(c) return c.files:wait_active(file, opts) end)
+  end
   local name = Files.normalize_name(file, "wait_active")
   errors.arg("wait_active", 2, opts, "table", true)
   opts = opts or {}

@@ -8,6 +8,7 @@ local response = require("gemini.response")
 local stream = require("gemini.stream")
 local afc = require("gemini.afc")
 local async = require("gemini.async")
+local all = require("gemini.async.all")
 
 local Models = {}
 Models.__index = Models
@@ -58,7 +59,10 @@ end
 function Models:generate_content(req, cb)
   check_self(self, "generate_content")
   -- With a trailing callback: the callback API (gemini.async).
-  if cb ~= nil then return async.call(self, "generate_content", { req, n = 1 }, cb) end
+  if cb ~= nil then
+    return async.call(self.client, "generate_content", 2, cb,
+      function(c) return c.models:generate_content(req) end)
+  end
   local r = self:build_generate(req, "generate_content")
   local handlers, max = afc.settings(r.config, "generate_content")
   if handlers then return afc.generate(self, r, handlers, max) end
@@ -81,7 +85,10 @@ end
 function Models:generate_content_stream(req, handlers)
   check_self(self, "generate_content_stream")
   -- With `{on_chunk=, on_done=}`: the callback API (gemini.async).
-  if handlers ~= nil then return async.stream(self, "generate_content_stream", req, handlers) end
+  if handlers ~= nil then
+    return async.stream(self.client, "generate_content_stream", 2, handlers,
+      function(c) return c.models:generate_content_stream(req) end)
+  end
   local r = self:build_generate(req, "generate_content_stream")
   local s
   -- With Lua handlers: automatic function calling over several streamed
@@ -108,8 +115,11 @@ end
 -- tools and generation config when given, through the API's
 -- `generateContentRequest` form, which the SDKs do not offer).
 function Models:count_tokens(req, cb)
-  if cb ~= nil then return async.call(self, "count_tokens", { req, n = 1 }, cb) end
   check_self(self, "count_tokens")
+  if cb ~= nil then
+    return async.call(self.client, "count_tokens", 2, cb,
+      function(c) return c.models:count_tokens(req) end)
+  end
   errors.arg("count_tokens", 1, req, "table")
   local config = request.generate_config(req, "count_tokens")
   local model = request.model(req.model, "count_tokens")
@@ -134,8 +144,11 @@ end
 -- @tparam table req `{model=, contents= "text" or {"a", "b"}, config={task_type=, output_dimensionality=, title=}}`
 -- @tparam[opt] function cb with the client's loop: `cb(err, res)`, and a handle is returned at once
 function Models:embed_content(req, cb)
-  if cb ~= nil then return async.call(self, "embed_content", { req, n = 1 }, cb) end
   check_self(self, "embed_content")
+  if cb ~= nil then
+    return async.call(self.client, "embed_content", 2, cb,
+      function(c) return c.models:embed_content(req) end)
+  end
   errors.arg("embed_content", 1, req, "table")
   request.check_keys(req, "embed", "embed_content")
   local model = request.model(req.model, "embed_content")
@@ -174,8 +187,10 @@ end
 
 --- One model's description, or nil, err.
 function Models:get(name, cb)
-  if cb ~= nil then return async.call(self, "get", { name, n = 1 }, cb) end
   check_self(self, "get")
+  if cb ~= nil then
+    return async.call(self.client, "get", 2, cb, function(c) return c.models:get(name) end)
+  end
   errors.arg("get", 1, name, "string")
   return self.client:_call{ method = "GET", path = request.model(name, "get") }
 end
@@ -185,9 +200,11 @@ end
 -- @tparam[opt] table opts `{page_size=, page_token=}`
 -- @tparam[opt] function cb with a loop: `cb(err, models)`, every model in a list
 function Models:list(opts, cb)
-  if type(opts) == "function" and cb == nil then opts, cb = nil, opts end
-  if cb ~= nil then return async.list(self, "list", { opts, n = 1 }, cb) end
   check_self(self, "list")
+  if type(opts) == "function" and cb == nil then opts, cb = nil, opts end
+  if cb ~= nil then
+    return async.list(self.client, "list", 2, cb, function(c) return c.models:list(opts) end)
+  end
   errors.arg("list", 1, opts, "table", true)
   return self.client:_pages("models", "models", opts)
 end
@@ -202,7 +219,7 @@ end
 function Models:generate_content_all(requests, opts, cb)
   if type(opts) == "function" and cb == nil then opts, cb = nil, opts end
   check_self(self, "generate_content_all")
-  return async.all(self, requests, opts, cb)
+  return all(self, requests, opts, cb)
 end
 
 return Models

@@ -177,7 +177,7 @@ end
 function Stream:_retry(err)
   if self.delivered > 0 then return false end
   self:_release()
-  return self.attempts:retry(err)
+  return self.retries:wait(err)
 end
 
 -- Opens the stream (again, after a retry). The call's deadline starts at
@@ -185,8 +185,9 @@ end
 -- each attempt's transfer has what is left of it as its libcurl timeout.
 function Stream:_open()
   local client = self.client
-  self.attempts = self.attempts or client:_attempts(self.call)
-  local reader, err = client:_open_once(self.attempts:next())
+  if not self.retries then self.spec, self.retries = client:_prepare(self.call) end
+  self.spec.timeout = self.retries:time_left()
+  local reader, err = client:_open_once(self.spec)
   if not reader then return nil, err end
   self.reader = reader
   self.framer = core.sse_framer({ max_event_size = client.max_event_size })

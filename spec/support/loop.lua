@@ -3,25 +3,32 @@
 -- hanging the suite.
 --
 --   local loop = require("support.loop")
---   loop.run(uv, 10)   -- runs until nothing is left to do; fails after 10 s
+--   loop.run(uv, 10)   -- runs until nothing is left to do; fails after 10 s;
+--                      -- returns the 50 ms ticks that fired meanwhile
 
 local M = {}
 
 --- Runs `uv`'s loop until it has nothing left to do; fails (assert) after
--- `limit` seconds (default 10).
+-- `limit` seconds (default 10). Returns how often a 50 ms timer fired
+-- meanwhile: few times when something blocked the loop.
 function M.run(uv, limit)
   uv.update_time()        -- the loop's "now" is stale after other work
-  local timed_out = false
+  local timed_out, ticks = false, 0
   local dog = uv.new_timer()
   dog:start(math.floor((limit or 10) * 1000), 0, function()
     timed_out = true
     uv.stop()
   end)
   dog:unref()
+  local tick = uv.new_timer()
+  tick:start(50, 50, function() ticks = ticks + 1 end)
+  tick:unref()
   uv.run()
   dog:close()
+  tick:close()
   uv.run("nowait")
   assert(not timed_out, "the loop did not finish in time")
+  return ticks
 end
 
 return M

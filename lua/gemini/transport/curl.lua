@@ -1,24 +1,10 @@
 --- The default transport: libcurl through `gemini.core`, blocking.
 -- One transport owns one libcurl multi handle, so every call of a client
--- shares one connection pool (keep-alive, HTTP/2 multiplexing).
---
--- A transport is the seam between "HTTP" and "the Gemini services": the
--- client hands it a request spec and gets a response or a body reader;
--- other transports (event loops, OpenResty cosockets) offer the same four
--- methods.
---
---   spec = { method, url, headers = {"Name: value", ...}, body = string,
---            body_file =, body_offset =, body_length =,
---            timeout =, connect_timeout =, stall_timeout =,
---            proxy =, ca_file =, verify =, max_body =, fresh_connect = }
---
--- `fresh_connect = true`: the request gets a connection of its own, closed
--- after it (CURLOPT_FRESH_CONNECT + CURLOPT_FORBID_REUSE). libcurl re-sends
--- a request by itself, body and all, when a reused connection dies before
--- the answer; an upload chunk must not be re-sent behind the upload's back
--- (files.lua). Transports without that habit may ignore it.
+-- shares one connection pool (keep-alive, HTTP/2 multiplexing). Its methods
+-- and answers are the contract of `gemini.transport`.
 -- @module gemini.transport.curl
 local core = require("gemini.core")
+local contract = require("gemini.transport")
 
 local Transport = {}
 Transport.__index = Transport
@@ -38,14 +24,9 @@ function Transport:request(spec)
   else
     req:await("done")
   end
-  local kind, msg, final = req:error()
-  if kind then
-    req:close()
-    return nil, kind, msg, final
-  end
-  local res = { status = req:status(), headers = req:headers(), body = req:take() or "" }
+  local res, kind, msg, final = contract.result(req)
   req:close()
-  return res
+  return res, kind, msg, final
 end
 
 local Reader = {}
@@ -80,7 +61,7 @@ function Transport:open(spec)
   if not status then
     local kind, msg, final = req:error()
     req:close()
-    return nil, kind or "transport", msg or "no response", final
+    return nil, contract.no_response(kind, msg, final)
   end
   return setmetatable({ req = req, status = status, headers = req:headers() }, Reader)
 end

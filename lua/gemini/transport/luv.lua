@@ -16,18 +16,12 @@
 -- UV_EBADF, and luv prints "EBADF: bad file descriptor" to stderr for it.
 -- On systems without epoll that line can still appear.
 --
--- Every method returns at once; results arrive through callbacks on the
--- loop:
---
---   t:request_async(spec, function(res, kind, msg) end)  -- res = {status, headers, body}
---   t:open_async(spec, { on_headers = fn(status, headers), on_data = fn(bytes),
---                        on_done = fn(kind, msg) })       -- kind nil: a clean end
---   t:sleep_async(seconds, fn)
---
--- each returning a handle with `:cancel()` (after which no callback runs).
--- `spec` is the transport spec of `gemini.transport.curl`.
+-- It is an asynchronous driver of the `gemini.transport` contract
+-- (`request_async`, `open_async`, `sleep_async`, `defer`, `close`): every
+-- method returns at once, results arrive through callbacks on the loop.
 -- @module gemini.transport.luv
 local core = require("gemini.core")
+local contract = require("gemini.transport")
 
 local Transport = {}
 Transport.__index = Transport
@@ -221,7 +215,7 @@ function Transport:_progress(op)
   local req = op.req
   if op.kind == "request" then
     if not req:is_done() then return end
-    local res, kind, msg, final = Transport.result(req)
+    local res, kind, msg, final = contract.result(req)
     self:_drop(op)
     op.cb(res, kind, msg, final)
     return
@@ -244,20 +238,10 @@ function Transport:_progress(op)
   end
   if req:is_done() then
     local kind, msg, final = req:error()
-    if not kind and not op.headed then kind, msg = "transport", "no response" end
+    if not op.headed then kind, msg, final = contract.no_response(kind, msg, final) end
     self:_drop(op)
     h.on_done(kind, msg, final)
   end
-end
-
---- The outcome of a finished core request, as `gemini.transport.curl`'s
--- `request` returns it: `{status=, headers=, body=}`, or nil, kind,
--- message, final (true when retrying cannot help). Shared with the
--- blocking driver of `gemini.async`.
-function Transport.result(req)
-  local kind, msg, final = req:error()
-  if kind then return nil, kind, msg, final end
-  return { status = req:status(), headers = req:headers(), body = req:take() or "" }
 end
 
 --- Starts a whole request; `cb(res, kind, msg, final)` gets `{status=, headers=,

@@ -11,8 +11,10 @@
 -- check off). Streams use the same C SSE framer as everywhere (the stream
 -- object is shared), retries wait with `ngx.sleep`.
 --
--- Cosockets exist only in some phases; elsewhere a call raises an error
--- that names the phases that work.
+-- It is a blocking transport of the `gemini.transport` contract (its
+-- errors, and the small client's, come as nil, kind, msg). Cosockets
+-- exist only in some phases; elsewhere a call raises an error that names
+-- the phases that work.
 -- @module gemini.transport.resty
 local builtin = require("gemini.transport.resty_http")
 
@@ -55,12 +57,12 @@ local kind_of = builtin.kind_of
 -- lua-resty-http behind the interface of the builtin client.
 local function via_resty_http(http, spec, ms)
   local u, uerr = builtin.parse_url(spec.url)
-  if not u then return nil, uerr, "transport" end
+  if not u then return nil, "transport", uerr end
   local httpc = http.new()
   httpc:set_timeouts(math.floor((spec.connect_timeout or 30) * 1000), ms, ms)
   local ok, err = httpc:connect{ scheme = u.scheme, host = u.host, port = u.port,
                                  ssl_verify = spec.verify ~= false, ssl_server_name = u.host }
-  if not ok then return nil, "connect: " .. tostring(err), kind_of(err) end
+  if not ok then return nil, kind_of(err), "connect: " .. tostring(err) end
   local headers = {}
   for _, line in ipairs(spec.headers or {}) do
     local k, v = line:match("^([^:]+):%s*(.*)$")
@@ -71,7 +73,7 @@ local function via_resty_http(http, spec, ms)
                             body = spec.body }
   if not res then
     httpc:close()
-    return nil, tostring(err), kind_of(err)
+    return nil, kind_of(err), tostring(err)
   end
   local lower = {}
   for k, v in pairs(res.headers or {}) do
@@ -84,7 +86,7 @@ local function via_resty_http(http, spec, ms)
       if self.done then return nil end
       if not reader then self.done = true; httpc:set_keepalive() return nil end
       local piece, rerr = reader(PIECE)
-      if rerr then self.done = true; httpc:close() return nil, rerr, kind_of(rerr) end
+      if rerr then self.done = true; httpc:close() return nil, kind_of(rerr), rerr end
       if not piece then self.done = true; httpc:set_keepalive() return nil end
       return piece
     end,
@@ -105,15 +107,15 @@ local function file_body(spec)
   return data
 end
 
--- Sends the request and reads the headers: a response or nil, err, kind.
+-- Sends the request and reads the headers: a response or nil, kind, msg.
 function Transport:_start(spec, read_timeout)
   check_phase()
   if spec.proxy then
-    return nil, "the cosocket transport does not support 'proxy'", "transport"
+    return nil, "transport", "the cosocket transport does not support 'proxy'"
   end
   if spec.body_file then
     local body, err = file_body(spec)
-    if not body then return nil, "cannot read body_file: " .. tostring(err), "transport" end
+    if not body then return nil, "transport", "cannot read body_file: " .. tostring(err) end
     local copy = {}
     for k, v in pairs(spec) do copy[k] = v end
     copy.body, copy.body_file = body, nil
@@ -131,8 +133,8 @@ end
 function Transport:request(spec)
   local timeout = spec.timeout or 600
   local deadline = ngx.now() + timeout
-  local res, err, kind = self:_start(spec, timeout)
-  if not res then return nil, kind, err end
+  local res, kind, msg = self:_start(spec, timeout)
+  if not res then return nil, kind, msg end
   local parts, size = {}, 0
   while true do
     local left = deadline - ngx.now()
@@ -141,10 +143,10 @@ function Transport:request(spec)
       return nil, "timeout", string.format("no complete answer within %gs (timeout)", timeout)
     end
     res:settimeout(math.max(1, math.floor(left * 1000)))
-    local piece, rerr, rkind = res:read()
-    if rerr then
+    local piece, rkind, rmsg = res:read()
+    if rkind then
       return nil, rkind, rkind == "timeout"
-        and string.format("no complete answer within %gs (timeout)", timeout) or rerr
+        and string.format("no complete answer within %gs (timeout)", timeout) or rmsg
     end
     if not piece then break end
     size = size + #piece
@@ -172,15 +174,15 @@ function Reader:read()
   local wait = left
   if self.stall and self.stall < wait then wait = self.stall end
   self.res:settimeout(math.max(1, math.floor(wait * 1000)))
-  local piece, err, kind = self.res:read()
-  if err then
+  local piece, kind, msg = self.res:read()
+  if kind then
     if kind == "timeout" then
       if self.stall and wait == self.stall then
         return nil, "timeout", string.format("no data received for %g s (stall_timeout)", self.stall)
       end
       return nil, "timeout", string.format("the call took longer than %gs (timeout)", self.timeout)
     end
-    return nil, kind, err
+    return nil, kind, msg
   end
   return piece
 end
@@ -196,8 +198,8 @@ function Transport:open(spec)
   local timeout = spec.timeout or 600
   local stall = spec.stall_timeout
   local first = stall and math.min(stall, timeout) or timeout
-  local res, err, kind = self:_start(spec, first)
-  if not res then return nil, kind, err end
+  local res, kind, msg = self:_start(spec, first)
+  if not res then return nil, kind, msg end
   return setmetatable({ res = res, status = res.status, headers = res.headers, stall = stall,
                         timeout = timeout, deadline = ngx.now() + timeout }, Reader)
 end

@@ -4,12 +4,13 @@
 -- Content-Length, chunked and read-until-close bodies, read piece by piece
 -- as they arrive (a stream's events are not held back).
 --
---   local res, err, kind = http.request{ method=, url=, headers = {"Name: value", ...},
+--   local res, kind, msg = http.request{ method=, url=, headers = {"Name: value", ...},
 --                                        body=, connect_timeout=, timeout=, verify= }
 --   res.status, res.headers (lower-case names)
---   res:read() -> piece | nil (end) | nil, err, kind
+--   res:read() -> piece | nil (end) | nil, kind, msg
 --   res:close()          -- drops the connection unless the body was read to its end
--- Errors come as (nil, message, kind) with kind "timeout" or "transport".
+-- Errors come as `gemini.transport` says: (nil, kind, msg), kind "timeout"
+-- or "transport".
 -- @module gemini.transport.resty_http
 local M = {}
 
@@ -56,27 +57,27 @@ local function some(sock, n)
   return sock:receive(n)   -- old lua-nginx-module: waits for all n bytes
 end
 
---- The next piece of the body; nil at its end; nil, err, kind on failure.
+--- The next piece of the body; nil at its end; nil, kind, msg on failure.
 function Response:read()
   if self.done then return nil end
   local sock = self.sock
   if self.mode == "length" then
     if self.left <= 0 then self:_finish(true) return nil end
     local data, err = some(sock, math.min(self.left, PIECE))
-    if not data then self:_finish(false) return nil, err, kind_of(err) end
+    if not data then self:_finish(false) return nil, kind_of(err), err end
     self.left = self.left - #data
     return data
   elseif self.mode == "chunked" then
     if self.chunk_left == 0 then
       local line, err = sock:receive("*l")
-      if not line then self:_finish(false) return nil, err, kind_of(err) end
+      if not line then self:_finish(false) return nil, kind_of(err), err end
       local size = tonumber(line:match("^%s*(%x+)"), 16)
-      if not size then self:_finish(false) return nil, "bad chunk size line", "transport" end
+      if not size then self:_finish(false) return nil, "transport", "bad chunk size line" end
       if size == 0 then
         -- Trailers, then the empty line that ends the message.
         repeat
           line, err = sock:receive("*l")
-          if not line then self:_finish(false) return nil, err, kind_of(err) end
+          if not line then self:_finish(false) return nil, kind_of(err), err end
         until line == ""
         self:_finish(true)
         return nil
@@ -84,12 +85,12 @@ function Response:read()
       self.chunk_left = size
     end
     local data, err = some(sock, math.min(self.chunk_left, PIECE))
-    if not data then self:_finish(false) return nil, err, kind_of(err) end
+    if not data then self:_finish(false) return nil, kind_of(err), err end
     self.chunk_left = self.chunk_left - #data
     if self.chunk_left == 0 then
       local crlf
       crlf, err = sock:receive(2)
-      if crlf ~= "\r\n" then self:_finish(false) return nil, err or "bad chunk end", kind_of(err) end
+      if crlf ~= "\r\n" then self:_finish(false) return nil, kind_of(err), err or "bad chunk end" end
     end
     return data
   end
@@ -98,7 +99,7 @@ function Response:read()
   if not data then
     if err == "closed" then self:_finish(false) return nil end
     self:_finish(false)
-    return nil, err, kind_of(err)
+    return nil, kind_of(err), err
   end
   return data
 end
@@ -156,10 +157,10 @@ local function exchange(sock, u, opts)
 end
 
 --- Starts a request: a response with `status` and `headers` whose body is
--- read with `read()`, or nil, err, kind.
+-- read with `read()`, or nil, kind, msg.
 function M.request(opts)
   local u, uerr = parse_url(opts.url)
-  if not u then return nil, uerr, "transport" end
+  if not u then return nil, "transport", uerr end
   local https = u.scheme == "https"
   local verify = opts.verify ~= false
   local pool = table.concat({ u.scheme, u.host, u.port, verify and "v" or "nv" }, ":")
@@ -168,14 +169,14 @@ function M.request(opts)
     local timeout_ms = math.floor((opts.timeout or 60) * 1000)
     sock:settimeouts(math.floor((opts.connect_timeout or 30) * 1000), timeout_ms, timeout_ms)
     local ok, err = sock:connect(u.host, u.port, { pool = pool })
-    if not ok then return nil, "connect: " .. tostring(err), kind_of(err) end
+    if not ok then return nil, kind_of(err), "connect: " .. tostring(err) end
     local reused = sock:getreusedtimes() > 0
     if https and not reused then
       -- Verification uses nginx's lua_ssl_trusted_certificate.
       ok, err = sock:sslhandshake(nil, u.host, verify)
       if not ok then
         sock:close()
-        return nil, "TLS handshake: " .. tostring(err), kind_of(err)
+        return nil, kind_of(err), "TLS handshake: " .. tostring(err)
       end
     end
     local status, headers = exchange(sock, u, opts)
@@ -199,7 +200,7 @@ function M.request(opts)
     sock:close()
     -- A pooled connection the server had closed: once more on a new one.
     if not (reused and attempt == 1 and (err == "closed" or err == "connection reset by peer")) then
-      return nil, tostring(err), kind_of(err)
+      return nil, kind_of(err), tostring(err)
     end
   end
 end
