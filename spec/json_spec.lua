@@ -570,16 +570,12 @@ end)
 -- config check (gemini.request) sees a key under the name the encoder
 -- sends it by.
 describe("a request's keys, checked under the name they are sent as", function()
-  local gemini = require("gemini")
   local mock = require("support.mock")
-  local KEY = "json-spec-key-5c1e"
-  local m
-
-  setup(function() m = mock.start{ key = KEY } end)
-  teardown(function() m:stop() end)
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each,
+                        key = "json-spec-key-5c1e" }
 
   it("refuses two spellings of one field that the encoder sends alike, sending nothing", function()
-    local client = gemini.Client{ api_key = KEY, base_url = m.url, retry = false }
+    local client = m:client{ retry = false }
     -- "top_-k" goes out as "top-k": both would reach the server as one
     -- field given twice.
     local ok, msg = pcall(client.models.generate_content, client.models, { model = "gemini-2.5-flash",
