@@ -1,6 +1,8 @@
--- core.json_encode and its markers (src/json.c)
+-- core.json_encode and its markers (src/json.c), with the key rules that
+-- gemini.json hands it (lua/gemini/keys.lua)
 local core = require("gemini.core")
 local cjson = require("cjson")
+require("gemini.json")
 
 local encode = core.json_encode
 local OBJ, ARR = core.json_object_mt, core.json_array_mt
@@ -338,6 +340,29 @@ describe("json_encode", function()
       assert.equal('{"a\\n":1}', encode({ ["a\n"] = 1 }))
     end)
 
+    -- One converter: the encoder's, which core.camel exposes and
+    -- request.camel (the lookups of the Lua code) uses, so a key is checked
+    -- under the very name it is sent as.
+    it("has one converter: the encoder, core.camel and request.camel agree", function()
+      local camel = require("gemini.request").camel
+      local CASES = {
+        { "a_b", "aB" }, { "a__b", "aB" }, { "a_1", "a1" }, { "a_B", "aB" },
+        { "_a", "_a" }, { "__a", "__a" }, { "_a_b", "_aB" }, { "__a_b", "__aB" },
+        { "a_", "a_" }, { "a__", "a__" }, { "_", "_" }, { "__", "__" },
+        { "a_-b", "a-b" }, { "a_\195\169", "a\195\169" }, { "text", "text" },
+      }
+      for _, c in ipairs(CASES) do
+        local k, want = c[1], c[2]
+        assert.equal(want, key(k), "encoder: " .. k)
+        assert.equal(want, core.camel(k), "core.camel: " .. k)
+        assert.equal(want, camel(k), "request.camel: " .. k)
+      end
+      assert.equal(42, camel(42))
+      local ok, msg = pcall(core.camel, 42)
+      assert.is_false(ok)
+      assert.matches("bad argument #1 to '[^']*' %(string expected, got number%)", msg)
+    end)
+
     it("does nothing with convert_keys = false", function()
       assert.same({ max_output_tokens = 1, stop_sequences = {}, args = { user_id = 1 } },
         roundtrip({ max_output_tokens = 1, stop_sequences = {}, args = { user_id = 1 } },
@@ -426,6 +451,56 @@ describe("json_encode", function()
     end)
   end)
 
+  describe("key rules are Lua's (lua/gemini/keys.lua)", function()
+    local keys = require("gemini.keys")
+
+    -- Runs f with `rules` as the encoder's, then gives it gemini.keys back.
+    local function with_rules(rules, f)
+      core.json_key_rules(rules)
+      local ok, err = pcall(f)
+      core.json_key_rules(keys)
+      assert(ok, err)
+    end
+
+    it("a new field needs a line in gemini.keys, not a C rebuild", function()
+      local rules = {}
+      for k, v in pairs(keys) do rules[k] = v end
+      rules.toolState = "verbatim"
+      rules.pastTurns = "list"
+      rules.userVars = "map"
+      with_rules(rules, function()
+        assert.equal('{"toolState":{"a_b":{"c_d":1}}}', encode({ tool_state = { a_b = { c_d = 1 } } }))
+        assert.equal('{"pastTurns":[]}', encode({ past_turns = {} }))
+        assert.equal('{"userVars":{"my_var":{"maxLength":2}}}',
+          encode({ user_vars = { my_var = { max_length = 2 } } }))
+        assert.equal('{"args":{"a_b":1}}', encode({ args = { a_b = 1 } }))
+      end)
+      assert.equal('{"toolState":{"aB":{"cD":1}}}', encode({ tool_state = { a_b = { c_d = 1 } } }))
+    end)
+
+    it("replaces the rules as a whole", function()
+      with_rules({ functionResponse = "function_response", result = "tool_result" }, function()
+        assert.equal('{"args":{"aB":1}}', encode({ args = { a_b = 1 } }))
+        assert.same({ functionResponse = { result = { a_b = 1 }, response = { aB = 1 } } },
+          roundtrip({ function_response = { result = { a_b = 1 }, response = { a_b = 1 } } }))
+      end)
+      assert.equal('{"args":{"a_b":1}}', encode({ args = { a_b = 1 } }))
+    end)
+
+    it("refuses a rule it cannot read", function()
+      local function refused(rules, want)
+        local ok, msg = pcall(core.json_key_rules, rules)
+        assert.is_false(ok)
+        assert.equal(want, msg:match("^bad argument #1 to '[^']*' %((.*)%)$"))
+      end
+      refused({ enum = "list verbtim" }, "unknown word in the rule of 'enum': 'list verbtim'")
+      refused({ enum = true }, "field names and rules must be strings")
+      refused({ "list" }, "field names and rules must be strings")
+      -- the rules in force are untouched by a refused table
+      assert.equal('{"args":{"a_b":1}}', encode({ args = { a_b = 1 } }))
+    end)
+  end)
+
   it("encodes a rich request that cjson decodes back as expected", function()
     local request = {
       contents = {
@@ -488,5 +563,25 @@ describe("json_encode", function()
     end
     local req = { contents = contents, generationConfig = { temperature = 0.7, maxOutputTokens = 1024 } }
     assert.same(cjson.decode(cjson.encode(req)), cjson.decode(encode(req)))
+  end)
+end)
+
+-- The converter as the client uses it, through the real HTTP stack: the
+-- config check (gemini.request) sees a key under the name the encoder
+-- sends it by.
+describe("a request's keys, checked under the name they are sent as", function()
+  local mock = require("support.mock")
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each,
+                        key = "json-spec-key-5c1e" }
+
+  it("refuses two spellings of one field that the encoder sends alike, sending nothing", function()
+    local client = m:client{ retry = false }
+    -- "top_-k" goes out as "top-k": both would reach the server as one
+    -- field given twice.
+    local ok, msg = pcall(client.models.generate_content, client.models, { model = "gemini-2.5-flash",
+      contents = "Hi", config = { ["top_-k"] = 1, ["top-k"] = 2 } })
+    assert.is_false(ok)
+    assert.matches("bad field 'top-k' to 'generate_content' (given twice: as config.", msg, 1, true)
+    assert.equal(0, #m:log())
   end)
 end)
