@@ -157,6 +157,7 @@ local function add_services(client)
   client.files = require("gemini.files").new(client)
   client.caches = require("gemini.caches").new(client)
   client.chats = require("gemini.chats").new(client)
+  client.operations = require("gemini.operations").new(client)
   return client
 end
 
@@ -173,7 +174,7 @@ end
 -- fragment. `timeout` bounds a whole call, retries and backoff waits
 -- included (see `gemini.retry`).
 -- @tparam[opt] table opts
--- @return a client with `models`, `chats`, `files`, `caches`
+-- @return a client with `models`, `chats`, `files`, `caches`, `operations`
 function Client.new(opts)
   local A = errors.arg
   A("Client", 1, opts, "table", true)

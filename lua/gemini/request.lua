@@ -32,21 +32,27 @@ local function get(t, name, snake)
 end
 M.get = get
 
+--- Whether `name` is a resource name that can be a request's path as it
+-- is: one or more segments of letters, digits, `-`, `.` and `_` joined by
+-- `/`, so that no `..`, no percent escape, no control character, query or
+-- fragment can reach the URL.
+function M.is_name(name)
+  if type(name) ~= "string" or name:find("..", 1, true) then return false end
+  for segment in (name .. "/"):gmatch("([^/]*)/") do
+    if not segment:find("^[%w][%w%-%._]*$") then return false end
+  end
+  return true
+end
+
 --- `models/x` for a bare model id; a name with a `/` is used as given.
--- A name is one or more segments of letters, digits, `-`, `.` and `_`
--- joined by `/`, so the request path is exactly
--- `/{version}/{name}:{method}`: no `..`, no percent escape, no control
--- character, query or fragment can reach the URL.
+-- A name must pass `is_name`, so the request path is exactly
+-- `/{version}/{name}:{method}`.
 function M.model(name, fname)
   if type(name) ~= "string" or name == "" then
     error(string.format("bad field 'model' to '%s' (string expected, got %s)",
       fname or "?", name == "" and "empty string" or type(name)), 3)
   end
-  local ok = not name:find("..", 1, true)
-  for segment in (name .. "/"):gmatch("([^/]*)/") do
-    ok = ok and segment:find("^[%w][%w%-%._]*$") ~= nil
-  end
-  if not ok then
+  if not M.is_name(name) then
     error(string.format("bad field 'model' to '%s' (invalid model name %q)", fname or "?", name), 3)
   end
   if name:find("/", 1, true) then return name end

@@ -51,6 +51,9 @@ Downloads
     route module:
         POST /_mock/blobs {"id": "abc", "text": "..." | "size": N, "mime_type": "..."}
         media_routes.BLOBS.put("batch-abc", data=b"...", mime="application/jsonl")
+    and operations of any name are made by a spec with
+        POST /_mock/operations {"name": "fileSearchStores/s/upload/operations/d",
+                                "polls": N, "response": {...} | "error": {...}, "metadata": {...}}
     A file given by `size` holds N bytes of lines of 16 bytes, each naming
     its own offset ("%015d\\n"), so any slice tells where it came from; it is
     made as it is sent, never held (a 50 MB file costs the mock nothing).
@@ -69,7 +72,8 @@ routes, the signed host included: {"type": "status", "code": 503, "match":
                  127.0.0.1, the client's own origin) | "relative" (a Location
                  without scheme and host) | "none" (the bytes at once, 200);
                  host ("name:port": the signed URL's host); status (302: the
-                 redirect's status); hops (1: redirects in a row, each to a
+                 redirect's status); location (a string: the redirect's
+                 Location, verbatim); hops (1: redirects in a row, each to a
                  new signed URL); range (true: false ignores Range and always
                  sends the whole file with 200); cut (bytes: the answer stops
                  after that many bytes of its body and the connection closes,
@@ -526,7 +530,7 @@ def register(mock):
         host = opts.get("host") or ("127.0.0.1:%d" % port if opts.get("redirect") in
                                     ("same", "relative") else "localhost:%d" % port)
         status = int(opts.get("status", 302))
-        url = signed_url(fid, opts, host, ctx.headers.get("host"))
+        url = opts.get("location") or signed_url(fid, opts, host, ctx.headers.get("host"))
         ctx.update(location=url)
         ctx.h.send_bytes(status, b"", "text/html; charset=UTF-8", {"Location": url})
         ctx.update(completed=True)
@@ -599,12 +603,15 @@ def register(mock):
     orig_control = mock.Handler.control
 
     def control(self, path, query, body):
-        if path != "/_mock/blobs" or self.command != "POST":
+        if path not in ("/_mock/blobs", "/_mock/operations") or self.command != "POST":
             return orig_control(self, path, query, body)
         try:
             data = json.loads(body.decode("utf-8")) if body.strip() else {}
         except (ValueError, UnicodeDecodeError) as e:
             data = {"_error": str(e)}
+        if path == "/_mock/operations":
+            control_operation(self, data)
+            return
         fid = data.get("id") if isinstance(data, dict) else None
         size = data.get("size") if isinstance(data, dict) else None
         text = data.get("text") if isinstance(data, dict) else None
@@ -623,3 +630,16 @@ def register(mock):
             BLOBS.put(fid, size=size, mime=mime)
         self.send_bytes(200, mock.dumps({"ok": True, "name": "files/" + fid}), mock.JSON_CT)
     mock.Handler.control = control
+
+    def control_operation(h, data):
+        name = data.get("name") if isinstance(data, dict) else None
+        polls = data.get("polls", OP_POLLS) if isinstance(data, dict) else None
+        if not isinstance(name, str) or "/operations/" not in "/" + name \
+                or not isinstance(polls, int) or polls < 0:
+            h.send_bytes(400, mock.dumps(mock.error_body(
+                400, 'expected {"name": ".../operations/<id>", "polls": N, "response": {...} | '
+                     '"error": {...}, "metadata": {...}}')), mock.JSON_CT)
+            return
+        op = OPERATIONS.create(name, polls=polls, response=data.get("response"),
+                               error=data.get("error"), metadata=data.get("metadata"))
+        h.send_bytes(200, mock.dumps(op), mock.JSON_CT)
