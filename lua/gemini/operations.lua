@@ -93,7 +93,7 @@ end
 -- A number of seconds of `wait`'s options, checked.
 local function seconds(opts, field, positive)
   local v = errors.field("wait", field, opts[field], "number", true)
-  if v ~= nil and not ((positive and v > 0 or v >= 0) and v < math.huge) then
+  if v ~= nil and not ((v > 0 or (v == 0 and not positive)) and v < math.huge) then
     error(string.format("bad field '%s' to 'wait' (a finite number of seconds %s expected)", field,
       positive and "> 0" or ">= 0"), 3)
   end
