@@ -530,7 +530,8 @@ def register(mock):
         host = opts.get("host") or ("127.0.0.1:%d" % port if opts.get("redirect") in
                                     ("same", "relative") else "localhost:%d" % port)
         status = int(opts.get("status", 302))
-        url = opts.get("location") or signed_url(fid, opts, host, ctx.headers.get("host"))
+        url = opts["location"] if "location" in opts else \
+            signed_url(fid, opts, host, ctx.headers.get("host"))
         ctx.update(location=url)
         ctx.h.send_bytes(status, b"", "text/html; charset=UTF-8", {"Location": url})
         ctx.update(completed=True)
@@ -558,6 +559,8 @@ def register(mock):
         state = h.server.state
         target = path + ("?" + raw_query if raw_query else "")
         ctx = mock.Ctx(h, entry, h.command, path, target, query, headers, body, "", None, "")
+        creds = bool(headers.get("x-goog-api-key") or headers.get("authorization"))
+        ctx.update(signed=True, credentials=creds)
         f = state.take_fault(target, "signed",
                              only=lambda f: f["type"] in mock.GENERIC_FAULTS)
         if f is not None:
@@ -566,8 +569,6 @@ def register(mock):
             return
         with lock:
             grant = tokens.get(query.get("sig") or "")
-        creds = bool(headers.get("x-goog-api-key") or headers.get("authorization"))
-        ctx.update(signed=True, credentials=creds)
         if grant is None or path != "/signed/" + grant["fid"]:
             ctx.send_error(403, "The signature of this URL is not valid.")
             return
