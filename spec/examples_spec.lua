@@ -61,8 +61,9 @@ local EXPECT = {
   ["code_execution.lua"] = { "%-%- code %(PYTHON%):", "print%(sum%(primes%)%)",
                              "%-%- output %(OUTCOME_OK%):\n5117", "is 5117" },
   ["image_generation.lua"] = { "saved out%.png %(image/png, %d+ bytes%)" },
+  ["video.lua"] = { "started models/veo%-3%.1%-generate%-preview/operations/%w+", "saved out%.mp4 %(65536 bytes%)" },
 }
-local ARGS = { ["image_generation.lua"] = "out.png" }
+local ARGS = { ["image_generation.lua"] = "out.png", ["video.lua"] = "out.mp4" }
 
 describe("examples", function()
   teardown(function()
@@ -104,6 +105,17 @@ describe("examples", function()
     f:close()
     assert.equal("\137PNG\r\n\26\n", png:sub(1, 8))
     assert.equal("IEND", png:sub(-8, -5))
+  end)
+
+  it("video.lua writes an MP4", function()
+    local _, stderr, status = run("video.lua", "clip.mp4")
+    assert.equal(0, status)
+    local f = assert(io.open(tmp .. "/clip.mp4", "rb"))
+    local mp4 = f:read("*a")
+    f:close()
+    assert.equal("ftyp", mp4:sub(5, 8))
+    assert.matches("still running after %d+s\n.*done after %d+s\n", stderr)
+    assert.matches("downloading: 65536 / 65536 bytes", stderr, 1, true)
   end)
 
   it("quickstart.lua takes the prompt as its argument", function()
