@@ -38,7 +38,7 @@ BUILD ?= build/$(LUA)
 OBJS  = $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 SO    = $(BUILD)/gemini/core.so
 
-.PHONY: all test test-one test-asan install clean deps demo check docs fuzz fuzz-build valgrind bench examples bench-upload
+.PHONY: all test test-one test-asan install clean deps demo check docs fuzz fuzz-build valgrind bench examples bench-upload bench-download
 
 all: $(SO)
 
@@ -187,6 +187,10 @@ bench:
 # Peak memory of a 1 GB (sparse) file uploaded to the mock: far below its size.
 bench-upload: $(SO)
 	LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/upload_memory.lua
+
+# Peak memory of a 50 MB download written to disk (cut and resumed): flat.
+bench-download: $(SO)
+	LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/download_memory.lua
 
 # The HTML reference of every public name, from the LDoc comments.
 docs:
