@@ -15,7 +15,7 @@ local DEFAULT_BASE = "https://generativelanguage.googleapis.com"
 -- What a bad value was, for a message: the number itself, else its type.
 local function shown(v)
   if type(v) == "number" then return tostring(v) end
-  return v == nil and "no value" or type(v)
+  return errors.typename(v)
 end
 
 local function bad(field, fname, expected, v, level)

@@ -10,12 +10,9 @@
 -- @module gemini.parts
 local core = require("gemini.core")
 local json = require("gemini.json")
+local typename = require("gemini.errors").typename
 
 local M = {}
-
-local function typename(v)
-  return v == nil and "no value" or type(v)
-end
 
 local function need(fname, n, v, what, optional)
   if optional and v == nil then return end

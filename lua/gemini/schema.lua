@@ -19,6 +19,7 @@
 -- @module gemini.schema
 local json = require("gemini.json")
 local camel = require("gemini.request").camel
+local typename = require("gemini.errors").typename
 
 local M = {}
 
@@ -28,10 +29,6 @@ local COMMON = { description = "string", nullable = "boolean", title = "string",
 
 local function fail(fname, field, what, level)
   error(string.format("bad field '%s' to 'schema.%s' (%s)", field, fname, what), level)
-end
-
-local function typename(v)
-  return v == nil and "no value" or type(v)
 end
 
 -- Whether table `t` has no keys besides 1..#t.
