@@ -106,7 +106,7 @@ function Caches:create(args, cb)
   if contents ~= nil then body.contents = request.contents(contents, fname) end
   local si = request.get(config, "systemInstruction", "system_instruction")
   if si ~= nil then body.systemInstruction = request.system_instruction(si) end
-  body.tools = request.get(config, "tools")
+  body.tools = require("gemini.tools").sendable(request.get(config, "tools"))
   body.toolConfig = request.get(config, "toolConfig", "tool_config")
   body.displayName = errors.field(fname, "display_name",
     request.get(config, "displayName", "display_name"), "string", true)

@@ -226,6 +226,8 @@ function M.split_config(config, fname)
   if body.systemInstruction ~= nil then
     body.systemInstruction = M.system_instruction(body.systemInstruction)
   end
+  -- Function declarations carry their Lua handlers, which stay here.
+  body.tools = require("gemini.tools").sendable(body.tools)
   local cc = body.cachedContent
   if type(cc) == "string" and not cc:find("/", 1, true) then
     body.cachedContent = "cachedContents/" .. cc
