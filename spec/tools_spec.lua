@@ -1,5 +1,5 @@
 -- gemini.tools through the real HTTP stack against the mock: each builder's
--- JSON on the wire, the handlers side table, the build-time errors, and
+-- JSON on the wire, the handlers on their declarations, the build-time errors, and
 -- the mock's answers to each tool (function calls with a thoughtSignature,
 -- grounding metadata, code execution parts).
 local gemini = require("gemini")
