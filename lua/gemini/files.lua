@@ -19,6 +19,7 @@
 -- @module gemini.files
 local async = require("gemini.async")
 local core = require("gemini.core")
+local defaults = require("gemini.defaults")
 local errors = require("gemini.errors")
 local parts = require("gemini.parts")
 local upload = require("gemini.upload")
@@ -27,7 +28,7 @@ local Files = {}
 Files.__index = Files
 
 --- Chunk size of both official SDKs (a multiple of the server's 256 KiB granularity).
-Files.CHUNK_SIZE = 8 * 1024 * 1024
+Files.CHUNK_SIZE = defaults.chunk_size
 
 -- MIME types by file extension: those of `gemini.parts` (the formats the
 -- Gemini API takes), plus more text types and a few other spellings.
@@ -204,8 +205,10 @@ function Files:wait_active(file, opts, cb)
   local name = Files.normalize_name(file, "wait_active")
   errors.arg("wait_active", 2, opts, "table", true)
   opts = opts or {}
-  local timeout = errors.field("wait_active", "timeout", opts.timeout, "number", true) or 300
-  local interval = errors.field("wait_active", "interval", opts.interval, "number", true) or 2
+  local timeout = errors.field("wait_active", "timeout", opts.timeout, "number", true)
+    or defaults.wait_timeout
+  local interval = errors.field("wait_active", "interval", opts.interval, "number", true)
+    or defaults.wait_interval
   if timeout < 0 or interval < 0 then
     error("bad argument #2 to 'wait_active' (timeout and interval must not be negative)", 2)
   end
