@@ -20,6 +20,7 @@
 local json = require("gemini.json")
 local camel = require("gemini.request").camel
 local typename = require("gemini.errors").typename
+local is_list = json.is_list
 
 local M = {}
 
@@ -29,13 +30,6 @@ local COMMON = { description = "string", nullable = "boolean", title = "string",
 
 local function fail(fname, field, what, level)
   error(string.format("bad field '%s' to 'schema.%s' (%s)", field, fname, what), level)
-end
-
--- Whether table `t` has no keys besides 1..#t.
-local function is_list(t)
-  local n = 0
-  for _ in pairs(t) do n = n + 1 end
-  return n == #t
 end
 
 local function is_integer(v)

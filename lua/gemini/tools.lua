@@ -20,15 +20,9 @@
 local json = require("gemini.json")
 local camel = require("gemini.request").camel
 local typename = require("gemini.errors").typename
+local is_list = json.is_list
 
 local M = {}
-
--- Whether table `t` has no keys besides 1..#t.
-local function is_list(t)
-  local n = 0
-  for _ in pairs(t) do n = n + 1 end
-  return n == #t
-end
 
 local function object(t)
   return setmetatable(t or {}, json.object_mt)
