@@ -30,24 +30,10 @@ Files.__index = Files
 --- Chunk size of both official SDKs (a multiple of the server's 256 KiB granularity).
 Files.CHUNK_SIZE = defaults.chunk_size
 
--- MIME types by file extension: those of `gemini.parts` (the formats the
--- Gemini API takes), plus more text types and a few other spellings.
--- Anything else needs an explicit mime_type.
-local MIME = {
-  rtf = "application/rtf", mp3 = "audio/mp3",
-  text = "text/plain", markdown = "text/markdown", tsv = "text/tab-separated-values",
-  mjs = "text/javascript", c = "text/x-c", h = "text/x-c", java = "text/x-java",
-  rtx = "text/richtext", aif = "audio/aiff", opus = "audio/opus", mkv = "video/x-matroska",
-}
-
---- The MIME type of a file name by its extension, or nil.
+--- The MIME type of a file name by its extension, or nil: the table of
+-- `gemini.parts` (anything else needs an explicit mime_type).
 -- @tparam string name
-function Files.guess_mime_type(name)
-  local ext = type(name) == "string" and name:match("%.([%w]+)$")
-  if not ext then return nil end
-  ext = ext:lower()
-  return MIME[ext] or parts.guess_mime_type("." .. ext)
-end
+Files.guess_mime_type = parts.guess_mime_type
 
 --- Creates the service; `client.files` is one.
 function Files.new(client)
