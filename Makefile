@@ -24,12 +24,15 @@ LUA_ABI    ?= $(shell $(LUA) -e 'print((_VERSION:gsub("Lua ", "")))')
 CURL_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libcurl)
 CURL_LIBS  ?= $(shell $(PKG_CONFIG) --libs libcurl)
 
+# -fvisibility=hidden: the shared object exports luaopen_gemini_core only
+# (GM_EXPORT in src/core.h); the gm_* functions the parts share stay
+# internal (check: nm -D --defined-only build/$(LUA)/gemini/core.so).
 WARN       = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS     ?= -O2 -g
-ALL_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC $(WARN) $(CFLAGS) $(LUA_CFLAGS) $(CURL_CFLAGS)
+ALL_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) $(LUA_CFLAGS) $(CURL_CFLAGS)
 LDFLAGS_SO = -shared $(LDFLAGS)
 
-SRCS  = src/core.c src/compat.c src/http.c src/sse.c src/json.c src/json_decode.c src/base64.c
+SRCS  = src/core.c src/compat.c src/buf.c src/http.c src/sse.c src/json.c src/json_decode.c src/base64.c
 HDRS  = $(wildcard src/*.h)
 BUILD ?= build/$(LUA)
 OBJS  = $(SRCS:src/%.c=$(BUILD)/obj/%.o)
@@ -39,7 +42,8 @@ SO    = $(BUILD)/gemini/core.so
 
 all: $(SO)
 
-$(BUILD)/obj/%.o: src/%.c $(HDRS)
+# The Makefile too: a change of flags (-fvisibility) must rebuild.
+$(BUILD)/obj/%.o: src/%.c $(HDRS) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -94,7 +98,12 @@ build/fuzz/%_fuzz.lua.h: fuzz/%_fuzz.lua fuzz/embed.lua
 	@mkdir -p $(dir $@)
 	lua5.4 fuzz/embed.lua < $< > $@.tmp && mv $@.tmp $@
 
-build/fuzz/%_fuzz: fuzz/%_fuzz.c fuzz/fuzz_main.h build/fuzz/%_fuzz.lua.h $(SRCS) $(HDRS)
+# The encoder's key rules, preloaded as gemini.keys by fuzz/fuzz_main.h.
+build/fuzz/keys.lua.h: lua/gemini/keys.lua fuzz/embed.lua
+	@mkdir -p $(dir $@)
+	lua5.4 fuzz/embed.lua GEMINI_KEYS_LUA < $< > $@.tmp && mv $@.tmp $@
+
+build/fuzz/%_fuzz: fuzz/%_fuzz.c fuzz/fuzz_main.h build/fuzz/%_fuzz.lua.h build/fuzz/keys.lua.h $(SRCS) $(HDRS)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -D_POSIX_C_SOURCE=200809L -Isrc -Ibuild/fuzz \
 	  $$($(PKG_CONFIG) --cflags $(FUZZ_LUA_PC)) $(CURL_CFLAGS) \
 	  fuzz/$*_fuzz.c $(SRCS) -o $@ $$($(PKG_CONFIG) --libs $(FUZZ_LUA_PC)) $(CURL_LIBS) -lm

@@ -25,6 +25,8 @@ build = {
   build_variables = {
     LUA = "$(LUA)",
     BUILD = "build/rock",
+    -- CFLAGS replaces only the Makefile's -O2 -g: what the build needs
+    -- (-std=c99, -fPIC, -fvisibility=hidden) is in its ALL_CFLAGS.
     CFLAGS = "$(CFLAGS)",
     LUA_CFLAGS = "-I$(LUA_INCDIR)",
     CURL_CFLAGS = "-I$(CURL_INCDIR)",

@@ -8,7 +8,9 @@
  * or sanitizer report inside gemini.core's C code is found the same way.
  *
  * The Lua code comes from fuzz/<target>.lua, turned into a C string at build
- * time (see the fuzz rules of the Makefile), so the binary needs no files.
+ * time (see the fuzz rules of the Makefile), so the binary needs no files;
+ * so does lua/gemini/keys.lua, the encoder's key rules, which the harness
+ * can require as "gemini.keys".
  *
  * A target file defines FUZZ_NAME and includes the generated header that
  * defines FUZZ_LUA, then this file.
@@ -21,6 +23,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "keys.lua.h"
 
 int luaopen_gemini_core(lua_State *L);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -61,6 +65,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
      * rather than any installed copy. */
     luaL_requiref(FL, "gemini.core", luaopen_gemini_core, 0);
     lua_pop(FL, 1);
+    lua_getglobal(FL, "package");
+    lua_getfield(FL, -1, "preload");
+    if (luaL_loadbuffer(FL, GEMINI_KEYS_LUA, sizeof(GEMINI_KEYS_LUA) - 1, "=gemini/keys.lua") != 0)
+        die(lua_tostring(FL, -1));
+    lua_setfield(FL, -2, "gemini.keys");
+    lua_pop(FL, 2);
     if (luaL_loadbuffer(FL, FUZZ_LUA, sizeof(FUZZ_LUA) - 1, "=" FUZZ_NAME ".lua") != 0
         || lua_pcall(FL, 0, 1, 0) != 0)
         die(lua_tostring(FL, -1));

@@ -21,6 +21,8 @@ cjson.decode_max_depth(2000)
 
 local null, OBJ, ARR = core.json_null, core.json_object_mt, core.json_array_mt
 local encode = core.json_encode
+-- The rules gemini.json hands the encoder.
+core.json_key_rules(require("gemini.keys"))
 
 local function fail(fmt, ...)
   error(string.format(fmt, ...), 0)
@@ -30,7 +32,7 @@ end
 -- camelize.
 local KEYS = { "contents", "parts", "args", "properties", "function_response", "functionResponse",
   "response", "enum", "stop_sequences", "labels", "metadata", "response_json_schema", "default",
-  "tools", "a_b", "_private", "x__y", "trail_", "v2_model", "" }
+  "tools", "a_b", "_private", "x__y", "trail_", "v2_model", "__a_b", "a_1", "a_-b", "" }
 
 -- ---- the generator ---------------------------------------------------------
 

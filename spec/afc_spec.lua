@@ -52,18 +52,11 @@ local function generate_requests(log)
 end
 
 describe("automatic function calling", function()
-  local m, client, T, seen
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local client, T, seen
 
-  setup(function()
-    m = mock.start{ key = KEY }
-  end)
-  teardown(function()
-    m:stop()
-  end)
   before_each(function()
-    m:reset()
-    client = gemini.Client{ api_key = KEY, base_url = m.url,
-                            retry = { attempts = 2, initial_delay = 0.01, max_delay = 0.05, jitter = 0 } }
+    client = m:client{ retry = { attempts = 2, initial_delay = 0.01, max_delay = 0.05, jitter = 0 } }
     seen = {}
     T = gemini.tools.functions{
       { name = "get_weather", description = "Weather of a city",
@@ -292,7 +285,8 @@ describe("automatic function calling", function()
     assert.has_error(function()
       client.models:generate_content{ model = MODEL, contents = "x",
         config = { tools = { T }, automatic_function_calling = { maximum_remote_calls = "3" } } }
-    end)
+    end, "bad field 'config.automatic_function_calling.maximum_remote_calls' to 'generate_content'"
+      .. " (number expected, got string)")
     assert.equal(0, #m:log())
   end)
 

@@ -28,13 +28,11 @@ local function read_helpers(res)
 end
 
 describe("answers", function()
-  local m, client
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local client
 
-  setup(function() m = mock.start{ key = KEY } end)
-  teardown(function() m:stop() end)
   before_each(function()
-    m:reset()
-    client = gemini.Client{ api_key = KEY, base_url = m.url, retry = false }
+    client = m:client{ retry = false }
   end)
 
   describe("numbers and empty tables", function()

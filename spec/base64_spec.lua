@@ -37,8 +37,10 @@ describe("b64encode", function()
   end)
 
   it("rejects non-strings", function()
-    assert.has_error(function() enc({}) end)
-    assert.has_error(function() enc() end)
+    assert.has_error(function() enc({}) end,
+      "bad argument #1 to 'enc' (string expected, got table)")
+    assert.has_error(function() enc() end,
+      "bad argument #1 to 'enc' (string expected, got no value)")
   end)
 end)
 
@@ -111,6 +113,7 @@ describe("b64decode", function()
   end)
 
   it("rejects non-strings", function()
-    assert.has_error(function() dec(nil) end)
+    assert.has_error(function() dec(nil) end,
+      "bad argument #1 to 'dec' (string expected, got nil)")
   end)
 end)

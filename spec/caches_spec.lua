@@ -1,7 +1,6 @@
 -- client.caches against the mock server, through the real HTTP stack:
 -- create, get, update (expiration only), delete, list, and a cache used in
 -- a generate call.
-local gemini = require("gemini")
 local mock = require("support.mock")
 
 local KEY = "caches-spec-key"
@@ -16,20 +15,11 @@ local function epoch(ts)
 end
 
 describe("client.caches", function()
-  local m, client
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local client
 
   setup(function()
-    m = mock.start{ key = KEY }
-    client = gemini.Client{ api_key = KEY, base_url = m.url,
-      retry = { attempts = 3, initial_delay = 0.01, max_delay = 0.05, jitter = 0 } }
-  end)
-
-  teardown(function()
-    if m then m:stop() end
-  end)
-
-  before_each(function()
-    m:reset()
+    client = m:client{ retry = { attempts = 3, initial_delay = 0.01, max_delay = 0.05, jitter = 0 } }
   end)
 
   local function create(extra)
@@ -122,7 +112,8 @@ describe("client.caches", function()
       end, "bad argument #1 to 'create' (ttl and expire_time exclude each other)")
       assert.has_error(function()
         client.caches:create{ model = "gemini-2.5-flash", config = { temperature = 1 } }
-      end)
+      end, "bad field 'config.temperature' to 'create' (unknown; expected contents, system_instruction,"
+        .. " tools, tool_config, ttl, expire_time, display_name, http_options)")
       assert.has_error(function()
         client.caches:create{ model = "gemini-2.5-flash", config = { ttl = -5 } }
       end, "bad field 'ttl' to 'create' (a positive number of seconds expected)")
@@ -221,8 +212,10 @@ describe("client.caches", function()
         "bad argument #1 to 'get' (cache name expected, got empty string)")
       assert.has_error(function() client.caches:get("cachedContents/a/b") end,
         "bad argument #1 to 'get' (invalid cache name \"cachedContents/a/b\")")
-      assert.has_error(function() client.caches:delete("a b") end)
-      assert.has_error(function() client.caches.get({}, "x") end)
+      assert.has_error(function() client.caches:delete("a b") end,
+        "bad argument #1 to 'delete' (invalid cache name \"a b\")")
+      assert.has_error(function() client.caches.get({}, "x") end,
+        "bad self to 'get' (call it as client.caches:get(...))")
       assert.equal(0, #m:log())
     end)
   end)

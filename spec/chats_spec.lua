@@ -17,18 +17,11 @@ local function text_answer(text)
 end
 
 describe("chats", function()
-  local m, client
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local client
 
-  setup(function()
-    m = mock.start{ key = KEY }
-  end)
-  teardown(function()
-    m:stop()
-  end)
   before_each(function()
-    m:reset()
-    client = gemini.Client{ api_key = KEY, base_url = m.url,
-                            retry = { attempts = 2, initial_delay = 0.01, max_delay = 0.05, jitter = 0 } }
+    client = m:client{ retry = { attempts = 2, initial_delay = 0.01, max_delay = 0.05, jitter = 0 } }
   end)
 
   it("is registered on the client", function()
@@ -113,7 +106,8 @@ describe("chats", function()
       "bad argument #1 to 'send_message' (string or table expected, got no value)")
     assert.has_error(function() chat:send_message("x", "hot") end,
       "bad argument #2 to 'send_message' (table expected, got string)")
-    assert.has_error(function() chat.send_message("x") end)
+    assert.has_error(function() chat.send_message("x") end,
+      "bad self to 'send_message' (call it as chat:send_message(...))")
     assert.equal(0, #m:log())
   end)
 

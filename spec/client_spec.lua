@@ -8,18 +8,11 @@ local cjson = require("cjson")
 local KEY = "test-key-5f3a9c"
 
 describe("client", function()
-  local m, client
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local client
 
-  setup(function()
-    m = mock.start{ key = KEY }
-  end)
-  teardown(function()
-    m:stop()
-  end)
   before_each(function()
-    m:reset()
-    client = gemini.Client{ api_key = KEY, base_url = m.url,
-                            retry = { initial_delay = 0.01, max_delay = 1, jitter = 0.01 } }
+    client = m:client{ retry = { initial_delay = 0.01, max_delay = 1, jitter = 0.01 } }
   end)
 
   local function last_json()
@@ -35,10 +28,16 @@ describe("client", function()
         p:close()
         return out
       end
-      local code = 'local c = require("gemini").Client{}; io.write(c._key)'
-      assert.equal("g-key", run("GOOGLE_API_KEY=g-key GEMINI_API_KEY=m-key", code))
-      assert.equal("m-key", run("GOOGLE_API_KEY= GEMINI_API_KEY=m-key", code))
-      assert.matches("no API key", run("env -u GOOGLE_API_KEY -u GEMINI_API_KEY", code))
+      -- The key a client made with no api_key sends, as the mock saw it.
+      local function key_sent(env)
+        m:reset()
+        run(env .. " GEMINI_BASE_URL=" .. m.url, 'require("gemini").Client{}.models:get("gemini-2.5-flash")')
+        local e = m:last()
+        return e and e.headers["x-goog-api-key"]
+      end
+      assert.equal("g-key", key_sent("GOOGLE_API_KEY=g-key GEMINI_API_KEY=m-key"))
+      assert.equal("m-key", key_sent("GOOGLE_API_KEY= GEMINI_API_KEY=m-key"))
+      assert.matches("no API key", run("env -u GOOGLE_API_KEY -u GEMINI_API_KEY", 'require("gemini").Client{}'))
       local base = 'io.write(require("gemini").Client{api_key="k"}:url("models/x:generateContent"))'
       assert.equal("http://h:1/p/v1beta/models/x:generateContent",
         run("GEMINI_BASE_URL=http://h:1/p/", base))
@@ -49,9 +48,12 @@ describe("client", function()
         "bad field 'timeout' to 'Client' (number expected, got string)")
       assert.has_error(function() gemini.Client("k") end,
         "bad argument #1 to 'Client' (table expected, got string)")
-      assert.has_error(function() gemini.Client{ api_key = KEY, auth = "query" } end)
-      assert.has_error(function() gemini.Client{ api_key = KEY, base_url = "ftp://x" } end)
-      assert.has_error(function() gemini.Client{ api_key = KEY, headers = { ["X-A"] = "a\r\nB: c" } } end)
+      assert.has_error(function() gemini.Client{ api_key = KEY, auth = "query" } end,
+        "bad field 'auth' to 'Client' (\"header\" or \"bearer\" expected)")
+      assert.has_error(function() gemini.Client{ api_key = KEY, base_url = "ftp://x" } end,
+        "bad field 'base_url' to 'Client' (an http:// or https:// URL expected)")
+      assert.has_error(function() gemini.Client{ api_key = KEY, headers = { ["X-A"] = "a\r\nB: c" } } end,
+        "bad field 'headers' to 'Client' (header 'X-A': a string without line breaks or NUL expected)")
     end)
 
     it("leaves the caller's options table as it was", function()
@@ -82,7 +84,7 @@ describe("client", function()
       -- a client made without the option uses the table's value
       local saved = defaults.timeout
       defaults.timeout = 0.3
-      local ok, c = pcall(gemini.Client, { api_key = KEY, base_url = m.url, retry = false })
+      local ok, c = pcall(m.client, m, { retry = false })
       defaults.timeout = saved
       assert(ok, c)
       m:script{ { latency = 3 } }
@@ -125,7 +127,8 @@ describe("client", function()
       assert.equal("/v1beta/models/gemini-2.5-pro:generateContent", m:last().path)
       client.models:generate_content{ model = "tunedModels/my-model", contents = "a" }
       assert.equal("/v1beta/tunedModels/my-model:generateContent", m:last().path)
-      assert.has_error(function() client.models:generate_content{ model = "../x", contents = "a" } end)
+      assert.has_error(function() client.models:generate_content{ model = "../x", contents = "a" } end,
+        "bad field 'model' to 'generate_content' (invalid model name \"../x\")")
       assert.has_error(function() client.models:generate_content{ contents = "a" } end,
         "bad field 'model' to 'generate_content' (string expected, got nil)")
     end)
@@ -223,8 +226,10 @@ describe("client", function()
         sent({ { role = "user", parts = { "q" } }, { role = "model", parts = { { text = "r" } } }, "s" }))
       assert.same({ { role = "model", parts = { { functionCall = { name = "f", args = {} } } } } },
         sent({ { function_call = { name = "f", args = gemini.object() } } }))
-      assert.has_error(function() sent({}) end)
-      assert.has_error(function() sent(42) end)
+      assert.has_error(function() sent({}) end,
+        "bad field 'contents' to 'generate_content' (empty)")
+      assert.has_error(function() sent(42) end,
+        "bad field 'contents' to 'generate_content' (string or table expected, got number)")
     end)
 
     it("raises with the path of a value that cannot be encoded", function()
@@ -501,7 +506,8 @@ describe("client", function()
     it("checks its arguments", function()
       assert.has_error(function() client.models:generate_content("hi") end,
         "bad argument #1 to 'generate_content' (table expected, got string)")
-      assert.has_error(function() client.models.generate_content({}, {}) end)
+      assert.has_error(function() client.models.generate_content({}, {}) end,
+        "bad self to 'generate_content' (call it as client.models:generate_content{...})")
       assert.has_error(function() client.models:get(42) end,
         "bad argument #1 to 'get' (string expected, got number)")
     end)

@@ -14,22 +14,9 @@ local REQ = { model = MODEL, contents = "deadline" }
 local now = gemini.core.now
 
 describe("timeout bounds the whole call", function()
-  local m
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
 
-  setup(function()
-    m = mock.start{ key = KEY }
-  end)
-  teardown(function()
-    m:stop()
-  end)
-  before_each(function()
-    m:reset()
-  end)
-
-  local function client(opts)
-    opts.api_key, opts.base_url = KEY, m.url
-    return gemini.Client(opts)
-  end
+  local function client(opts) return m:client(opts) end
 
   it("returns in about `timeout` from a server that never answers, default retries on", function()
     m:faults{ { type = "stall", seconds = 30, times = 10 } }

@@ -7,12 +7,7 @@ local mock = require("support.mock")
 local q = mock.shell_quote
 local lua = arg and arg[-1] or "lua5.4"
 
-local function read(cmd)
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
+local read = mock.command_output
 
 local cwd = read("pwd"):gsub("%s+$", "")
 

@@ -51,7 +51,8 @@ local function commands(log)
 end
 
 describe("client.files", function()
-  local m, client, tmp, tmpfiles
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local client, tmp, tmpfiles
 
   local function tmpfile(ext, data)
     local path = os.tmpname() .. ext
@@ -61,19 +62,12 @@ describe("client.files", function()
   end
 
   setup(function()
-    m = mock.start{ key = KEY }
-    client = gemini.Client{ api_key = KEY, base_url = m.url,
-      retry = { attempts = 5, initial_delay = 0.01, max_delay = 0.05, jitter = 0 } }
+    client = m:client{ retry = { attempts = 5, initial_delay = 0.01, max_delay = 0.05, jitter = 0 } }
     tmpfiles = {}
   end)
 
   teardown(function()
-    if m then m:stop() end
     for _, p in ipairs(tmpfiles) do os.remove(p) end
-  end)
-
-  before_each(function()
-    m:reset()
   end)
 
   describe("upload", function()
@@ -208,7 +202,9 @@ describe("client.files", function()
       assert.has_error(function() client.files:upload{ path = tmp } end,
         "bad argument #1 to 'upload' (cannot guess the MIME type of \"" .. tmp
         .. "\"; pass mime_type, e.g. mime_type = \"application/pdf\")")
-      assert.has_error(function() client.files:upload{ data = "abc" } end)
+      assert.has_error(function() client.files:upload{ data = "abc" } end,
+        "bad argument #1 to 'upload' (cannot guess the MIME type of data; pass mime_type, e.g. mime_type ="
+        .. " \"application/pdf\")")
       assert.equal(0, #m:log())
     end)
 
@@ -243,7 +239,8 @@ describe("client.files", function()
       ok, msg = pcall(client.files.upload, client.files, { path = "/tmp", mime_type = "text/plain" })
       assert.is_false(ok)
       assert.matches("cannot read", msg, 1, true)
-      assert.has_error(function() client.files.upload({}, { data = "a" }) end)
+      assert.has_error(function() client.files.upload({}, { data = "a" }) end,
+        "bad self to 'upload' (call it as client.files:upload(...))")
       assert.equal(0, #m:log())
     end)
 
@@ -683,8 +680,10 @@ describe("client.files", function()
         "bad argument #1 to 'get' (file name or File expected, got number)")
       assert.has_error(function() client.files:get("files/a/b") end,
         "bad argument #1 to 'get' (invalid file name \"files/a/b\")")
-      assert.has_error(function() client.files:delete("../models") end)
-      assert.has_error(function() client.files:get("a?b=c") end)
+      assert.has_error(function() client.files:delete("../models") end,
+        "bad argument #1 to 'delete' (invalid file name \"../models\")")
+      assert.has_error(function() client.files:get("a?b=c") end,
+        "bad argument #1 to 'get' (invalid file name \"a?b=c\")")
       assert.equal(0, #m:log())
     end)
 
@@ -793,7 +792,8 @@ describe("client.files", function()
     it("checks its options", function()
       assert.has_error(function() client.files:wait_active("a", { timeout = "1" }) end,
         "bad field 'timeout' to 'wait_active' (number expected, got string)")
-      assert.has_error(function() client.files:wait_active("a", { interval = -1 }) end)
+      assert.has_error(function() client.files:wait_active("a", { interval = -1 }) end,
+        "bad argument #2 to 'wait_active' (timeout and interval must not be negative)")
     end)
   end)
 

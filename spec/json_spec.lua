@@ -1,6 +1,8 @@
--- core.json_encode and its markers (src/json.c)
+-- core.json_encode and its markers (src/json.c), with the key rules that
+-- gemini.json hands it (lua/gemini/keys.lua)
 local core = require("gemini.core")
 local cjson = require("cjson")
+require("gemini.json")
 
 local encode = core.json_encode
 local OBJ, ARR = core.json_object_mt, core.json_array_mt
@@ -292,12 +294,18 @@ describe("json_encode", function()
     end)
 
     it("for bad options", function()
-      assert.has_error(function() encode({}, 5) end)
-      assert.has_error(function() encode({}, { convert_keys = "yes" }) end)
-      assert.has_error(function() encode({}, { max_depth = 0 }) end)
-      assert.has_error(function() encode({}, { max_depth = 1001 }) end)
-      assert.has_error(function() encode({}, { root = 1 }) end)
-      assert.has_error(function() encode() end)
+      assert.has_error(function() encode({}, 5) end,
+        "bad argument #2 to 'encode' (table expected, got number)")
+      assert.has_error(function() encode({}, { convert_keys = "yes" }) end,
+        "bad argument #2 to 'encode' (convert_keys must be a boolean)")
+      assert.has_error(function() encode({}, { max_depth = 0 }) end,
+        "bad argument #2 to 'encode' (max_depth must be a number in 1..1000)")
+      assert.has_error(function() encode({}, { max_depth = 1001 }) end,
+        "bad argument #2 to 'encode' (max_depth must be a number in 1..1000)")
+      assert.has_error(function() encode({}, { root = 1 }) end,
+        "bad argument #2 to 'encode' (root must be a string)")
+      assert.has_error(function() encode() end,
+        "bad argument #1 to 'encode' (value expected)")
     end)
   end)
 
@@ -330,6 +338,29 @@ describe("json_encode", function()
     it("escapes converted keys like any string", function()
       assert.equal('{"aB\\"c":1}', encode({ ['a_b"c'] = 1 }))
       assert.equal('{"a\\n":1}', encode({ ["a\n"] = 1 }))
+    end)
+
+    -- One converter: the encoder's, which core.camel exposes and
+    -- request.camel (the lookups of the Lua code) uses, so a key is checked
+    -- under the very name it is sent as.
+    it("has one converter: the encoder, core.camel and request.camel agree", function()
+      local camel = require("gemini.request").camel
+      local CASES = {
+        { "a_b", "aB" }, { "a__b", "aB" }, { "a_1", "a1" }, { "a_B", "aB" },
+        { "_a", "_a" }, { "__a", "__a" }, { "_a_b", "_aB" }, { "__a_b", "__aB" },
+        { "a_", "a_" }, { "a__", "a__" }, { "_", "_" }, { "__", "__" },
+        { "a_-b", "a-b" }, { "a_\195\169", "a\195\169" }, { "text", "text" },
+      }
+      for _, c in ipairs(CASES) do
+        local k, want = c[1], c[2]
+        assert.equal(want, key(k), "encoder: " .. k)
+        assert.equal(want, core.camel(k), "core.camel: " .. k)
+        assert.equal(want, camel(k), "request.camel: " .. k)
+      end
+      assert.equal(42, camel(42))
+      local ok, msg = pcall(core.camel, 42)
+      assert.is_false(ok)
+      assert.matches("bad argument #1 to '[^']*' %(string expected, got number%)", msg)
     end)
 
     it("does nothing with convert_keys = false", function()
@@ -420,6 +451,56 @@ describe("json_encode", function()
     end)
   end)
 
+  describe("key rules are Lua's (lua/gemini/keys.lua)", function()
+    local keys = require("gemini.keys")
+
+    -- Runs f with `rules` as the encoder's, then gives it gemini.keys back.
+    local function with_rules(rules, f)
+      core.json_key_rules(rules)
+      local ok, err = pcall(f)
+      core.json_key_rules(keys)
+      assert(ok, err)
+    end
+
+    it("a new field needs a line in gemini.keys, not a C rebuild", function()
+      local rules = {}
+      for k, v in pairs(keys) do rules[k] = v end
+      rules.toolState = "verbatim"
+      rules.pastTurns = "list"
+      rules.userVars = "map"
+      with_rules(rules, function()
+        assert.equal('{"toolState":{"a_b":{"c_d":1}}}', encode({ tool_state = { a_b = { c_d = 1 } } }))
+        assert.equal('{"pastTurns":[]}', encode({ past_turns = {} }))
+        assert.equal('{"userVars":{"my_var":{"maxLength":2}}}',
+          encode({ user_vars = { my_var = { max_length = 2 } } }))
+        assert.equal('{"args":{"a_b":1}}', encode({ args = { a_b = 1 } }))
+      end)
+      assert.equal('{"toolState":{"aB":{"cD":1}}}', encode({ tool_state = { a_b = { c_d = 1 } } }))
+    end)
+
+    it("replaces the rules as a whole", function()
+      with_rules({ functionResponse = "function_response", result = "tool_result" }, function()
+        assert.equal('{"args":{"aB":1}}', encode({ args = { a_b = 1 } }))
+        assert.same({ functionResponse = { result = { a_b = 1 }, response = { aB = 1 } } },
+          roundtrip({ function_response = { result = { a_b = 1 }, response = { a_b = 1 } } }))
+      end)
+      assert.equal('{"args":{"a_b":1}}', encode({ args = { a_b = 1 } }))
+    end)
+
+    it("refuses a rule it cannot read", function()
+      local function refused(rules, want)
+        local ok, msg = pcall(core.json_key_rules, rules)
+        assert.is_false(ok)
+        assert.equal(want, msg:match("^bad argument #1 to '[^']*' %((.*)%)$"))
+      end
+      refused({ enum = "list verbtim" }, "unknown word in the rule of 'enum': 'list verbtim'")
+      refused({ enum = true }, "field names and rules must be strings")
+      refused({ "list" }, "field names and rules must be strings")
+      -- the rules in force are untouched by a refused table
+      assert.equal('{"args":{"a_b":1}}', encode({ args = { a_b = 1 } }))
+    end)
+  end)
+
   it("encodes a rich request that cjson decodes back as expected", function()
     local request = {
       contents = {
@@ -467,7 +548,8 @@ describe("json_encode", function()
     assert.truthy(s:find('"googleSearch":{}', 1, true))
   end)
 
-  it("is in the speed class of cjson.encode (informal, printed)", function()
+  -- (How fast, next to cjson.encode, is measured by bench/encode.lua.)
+  it("encodes a 1,000-turn history to the same JSON value as cjson.encode", function()
     math.randomseed(1000)
     local words = { "the", "model", "answer", "Gemini", "streaming", "function", "JSON", "a", "of",
       "to", "and", "token", "request", "with", "\"quoted\"", "é", "日本語", "line\n" }
@@ -481,17 +563,25 @@ describe("json_encode", function()
     end
     local req = { contents = contents, generationConfig = { temperature = 0.7, maxOutputTokens = 1024 } }
     assert.same(cjson.decode(cjson.encode(req)), cjson.decode(encode(req)))
-    local function best(f)
-      local b = math.huge
-      for _ = 1, 5 do
-        local n, t0 = 0, os.clock()
-        repeat f(req); n = n + 1 until os.clock() - t0 > 0.05
-        b = math.min(b, (os.clock() - t0) / n)
-      end
-      return b
-    end
-    local a, b = best(encode), best(cjson.encode)
-    io.stderr:write(("\n[json_spec] %s: 1,000-turn history %.2f ms, cjson %.2f ms, ratio %.2f\n")
-      :format(jit and jit.version or _VERSION, a * 1e3, b * 1e3, a / b))
+  end)
+end)
+
+-- The converter as the client uses it, through the real HTTP stack: the
+-- config check (gemini.request) sees a key under the name the encoder
+-- sends it by.
+describe("a request's keys, checked under the name they are sent as", function()
+  local mock = require("support.mock")
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each,
+                        key = "json-spec-key-5c1e" }
+
+  it("refuses two spellings of one field that the encoder sends alike, sending nothing", function()
+    local client = m:client{ retry = false }
+    -- "top_-k" goes out as "top-k": both would reach the server as one
+    -- field given twice.
+    local ok, msg = pcall(client.models.generate_content, client.models, { model = "gemini-2.5-flash",
+      contents = "Hi", config = { ["top_-k"] = 1, ["top-k"] = 2 } })
+    assert.is_false(ok)
+    assert.matches("bad field 'top-k' to 'generate_content' (given twice: as config.", msg, 1, true)
+    assert.equal(0, #m:log())
   end)
 end)

@@ -6,7 +6,6 @@
 --                       decode: core.json_decode's limit (200) -> a decode error
 --   stall_timeout       a stream that goes quiet is cut; a trickle that
 --                       never goes quiet long enough is cut by `timeout`
-local gemini = require("gemini")
 local core = require("gemini.core")
 local mock = require("support.mock")
 
@@ -19,23 +18,12 @@ local function nest(n, leaf, open, close)
 end
 
 describe("bounded inputs", function()
-  local m
-
-  setup(function()
-    m = mock.start{ key = KEY }
-  end)
-  teardown(function()
-    m:stop()
-  end)
-  before_each(function()
-    m:reset()
-  end)
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
 
   local function client(opts)
     opts = opts or {}
-    opts.api_key, opts.base_url = KEY, m.url
     if opts.retry == nil then opts.retry = false end
-    return gemini.Client(opts)
+    return m:client(opts)
   end
 
   describe("max_response_size", function()
@@ -120,8 +108,10 @@ describe("bounded inputs", function()
       assert.is_string(core.json_encode(chain(1000), { max_depth = 1000 }))
       assert.is_false(pcall(core.json_encode, chain(1001), { max_depth = 1000 }))
       assert.is_false(pcall(core.json_encode, chain(11), { max_depth = 10 }))
-      assert.has_error(function() core.json_encode({}, { max_depth = 1001 }) end)
-      assert.has_error(function() core.json_encode({}, { max_depth = 0 }) end)
+      assert.has_error(function() core.json_encode({}, { max_depth = 1001 }) end,
+        "bad argument #2 to 'json_encode' (max_depth must be a number in 1..1000)")
+      assert.has_error(function() core.json_encode({}, { max_depth = 0 }) end,
+        "bad argument #2 to 'json_encode' (max_depth must be a number in 1..1000)")
     end)
 
     it("fails fast on a very deep value, and on a cycle", function()

@@ -3,6 +3,7 @@
 local ok_uv, uv = pcall(require, "luv")
 local gemini = require("gemini")
 local mock = require("support.mock")
+local loop = require("support.loop")
 
 local KEY = "luv-key"
 local MODEL = "gemini-2.5-flash"
@@ -10,24 +11,13 @@ local MODEL = "gemini-2.5-flash"
 local describe_uv = ok_uv and describe or pending
 
 describe_uv("callback API on luv", function()
-  local m, c
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each,
+                        key = KEY, stream_delay = 0.03 }
+  local c
 
   -- Runs the loop until it has nothing left to do; fails after `limit`
   -- seconds (a hang must not hang the suite).
-  local function run(limit)
-    local timed_out = false
-    uv.update_time()        -- the loop's "now" is stale after other work
-    local dog = uv.new_timer()
-    dog:start(math.floor((limit or 10) * 1000), 0, function()
-      timed_out = true
-      uv.stop()
-    end)
-    dog:unref()
-    uv.run()
-    dog:close()
-    uv.run("nowait")
-    assert.is_false(timed_out, "the loop did not finish in time")
-  end
+  local function run(limit) loop.run(uv, limit) end
 
   local function now() return uv.hrtime() / 1e9 end
 
@@ -40,26 +30,19 @@ describe_uv("callback API on luv", function()
   end
 
   setup(function()
-    m = mock.start{ key = KEY, stream_delay = 0.03 }
-    c = gemini.Client{ api_key = KEY, base_url = m.url, loop = uv,
-                       retry = { initial_delay = 0.05, jitter = 0 } }
+    c = m:client{ loop = uv, retry = { initial_delay = 0.05, jitter = 0 } }
   end)
 
   teardown(function()
-    if m then m:stop() end
     if c then c:close() end
     uv.run()
   end)
 
-  before_each(function() m:reset() end)
-
   after_each(function()
-    -- Nothing of the pool may keep the loop busy or leak between tests.
-    local t = c._luv
-    if t then
-      assert.are.equal(0, t.nops)
-      assert.is_nil(next(t.polls))
-    end
+    -- Nothing of the pool may keep the loop busy or leak between tests: no
+    -- request left in flight, no socket still watched.
+    uv.run("nowait")
+    assert.is_false(uv.loop_alive(), "the loop still has work after the test")
   end)
 
   it("returns a handle at once and calls back on the loop", function()
@@ -148,7 +131,7 @@ describe_uv("callback API on luv", function()
   it("raises programmer errors at once", function()
     assert.has_error(function()
       c.models:generate_content({ contents = "no model" }, function() end)
-    end)
+    end, "bad field 'model' to 'generate_content' (string expected, got nil)")
     assert.has_error(function()
       c.models:generate_content({ model = MODEL, contents = "x" }, "not a function")
     end, "bad argument #2 to 'generate_content' (function expected, got string)")
@@ -470,7 +453,9 @@ describe_uv("callback API on luv", function()
     it("checks its arguments", function()
       assert.has_error(function() c.models:generate_content_all("x") end,
         "bad argument #1 to 'generate_content_all' (table expected, got string)")
-      assert.has_error(function() c.models:generate_content_all({ {} }) end)
+      assert.has_error(function() c.models:generate_content_all({ {} }) end,
+        "generate_content_all: requests[1]: bad field 'model' to 'generate_content_all' (string expected,"
+        .. " got nil)")
       assert.has_error(function() c.models:generate_content_all(requests(2), { concurrency = 0 }) end,
         "bad field 'concurrency' to 'generate_content_all' (a positive integer expected)")
       local r, e = c.models:generate_content_all({})
@@ -483,12 +468,9 @@ end)
 -- interpreter, this build) so that a raise inside the loop (luv exits the
 -- process) or a line on stderr is seen, not suffered, by the suite.
 describe_uv("a luv program", function()
-  local m
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each,
+                        key = KEY, stream_delay = 0.03 }
   local lua = arg and arg[-1] or "lua5.4"
-
-  setup(function() m = mock.start{ key = KEY, stream_delay = 0.03 } end)
-  teardown(function() if m then m:stop() end end)
-  before_each(function() m:reset() end)
 
   -- What every child script starts with: the client `c` on luv, `emit`
   -- for its report, a watchdog that ends a hung loop.

@@ -72,7 +72,7 @@ local function find_by_path(log, fragment)
 end
 
 describe("mock gemini server", function()
-  local m
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
 
   local function gen(opts)
     opts = opts or {}
@@ -98,17 +98,6 @@ describe("mock gemini server", function()
     }
   end
 
-  setup(function()
-    m = mock.start{ key = KEY }
-  end)
-
-  teardown(function()
-    if m then m:stop() end
-  end)
-
-  before_each(function()
-    m:reset()
-  end)
 
   describe("helper", function()
     it("exposes port, url and key", function()
@@ -118,11 +107,16 @@ describe("mock gemini server", function()
     end)
 
     it("rejects unknown fault types on the control plane", function()
-      assert.has_error(function() m:faults{ { type = "nope" } } end)
+      assert.error_matches(function() m:faults{ { type = "nope" } } end,
+        '^mock control POST /_mock/faults: unknown fault: {"type": "nope"} %(types: big, close, [%w_, ]+%)$')
     end)
 
-    it("sleeps", function()
-      mock.sleep(0.01)
+    it("sleeps at least the time asked", function()
+      local monotime = require("system").monotime   -- luasystem, busted's clock
+      local t0 = monotime()
+      mock.sleep(0.1)
+      local slept = monotime() - t0
+      assert.is_true(slept >= 0.1, "slept " .. slept .. " s")
     end)
   end)
 

@@ -230,11 +230,8 @@ vim.cmd("qall!")
 local describe_nvim = exists("nvim") and describe or pending
 
 describe_nvim("Neovim (headless, vim.loop)", function()
-  local m, run_nvim
-
-  setup(function() m = mock.start{ key = KEY } end)
-  teardown(function() if m then m:stop() end end)
-  before_each(function() m:reset() end)
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local run_nvim
 
   -- Runs `script` in headless Neovim; returns its report and its output.
   run_nvim = function(script_text)

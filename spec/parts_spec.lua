@@ -28,21 +28,19 @@ local function b64(s)
 end
 
 describe("gemini.parts", function()
-  local m, client, tmp
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local client, tmp
 
   setup(function()
-    m = mock.start{ key = KEY }
     tmp = os.tmpname()
   end)
   teardown(function()
-    m:stop()
     os.remove(tmp)
     os.remove(tmp .. ".png")
     os.remove(tmp .. ".weird")
   end)
   before_each(function()
-    m:reset()
-    client = gemini.Client{ api_key = KEY, base_url = m.url, retry = false }
+    client = m:client{ retry = false }
   end)
 
   local function send(contents, config)
@@ -52,11 +50,7 @@ describe("gemini.parts", function()
     return res, m:last()
   end
 
-  local function write(path, data)
-    local f = assert(io.open(path, "wb"))
-    f:write(data)
-    f:close()
-  end
+  local write = mock.write_file
 
   it("text", function()
     assert.same({ text = "hi" }, P.text("hi"))
@@ -72,7 +66,8 @@ describe("gemini.parts", function()
     assert.same({ { role = "user", parts = {
       { text = "What is this?" }, { inlineData = { mimeType = "image/png", data = b64("\137PNG\r\n") } } } } },
       e.json.contents)
-    assert.has_error(function() P.from_bytes(nil, "image/png") end)
+    assert.has_error(function() P.from_bytes(nil, "image/png") end,
+      "bad argument #1 to 'parts.from_bytes' (string of bytes expected, got no value)")
     assert.has_error(function() P.from_bytes("x") end,
       "bad argument #2 to 'parts.from_bytes' (MIME type string expected, got no value)")
   end)
@@ -98,7 +93,8 @@ describe("gemini.parts", function()
     assert.is_nil(part)
     assert.matches("MIME type", err)
     assert.same({ inlineData = { mimeType = "text/plain", data = "eA==" } }, P.from_file(tmp .. ".weird", "text/plain"))
-    assert.has_error(function() P.from_file(nil) end)
+    assert.has_error(function() P.from_file(nil) end,
+      "bad argument #1 to 'parts.from_file' (file path expected, got no value)")
   end)
 
   it("guesses MIME types from extensions", function()
@@ -122,7 +118,8 @@ describe("gemini.parts", function()
     assert.same({ fileData = { fileUri = "gs://b/v.mp4", mimeType = "video/mp4" } }, P.from_uri("gs://b/v.mp4"))
     assert.same({ fileData = { fileUri = "https://www.youtube.com/watch?v=x" } },
       P.from_uri("https://www.youtube.com/watch?v=x"))
-    assert.has_error(function() P.from_uri("") end)
+    assert.has_error(function() P.from_uri("") end,
+      "bad argument #1 to 'parts.from_uri' (URI string expected, got an empty string)")
   end)
 
   it("function_response keeps the response as written", function()
@@ -141,8 +138,11 @@ describe("gemini.parts", function()
     -- an empty response is an object
     local _, e2 = send({ P.content("user", { P.function_response("f", {}) }) })
     assert.truthy(e2.body:find('"response":{}', 1, true))
-    assert.has_error(function() P.function_response("f", "text") end)
-    assert.has_error(function() P.function_response(nil, {}) end)
+    assert.has_error(function() P.function_response("f", "text") end,
+      "bad argument #2 to 'parts.function_response' (table expected (a JSON object, e.g. {result = value}),"
+      .. " got string)")
+    assert.has_error(function() P.function_response(nil, {}) end,
+      "bad argument #1 to 'parts.function_response' (function name expected, got no value)")
   end)
 
   it("content builds multi-turn contents", function()
@@ -154,8 +154,11 @@ describe("gemini.parts", function()
                   { role = "user", parts = { { text = "How are you?" } } } }, e.json.contents)
     assert.has_error(function() P.content("system", "x") end,
       "bad argument #1 to 'parts.content' (\"user\" or \"model\" expected, got \"system\")")
-    assert.has_error(function() P.content("user", {}) end)
-    assert.has_error(function() P.content("user", { 1 }) end)
+    assert.has_error(function() P.content("user", {}) end,
+      "bad argument #2 to 'parts.content' (a string, a part or a non-empty list of parts expected, got an"
+      .. " empty table)")
+    assert.has_error(function() P.content("user", { 1 }) end,
+      "bad argument #2 to 'parts.content' (item 1: a string or a part expected, got number)")
   end)
 
   describe("system_instruction", function()

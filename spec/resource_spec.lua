@@ -3,20 +3,17 @@
 -- the real HTTP stack against the mock; and the name rule of a collection
 -- with parents (file search stores' documents), which the API's later
 -- services take.
-local gemini = require("gemini")
 local mock = require("support.mock")
 
 local KEY = "resource-key-41c9"
 local MODEL = "gemini-2.5-flash"
 
 describe("resources", function()
-  local m, client
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local client
 
-  setup(function() m = mock.start{ key = KEY } end)
-  teardown(function() m:stop() end)
   before_each(function()
-    m:reset()
-    client = gemini.Client{ api_key = KEY, base_url = m.url, retry = false }
+    client = m:client{ retry = false }
   end)
 
   it("are named the same way in files and caches: name, id, URI or the resource", function()

@@ -11,17 +11,11 @@ local KEY = "rest-body-key-41d2"
 local MODEL = "gemini-2.5-flash"
 
 describe("REST-style request tables", function()
-  local m, client
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local client
 
-  setup(function()
-    m = mock.start{ key = KEY }
-  end)
-  teardown(function()
-    m:stop()
-  end)
   before_each(function()
-    m:reset()
-    client = gemini.Client{ api_key = KEY, base_url = m.url, retry = false }
+    client = m:client{ retry = false }
   end)
 
   local function sent()

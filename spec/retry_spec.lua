@@ -13,14 +13,11 @@ local KEY = "retry-spec-key-7c1d"
 local now = gemini.core.now
 
 describe("retries", function()
-  local m
-  setup(function() m = mock.start{ key = KEY } end)
-  teardown(function() m:stop() end)
-  before_each(function() m:reset() end)
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
 
   -- A client of the mock with the retry option `policy` (and `timeout`).
   local function client(policy, timeout)
-    return gemini.Client{ api_key = KEY, base_url = m.url, retry = policy, timeout = timeout }
+    return m:client{ retry = policy, timeout = timeout }
   end
 
   local function request(config)

@@ -61,29 +61,41 @@ describe("gemini.schema", function()
         .. " format, max_length, min_length, nullable, pattern, title)")
       assert.has_error(function() S.string{ enum = { 1, 2 } } end,
         "bad field 'enum' to 'schema.string' (item 1: string expected, got number)")
-      assert.has_error(function() S.string{ enum = {} } end)
+      assert.has_error(function() S.string{ enum = {} } end,
+        "bad field 'enum' to 'schema.string' (non-empty list of strings expected, got table)")
       assert.has_error(function() S.string{ enum = { "a", "a" } } end,
         "bad field 'enum' to 'schema.string' (duplicate value \"a\")")
       assert.has_error(function() S.string{ description = 5 } end,
         "bad field 'description' to 'schema.string' (string expected, got number)")
-      assert.has_error(function() S.string{ nullable = "yes" } end)
-      assert.has_error(function() S.string{ min_length = -1 } end)
+      assert.has_error(function() S.string{ nullable = "yes" } end,
+        "bad field 'nullable' to 'schema.string' (boolean expected, got string)")
+      assert.has_error(function() S.string{ min_length = -1 } end,
+        "bad field 'min_length' to 'schema.string' (non-negative integer expected, got -1)")
       assert.has_error(function() S.string{ min_length = 5, max_length = 2 } end,
         "bad field 'minLength' to 'schema.string' (minLength (5) is greater than maxLength (2))")
       assert.has_error(function() S.integer{ minimum = 5, maximum = 1 } end,
         "bad field 'minimum' to 'schema.integer' (minimum (5) is greater than maximum (1))")
       assert.has_error(function() S.integer{ minimum = 0.5 } end,
         "bad field 'minimum' to 'schema.integer' (integer expected, got 0.5)")
-      assert.has_error(function() S.number{ maximum = "10" } end)
-      assert.has_error(function() S.boolean{ enum = { "true" } } end)
+      assert.has_error(function() S.number{ maximum = "10" } end,
+        "bad field 'maximum' to 'schema.number' (number expected, got string)")
+      assert.has_error(function() S.boolean{ enum = { "true" } } end,
+        "bad field 'enum' to 'schema.boolean' (unknown option; known: default, description, example,"
+        .. " nullable, title)")
       assert.has_error(function() S.array() end,
         "bad argument #1 (items) to 'schema.array' (a schema expected, got no value)")
-      assert.has_error(function() S.array({}) end)
-      assert.has_error(function() S.array(S.string(), { min_items = 3, max_items = 1 }) end)
-      assert.has_error(function() S.array(S.string(), { min_items = 1.5 }) end)
+      assert.has_error(function() S.array({}) end,
+        "bad argument #1 (items) to 'schema.array' (a schema expected, got a table without 'type' or"
+        .. " 'anyOf')")
+      assert.has_error(function() S.array(S.string(), { min_items = 3, max_items = 1 }) end,
+        "bad field 'minItems' to 'schema.array' (minItems (3) is greater than maxItems (1))")
+      assert.has_error(function() S.array(S.string(), { min_items = 1.5 }) end,
+        "bad field 'min_items' to 'schema.array' (non-negative integer expected, got 1.5)")
       assert.has_error(function() S.string("x") end,
         "bad argument to 'schema.string' (options table expected, got string)")
-      assert.has_error(function() S.string{ min_length = 1, minLength = 2 } end)
+      -- (either spelling may be named: whichever pairs() meets first)
+      assert.error_matches(function() S.string{ min_length = 1, minLength = 2 } end,
+        "^bad field 'min_?[lL]ength' to 'schema.string' %(given twice %(snake_case and camelCase%)%)$")
     end)
 
     it("reject wrong objects at build time", function()
@@ -91,16 +103,26 @@ describe("gemini.schema", function()
         "bad property #2 to 'schema.object' (duplicate name \"a\")")
       assert.has_error(function() S.object({ { "a", S.string() } }, { required = { "b" } }) end,
         "bad field 'required' to 'schema.object' (\"b\" is not a property)")
-      assert.has_error(function() S.object({ name = S.string() }) end)
+      assert.has_error(function() S.object({ name = S.string() }) end,
+        "bad argument #1 to 'schema.object' (an ordered list of {name, schema} pairs expected; a map has no"
+        .. " order: write { {\"name\", S.string()}, ... })")
       assert.has_error(function() S.object({ { "a" } }) end,
         "bad property \"a\" to 'schema.object' (a schema expected, got no value)")
-      assert.has_error(function() S.object({ { 1, S.string() } }) end)
-      assert.has_error(function() S.object({ "a", S.string() }) end)
-      assert.has_error(function() S.object("x") end)
-      assert.has_error(function() S.object({}, { required = "a" }) end)
-      assert.has_error(function() S.object({}, { additional_properties = false }) end)
-      assert.has_error(function() S.any_of{} end)
-      assert.has_error(function() S.any_of{ S.string(), 3 } end)
+      assert.has_error(function() S.object({ { 1, S.string() } }) end,
+        "bad property #1 to 'schema.object' ({name, schema} expected, with a non-empty string name)")
+      assert.has_error(function() S.object({ "a", S.string() }) end,
+        "bad property #1 to 'schema.object' ({name, schema} expected, with a non-empty string name)")
+      assert.has_error(function() S.object("x") end,
+        "bad argument #1 to 'schema.object' (list of {name, schema} pairs expected, got string)")
+      assert.has_error(function() S.object({}, { required = "a" }) end,
+        "bad field 'required' to 'schema.object' (non-empty list of strings expected, got string)")
+      assert.has_error(function() S.object({}, { additional_properties = false }) end,
+        "bad field 'additional_properties' to 'schema.object' (unknown option; known: default, description,"
+        .. " example, max_properties, min_properties, nullable, required, title)")
+      assert.has_error(function() S.any_of{} end,
+        "bad argument #1 to 'schema.any_of' (non-empty list of schemas expected, got an empty table)")
+      assert.has_error(function() S.any_of{ S.string(), 3 } end,
+        "bad argument #1 (item 2) to 'schema.any_of' (a schema expected, got number)")
     end)
 
     it("raise at the caller's line", function()
@@ -114,17 +136,11 @@ describe("gemini.schema", function()
   end)
 
   describe("JSON mode against the mock", function()
-    local m, client
+    local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+    local client
 
-    setup(function()
-      m = mock.start{ key = KEY }
-    end)
-    teardown(function()
-      m:stop()
-    end)
     before_each(function()
-      m:reset()
-      client = gemini.Client{ api_key = KEY, base_url = m.url, retry = false }
+      client = m:client{ retry = false }
     end)
 
     local planet = S.object({

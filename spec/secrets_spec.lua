@@ -20,28 +20,20 @@ local function has_key(s)
 end
 
 describe("the API key", function()
-  local m, lines, seen
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local lines, seen
 
-  setup(function()
-    m = mock.start{ key = KEY }
-  end)
-  teardown(function()
-    m:stop()
-  end)
   before_each(function()
-    m:reset()
     lines, seen = {}, {}
   end)
 
   local function client(opts)
     opts = opts or {}
-    opts.api_key = opts.api_key or KEY
-    opts.base_url = opts.base_url or m.url
     opts.log = function(line) lines[#lines + 1] = line end
     if opts.retry == nil then
       opts.retry = { attempts = 3, initial_delay = 0.01, max_delay = 0.05, jitter = 0 }
     end
-    return gemini.Client(opts)
+    return m:client(opts)
   end
 
   -- Everything a caller may print about an error.
@@ -214,6 +206,7 @@ describe("the API key", function()
     }) do
       local ok, msg = pcall(f)
       assert.is_false(ok)
+      assert.matches("bad %a+ .* to '[%w_.]+' %(", tostring(msg))   -- the argument error, not a crash
       seen[#seen + 1] = tostring(msg)
     end
     assert_clean()

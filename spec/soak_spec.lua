@@ -4,7 +4,6 @@
 -- the server cutting the connection mid-stream. Afterwards the process's
 -- open file descriptors and Lua's memory are back at their starting level,
 -- and while it runs they never pile up (past one collection cycle).
-local gemini = require("gemini")
 local mock = require("support.mock")
 
 local KEY = "soak-key-4e1b"
@@ -32,14 +31,11 @@ local function lua_kb()
 end
 
 describe("soak: 10,000 abandoned streams", function()
-  local m, client
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local client
 
   setup(function()
-    m = mock.start{ key = KEY }
-    client = gemini.Client{ api_key = KEY, base_url = m.url, retry = false }
-  end)
-  teardown(function()
-    if m then m:stop() end
+    client = m:client{ retry = false }
   end)
 
   local REQ = { model = MODEL, contents = "soak" }

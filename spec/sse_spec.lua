@@ -31,14 +31,21 @@ describe("sse_framer", function()
   end)
 
   it("checks its arguments", function()
-    assert.has_error(function() core.sse_framer(5) end)
-    assert.has_error(function() core.sse_framer{ max_event_size = 0 } end)
-    assert.has_error(function() core.sse_framer{ max_event_size = "x" } end)
-    assert.has_error(function() core.sse_framer{ lenient = 1 } end)
+    assert.has_error(function() core.sse_framer(5) end,
+      "bad argument #1 to 'sse_framer' (table expected, got number)")
+    assert.has_error(function() core.sse_framer{ max_event_size = 0 } end,
+      "bad argument #1 to 'sse_framer' (max_event_size must be >= 1)")
+    assert.has_error(function() core.sse_framer{ max_event_size = "x" } end,
+      "bad argument #1 to 'sse_framer' (max_event_size must be a number)")
+    assert.has_error(function() core.sse_framer{ lenient = 1 } end,
+      "bad argument #1 to 'sse_framer' (lenient must be a boolean)")
     local f = core.sse_framer()
-    assert.has_error(function() f:feed("data: x\n\n") end)   -- no out table
-    assert.has_error(function() f:feed(nil, {}) end)
-    assert.has_error(function() f.feed({}, "x", {}) end)     -- not a framer
+    assert.has_error(function() f:feed("data: x\n\n") end,
+      "bad argument #2 to 'feed' (table expected, got no value)")   -- no out table
+    assert.has_error(function() f:feed(nil, {}) end,
+      "bad argument #1 to 'feed' (string expected, got nil)")
+    assert.has_error(function() f.feed({}, "x", {}) end,
+      "bad argument #1 to 'feed' (gemini.core.sse_framer expected, got table)")     -- not a framer
   end)
 
   describe("line endings", function()

@@ -7,18 +7,11 @@ local KEY = "stream-key-81d2"
 local MODEL = "gemini-2.5-flash"
 
 describe("generate_content_stream", function()
-  local m, client
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local client
 
-  setup(function()
-    m = mock.start{ key = KEY }
-  end)
-  teardown(function()
-    m:stop()
-  end)
   before_each(function()
-    m:reset()
-    client = gemini.Client{ api_key = KEY, base_url = m.url,
-                            retry = { initial_delay = 0.01, max_delay = 1, jitter = 0.01 } }
+    client = m:client{ retry = { initial_delay = 0.01, max_delay = 1, jitter = 0.01 } }
   end)
 
   local function collect(s)

@@ -8,17 +8,11 @@ local KEY = "test-key-thinking-41b8"
 local TH = gemini.thinking
 
 describe("gemini.thinking", function()
-  local m, client
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local client
 
-  setup(function()
-    m = mock.start{ key = KEY }
-  end)
-  teardown(function()
-    m:stop()
-  end)
   before_each(function()
-    m:reset()
-    client = gemini.Client{ api_key = KEY, base_url = m.url, retry = false }
+    client = m:client{ retry = false }
   end)
 
   local function gen(model, config, c)
@@ -40,12 +34,14 @@ describe("gemini.thinking", function()
         "bad argument #1 to 'thinking.level' (MINIMAL, LOW, MEDIUM or HIGH expected, got \"ULTRA\")")
       assert.has_error(function() TH.level(2) end,
         "bad argument #1 to 'thinking.level' (MINIMAL, LOW, MEDIUM or HIGH expected, got number)")
-      assert.has_error(function() TH.level() end)
+      assert.has_error(function() TH.level() end,
+        "bad argument #1 to 'thinking.level' (MINIMAL, LOW, MEDIUM or HIGH expected, got no value)")
       assert.has_error(function() TH.level("LOW", { include_thought = true }) end,
         "bad field 'include_thought' to 'thinking.level' (unknown option; known: include_thoughts)")
       assert.has_error(function() TH.level("LOW", { include_thoughts = "yes" }) end,
         "bad field 'include_thoughts' to 'thinking.level' (boolean expected, got string)")
-      assert.has_error(function() TH.level("LOW", true) end)
+      assert.has_error(function() TH.level("LOW", true) end,
+        "bad argument #2 to 'thinking.level' (table expected, got boolean)")
     end)
 
     it("reaches the wire inside generationConfig", function()
@@ -64,11 +60,21 @@ describe("gemini.thinking", function()
     it("rejects what is not an integer >= -1", function()
       assert.has_error(function() TH.budget(-2) end,
         "bad argument #1 to 'thinking.budget' (integer >= -1 expected: 0 turns thinking off, -1 is dynamic; got -2)")
-      assert.has_error(function() TH.budget(1.5) end)
-      assert.has_error(function() TH.budget("1024") end)
-      assert.has_error(function() TH.budget(math.huge) end)
-      assert.has_error(function() TH.budget(0 / 0) end)
-      assert.has_error(function() TH.budget(10, { include_thoughts = 1 }) end)
+      assert.has_error(function() TH.budget(1.5) end,
+        "bad argument #1 to 'thinking.budget' (integer >= -1 expected: 0 turns thinking off, -1 is dynamic;"
+        .. " got 1.5)")
+      assert.has_error(function() TH.budget("1024") end,
+        "bad argument #1 to 'thinking.budget' (integer >= -1 expected: 0 turns thinking off, -1 is dynamic;"
+        .. " got string)")
+      assert.has_error(function() TH.budget(math.huge) end,
+        "bad argument #1 to 'thinking.budget' (integer >= -1 expected: 0 turns thinking off, -1 is dynamic;"
+        .. " got inf)")
+      assert.error_matches(function() TH.budget(0 / 0) end,   -- "nan" or "-nan", by the C library
+        "^bad argument #1 to 'thinking.budget' %(integer >= %-1 expected: 0 turns thinking off, %-1 is"
+        .. " dynamic;"
+        .. " got %-?nan%)$")
+      assert.has_error(function() TH.budget(10, { include_thoughts = 1 }) end,
+        "bad field 'include_thoughts' to 'thinking.budget' (boolean expected, got number)")
     end)
 
     it("reaches the wire as an integer", function()
@@ -90,7 +96,9 @@ describe("gemini.thinking", function()
           "thinking_level is for Gemini 3 models; use thinking_budget (gemini.thinking.budget) with"
           .. " gemini-2.5-flash (client option check_thinking = false skips this check)")
       end
-      assert.has_error(function() gen("models/gemini-2.0-flash", { thinking_config = TH.level("LOW") }) end)
+      assert.has_error(function() gen("models/gemini-2.0-flash", { thinking_config = TH.level("LOW") }) end,
+        "thinking_level is for Gemini 3 models; use thinking_budget (gemini.thinking.budget) with"
+        .. " gemini-2.0-flash (client option check_thinking = false skips this check)")
       assert.equal(0, #m:log())
     end)
 
@@ -102,7 +110,8 @@ describe("gemini.thinking", function()
       assert.has_error(function()
         client.models:generate_content_stream{ model = "gemini-3.1-pro-preview", contents = "x",
           config = { thinking_config = { thinking_budget = 0 } } }
-      end)
+      end, "thinking_budget is for Gemini 2.5 models; use thinking_level (gemini.thinking.level) with"
+        .. " gemini-3.1-pro-preview (client option check_thinking = false skips this check)")
       assert.equal(0, #m:log())
     end)
 
@@ -132,7 +141,9 @@ describe("gemini.thinking", function()
       assert.has_no_error(function() TH.check("models/gemini-2.5-pro", nil) end)
       assert.has_no_error(function() TH.check("tunedModels/x", { thinking_config = TH.level("LOW") }) end)
       assert.has_no_error(function() TH.check("gemini-2.5-pro", { thinking_config = TH.level("LOW") }, false) end)
-      assert.has_error(function() TH.check("gemini-2.5-pro", { thinking_config = TH.level("LOW") }, true) end)
+      assert.has_error(function() TH.check("gemini-2.5-pro", { thinking_config = TH.level("LOW") }, true) end,
+        "thinking_level is for Gemini 3 models; use thinking_budget (gemini.thinking.budget) with"
+        .. " gemini-2.5-pro (client option check_thinking = false skips this check)")
       assert.equal(2, TH.generation("models/gemini-2.5-flash-lite"))
       assert.equal(3, TH.generation("gemini-3.1-pro-preview"))
       assert.is_nil(TH.generation("gemini-embedding-001"))

@@ -28,12 +28,7 @@ local function make_cert()
   return dir
 end
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local function read(path) return assert(mock.read_file(path)) end
 
 describe("TLS", function()
   local dir, m

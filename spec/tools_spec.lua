@@ -9,17 +9,11 @@ local KEY = "test-key-tools-7d21"
 local T, S = gemini.tools, gemini.schema
 
 describe("gemini.tools", function()
-  local m, client
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local client
 
-  setup(function()
-    m = mock.start{ key = KEY }
-  end)
-  teardown(function()
-    m:stop()
-  end)
   before_each(function()
-    m:reset()
-    client = gemini.Client{ api_key = KEY, base_url = m.url, retry = false }
+    client = m:client{ retry = false }
   end)
 
   -- Sends a request with `config`, returns the response and the logged entry.
@@ -63,7 +57,9 @@ describe("gemini.tools", function()
         "bad field 'enable_widget' to 'tools.google_maps' (boolean expected, got string)")
       assert.has_error(function() T.google_search("x") end,
         "bad argument #1 to 'tools.google_search' (table expected, got string)")
-      assert.has_error(function() T.google_search{ time_range_filter = { start = "x" } } end)
+      assert.has_error(function() T.google_search{ time_range_filter = { start = "x" } } end,
+        "bad field 'time_range_filter.start' to 'tools.google_search' (start_time and end_time, RFC 3339"
+        .. " strings, expected)")
     end)
   end)
 
@@ -148,24 +144,37 @@ describe("gemini.tools", function()
     end)
 
     it("rejects bad declarations naming the field", function()
-      assert.has_error(function() T.functions{} end)
-      assert.has_error(function() T.functions{ name = "f" } end)
-      assert.has_error(function() T.functions{ { name = "f" }, extra = true } end)
+      assert.has_error(function() T.functions{} end,
+        "bad argument #1 to 'tools.functions' (non-empty list of function declarations expected, got an"
+        .. " empty table or a map)")
+      assert.has_error(function() T.functions{ name = "f" } end,
+        "bad argument #1 to 'tools.functions' (non-empty list of function declarations expected, got an"
+        .. " empty table or a map)")
+      assert.has_error(function() T.functions{ { name = "f" }, extra = true } end,
+        "bad argument #1 to 'tools.functions' (a list of function declarations expected, got a table with"
+        .. " other keys: write tools.functions{ {name = ...}, ... })")
       assert.has_error(function() T.functions{ { description = "no name" } } end,
         "bad field '[1].name' to 'tools.functions' (string expected, got no value)")
       assert.has_error(function() T.functions{ { name = "has space" } } end,
         "bad field '[1].name' to 'tools.functions' (\"has space\": 1 to 64 characters of a-z, A-Z, 0-9, _ : . - expected)")
-      assert.has_error(function() T.functions{ { name = string.rep("a", 65) } } end)
+      assert.has_error(function() T.functions{ { name = string.rep("a", 65) } } end,
+        "bad field '[1].name' to 'tools.functions' (\"" .. string.rep("a", 65)
+        .. "\": 1 to 64 characters of a-z, A-Z, 0-9, _ : . - expected)")
       assert.has_no_error(function() T.functions{ { name = string.rep("a", 64) } } end)
       assert.has_no_error(function() T.functions{ { name = "ns:tool.v1-x_y" } } end)
       assert.has_error(function() T.functions{ { name = "f" }, { name = "f" } } end,
         "bad field '[2].name' to 'tools.functions' (duplicate name \"f\")")
       assert.has_error(function() T.functions{ { name = "f", handler = "not a function" } } end,
         "bad field '[1].handler' to 'tools.functions' (function expected, got string)")
-      assert.has_error(function() T.functions{ { name = "f", params = {} } } end)
+      assert.has_error(function() T.functions{ { name = "f", params = {} } } end,
+        "bad field '[1].params' to 'tools.functions' (unknown field; known: name, description, parameters,"
+        .. " parameters_json_schema, response, response_json_schema, behavior, handler)")
       assert.has_error(function() T.functions{ { name = "f", parameters = weather,
-        parameters_json_schema = {} } } end)
-      assert.has_error(function() T.functions{ { name = "f", parameters = S.string() } } end)
+        parameters_json_schema = {} } } end,
+        "bad field '[1]' to 'tools.functions' (f: give parameters or parameters_json_schema, not both)")
+      assert.has_error(function() T.functions{ { name = "f", parameters = S.string() } } end,
+        "bad field '[1].parameters' to 'tools.functions' (f: an OBJECT schema expected, e.g."
+        .. " gemini.schema.object{...}; got type STRING)")
     end)
 
     it("gets a function call with a thoughtSignature from the mock, args from the schema", function()
@@ -236,11 +245,19 @@ describe("gemini.tools", function()
         "bad field 'mode' to 'tools.tool_config' (AUTO, ANY, NONE or VALIDATED expected, got \"SOMETIMES\")")
       assert.has_error(function() T.tool_config{ mode = "AUTO", allowed_function_names = { "a" } } end,
         "bad field 'allowed_function_names' to 'tools.tool_config' (only with mode ANY or VALIDATED, got mode AUTO)")
-      assert.has_error(function() T.tool_config{ allowed_function_names = { "a" } } end)
-      assert.has_error(function() T.tool_config{ mode = "ANY", allowed_function_names = {} } end)
-      assert.has_error(function() T.tool_config{ mode = "ANY", allowed_function_names = { 1 } } end)
-      assert.has_error(function() T.tool_config{ modes = "ANY" } end)
-      assert.has_error(function() T.tool_config{ retrieval_config = { lat_lng = { latitude = "x" } } } end)
+      assert.has_error(function() T.tool_config{ allowed_function_names = { "a" } } end,
+        "bad field 'allowed_function_names' to 'tools.tool_config' (only with mode ANY or VALIDATED, got"
+        .. " mode nil)")
+      assert.has_error(function() T.tool_config{ mode = "ANY", allowed_function_names = {} } end,
+        "bad field 'allowed_function_names' to 'tools.tool_config' (non-empty list of names expected)")
+      assert.has_error(function() T.tool_config{ mode = "ANY", allowed_function_names = { 1 } } end,
+        "bad field 'allowed_function_names[1]' to 'tools.tool_config' (function name expected, got number)")
+      assert.has_error(function() T.tool_config{ modes = "ANY" } end,
+        "bad field 'modes' to 'tools.tool_config' (unknown option; known: allowed_function_names, mode,"
+        .. " retrieval_config)")
+      assert.has_error(function() T.tool_config{ retrieval_config = { lat_lng = { latitude = "x" } } } end,
+        "bad field 'retrieval_config.lat_lng' to 'tools.tool_config' ({latitude = number, longitude ="
+        .. " number} expected)")
     end)
 
     it("mode NONE keeps the mock from calling", function()

@@ -10,25 +10,13 @@ local KEY = "urls-key-77a0"
 local MODEL = "gemini-2.5-flash"
 
 describe("request URLs", function()
-  local m
-
-  setup(function()
-    m = mock.start{ key = KEY }
-  end)
-  teardown(function()
-    m:stop()
-  end)
-  before_each(function()
-    m:reset()
-  end)
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
 
   -- A client whose log lines are kept in `lines`.
   local function client(opts, lines)
     opts = opts or {}
-    opts.api_key = KEY
-    opts.base_url = opts.base_url or m.url
     if lines then opts.log = function(line) lines[#lines + 1] = line end end
-    return gemini.Client(opts)
+    return m:client(opts)
   end
 
   local function count(lines, pattern)

@@ -7,8 +7,9 @@
  *       accepts both alphabets (even mixed), padded or unpadded input, and
  *       skips ASCII whitespace so that MIME-style line-wrapped text decodes.
  *
- * Both directions size their output exactly (or as an upper bound) first
- * and write it in one pass: no per-byte calls into Lua.
+ * Both directions size their output exactly (or as an upper bound) first,
+ * in a gm_buf (freed by the collector should an allocation raise), and
+ * write it in one pass: no per-byte calls into Lua.
  */
 #include "core.h"
 
@@ -49,53 +50,19 @@ static const unsigned char dec[256] = {
 #undef X
 #undef W
 
-/* Output scratch space of n bytes. On 5.2+ a luaL_Buffer sized up front
- * (small results stay in its inline storage); on 5.1, which has no
- * luaL_buffinitsize, a userdata: either way the memory belongs to Lua and
- * nothing leaks if an allocation raises. Leaves one or more stack slots in
- * use until out_push(). */
-typedef struct {
-#if LUA_VERSION_NUM >= 502
-    luaL_Buffer b;
-#else
-    lua_State *L;
-#endif
-    char *p;
-} outbuf;
-
-static char *out_init(lua_State *L, outbuf *o, size_t n)
-{
-#if LUA_VERSION_NUM >= 502
-    o->p = luaL_buffinitsize(L, &o->b, n);
-#else
-    o->L = L;
-    o->p = lua_newuserdata(L, n ? n : 1);
-#endif
-    return o->p;
-}
-
-static void out_push(outbuf *o, size_t len)
-{
-#if LUA_VERSION_NUM >= 502
-    luaL_pushresultsize(&o->b, len);
-#else
-    lua_pushlstring(o->L, o->p, len);
-    lua_remove(o->L, -2);   /* the scratch userdata */
-#endif
-}
-
 static int b64encode(lua_State *L)
 {
     size_t n, olen, i;
     const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
     const char *a = lua_toboolean(L, 2) ? enc_url : enc_std;
-    outbuf o;
+    gm_buf *o = gm_buf_push(L);
     char *d;
 
     if (n > ((size_t)-1 / 4) * 3 - 3)
         return luaL_error(L, "b64encode: input too large");
     olen = (n + 2) / 3 * 4;
-    d = out_init(L, &o, olen);
+    gm_buf_grow(L, o, olen, GM_BUF_NO_LIMIT);
+    d = o->data;
     for (i = 0; i + 3 <= n; i += 3) {
         unsigned long v = (unsigned long)s[i] << 16 | (unsigned long)s[i + 1] << 8 | s[i + 2];
         d[0] = a[v >> 18];
@@ -117,12 +84,15 @@ static int b64encode(lua_State *L)
         d[2] = a[(v >> 6) & 63];
         d[3] = '=';
     }
-    out_push(&o, olen);
+    o->len = olen;
+    gm_buf_pushresult(L, o);
     return 1;
 }
 
-static int bad_input(lua_State *L, size_t pos)
+/* nil and the message; the output so far is dropped now, not at GC. */
+static int bad_input(lua_State *L, gm_buf *o, size_t pos)
 {
+    gm_buf_free(o);
     lua_pushnil(L);
     lua_pushfstring(L, "invalid base64 at byte %d", (int)(pos + 1));
     return 2;
@@ -134,12 +104,13 @@ static int b64decode(lua_State *L)
     const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
     unsigned long acc = 0;
     int q = 0;              /* sextets in the current quantum */
-    outbuf o;
-    char *d0, *d;
+    gm_buf *o = gm_buf_push(L);
+    char *d;
 
     /* 3 bytes per 4 input characters, rounded up: an upper bound whatever
      * the whitespace and padding, so the loop never checks for room. */
-    d0 = d = out_init(L, &o, n / 4 * 3 + 3);
+    gm_buf_grow(L, o, n / 4 * 3 + 3, GM_BUF_NO_LIMIT);
+    d = o->data;
     while (i < n) {
         unsigned c;
         /* Fast path: a whole quantum of four plain sextets. */
@@ -173,7 +144,7 @@ static int b64decode(lua_State *L)
         } else if (c == D_PAD) {
             break;
         } else {
-            return bad_input(L, i);
+            return bad_input(L, o, i);
         }
         i++;
     }
@@ -184,20 +155,20 @@ static int b64decode(lua_State *L)
         size_t first = i;
         int need = 4 - q;
         if (q < 2)
-            return bad_input(L, i);
+            return bad_input(L, o, i);
         for (; i < n; i++) {
             unsigned c = dec[s[i]];
             if (c == D_WS)
                 continue;
             if (c != D_PAD || need == 0)
-                return bad_input(L, i);
+                return bad_input(L, o, i);
             need--;
         }
         if (need != 0)
-            return bad_input(L, first);
+            return bad_input(L, o, first);
     } else if (q == 1) {
         /* One sextet holds only 6 bits: not even one byte. */
-        return bad_input(L, qstart);
+        return bad_input(L, o, qstart);
     }
     if (q == 2) {
         *d++ = (char)(acc >> 4);
@@ -205,7 +176,8 @@ static int b64decode(lua_State *L)
         *d++ = (char)(acc >> 10);
         *d++ = (char)(acc >> 2);
     }
-    out_push(&o, (size_t)(d - d0));
+    o->len = (size_t)(d - o->data);
+    gm_buf_pushresult(L, o);
     return 1;
 }
 

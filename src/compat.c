@@ -22,18 +22,6 @@ void gm_setmetatable(lua_State *L, const char *tname)
 }
 #endif
 
-void *gm_testudata(lua_State *L, int ud, const char *tname)
-{
-    void *p = lua_touserdata(L, ud);
-    if (p == NULL || !lua_getmetatable(L, ud))
-        return NULL;
-    luaL_getmetatable(L, tname);
-    if (!lua_rawequal(L, -1, -2))
-        p = NULL;
-    lua_pop(L, 2);
-    return p;
-}
-
 void gm_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
                  const luaL_Reg *meta)
 {

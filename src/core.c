@@ -7,11 +7,12 @@
 
 int luaopen_gemini_core(lua_State *L)
 {
+    gemini_open_buf(L);
     lua_newtable(L);
     gemini_open_http(L);
     gemini_open_sse(L);
     gemini_open_json(L);
-    gemini_open_json_decode(L);     /* uses the markers and buffer of json.c */
+    gemini_open_json_decode(L);     /* uses the markers of json.c */
     gemini_open_base64(L);
     lua_pushliteral(L, GEMINI_VERSION);
     lua_setfield(L, -2, "_VERSION");

@@ -59,38 +59,6 @@
 /* Body bytes a streamed request may hold untaken before it is paused. */
 #define FLOW_LIMIT ((size_t)256 * 1024)
 
-/* ---- growable byte buffer --------------------------------------------- */
-
-typedef struct {
-    char *data;
-    size_t len, cap;
-} bytes;
-
-static int bytes_append(bytes *b, const char *p, size_t n)
-{
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        char *d;
-        while (cap < b->len + n)
-            cap *= 2;
-        d = realloc(b->data, cap);
-        if (d == NULL)
-            return 0;
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    return 1;
-}
-
-static void bytes_free(bytes *b)
-{
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-}
-
 /* ---- types --------------------------------------------------------------- */
 
 /* A change of socket interest asked for by libcurl: what is 0 (stop
@@ -105,10 +73,8 @@ typedef struct session {
     /* Event-loop mode: libcurl's socket and timer callbacks only record
      * here; Lua takes the records after each action and applies them. */
     int watching;
-    sock_change *changes;
-    size_t nchanges, capchanges;
-    int *events;            /* ids of requests that progressed, in order */
-    size_t nevents, capevents;
+    gm_buf changes;         /* sock_change records */
+    gm_buf events;          /* ids (int) of requests that progressed, in order */
     long timer_ms;
     int timer_changed;
     int oom;                /* a record could not be stored */
@@ -128,8 +94,8 @@ typedef struct request {
     int id;                 /* unique in its session */
     long status;
     int headers_done;       /* a final (non-1xx) header block has ended */
-    bytes head;             /* raw header block of the final response */
-    bytes body;             /* body bytes not yet taken */
+    gm_buf head;            /* raw header block of the final response */
+    gm_buf body;            /* body bytes not yet taken */
     size_t received, max_body;
     int overflow;
     int streamed;           /* the body is taken piece by piece (a stream) */
@@ -146,37 +112,21 @@ typedef struct request {
 
 static double now_ms(void);
 
-/* Grows an array of `size`-byte items to hold one more; 0 when out of
- * memory (the array is left as it was). */
-static int grow(void **items, size_t n, size_t *cap, size_t size)
-{
-    void *p;
-    size_t ncap;
-    if (n < *cap)
-        return 1;
-    ncap = *cap ? *cap * 2 : 16;
-    p = realloc(*items, ncap * size);
-    if (p == NULL)
-        return 0;
-    *items = p;
-    *cap = ncap;
-    return 1;
-}
-
 /* In event-loop mode, remembers that a request has something new (headers,
  * body bytes, its end) for the next sess:take_events(). */
 static void note_progress(request *r)
 {
     session *s = r->sess;
+    const int *ids;
+    size_t n;
     if (s == NULL || !s->watching)
         return;
-    if (s->nevents > 0 && s->events[s->nevents - 1] == r->id)
+    ids = (const int *)s->events.data;
+    n = s->events.len / sizeof *ids;
+    if (n > 0 && ids[n - 1] == r->id)
         return;     /* consecutive duplicates are common: one per body piece */
-    if (!grow((void **)&s->events, s->nevents, &s->capevents, sizeof *s->events)) {
+    if (!gm_buf_append(&s->events, &r->id, sizeof r->id))
         s->oom = 1;
-        return;
-    }
-    s->events[s->nevents++] = r->id;
 }
 
 /* ---- libcurl callbacks: fill buffers only ------------------------------- */
@@ -201,7 +151,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
         return 0;           /* makes curl fail with CURLE_WRITE_ERROR */
     }
     r->received += len;
-    if (!bytes_append(&r->body, p, len))
+    if (!gm_buf_append(&r->body, p, len))
         return 0;
     note_progress(r);
     return len;
@@ -227,7 +177,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         }
         return len;
     }
-    return bytes_append(&r->head, p, len) ? len : 0;
+    return gm_buf_append(&r->head, p, len) ? len : 0;
 }
 
 static size_t on_read(char *buf, size_t size, size_t n, void *ud)
@@ -360,8 +310,8 @@ static void request_release(lua_State *L, request *r)
         close(r->fd);
         r->fd = -1;
     }
-    bytes_free(&r->head);
-    bytes_free(&r->body);
+    gm_buf_free(&r->head);
+    gm_buf_free(&r->body);
     luaL_unref(L, LUA_REGISTRYINDEX, r->body_ref);
     r->body_ref = LUA_NOREF;
     luaL_unref(L, LUA_REGISTRYINDEX, r->sess_ref);
@@ -423,12 +373,8 @@ static int l_session_close(lua_State *L)
         close(s->epfd);
         s->epfd = -1;
     }
-    free(s->changes);
-    s->changes = NULL;
-    s->nchanges = s->capchanges = 0;
-    free(s->events);
-    s->events = NULL;
-    s->nevents = s->capevents = 0;
+    gm_buf_free(&s->changes);
+    gm_buf_free(&s->events);
     return 0;
 }
 
@@ -662,26 +608,25 @@ static int epoll_watch(session *s, curl_socket_t fd, int what)
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *sockp)
 {
     session *s = ud;
-    int w = 0;
+    sock_change c;
     (void)easy;
     (void)sockp;
 #ifdef HAVE_EPOLL
     if (s->epfd >= 0)
         return epoll_watch(s, fd, what);
 #endif
+    c.fd = (int)fd;
+    c.what = 0;
     if (what == CURL_POLL_IN)
-        w = GM_POLL_IN;
+        c.what = GM_POLL_IN;
     else if (what == CURL_POLL_OUT)
-        w = GM_POLL_OUT;
+        c.what = GM_POLL_OUT;
     else if (what == CURL_POLL_INOUT)
-        w = GM_POLL_IN | GM_POLL_OUT;
-    if (!grow((void **)&s->changes, s->nchanges, &s->capchanges, sizeof *s->changes)) {
+        c.what = GM_POLL_IN | GM_POLL_OUT;
+    if (!gm_buf_append(&s->changes, &c, sizeof c)) {
         s->oom = 1;
         return -1;
     }
-    s->changes[s->nchanges].fd = (int)fd;
-    s->changes[s->nchanges].what = w;
-    s->nchanges++;
     return 0;
 }
 
@@ -810,7 +755,8 @@ static int l_session_timeout_action(lua_State *L)
 static int l_session_take_changes(lua_State *L)
 {
     session *s = check_session(L, 1);
-    size_t i;
+    const sock_change *c = (const sock_change *)s->changes.data;
+    size_t i, n = s->changes.len / sizeof *c;
     if (s->oom) {
         s->oom = 0;
         return luaL_error(L, "out of memory recording socket changes");
@@ -820,17 +766,17 @@ static int l_session_take_changes(lua_State *L)
         s->watch_errno = 0;
         return luaL_error(L, "cannot watch a socket: %s", strerror(e));
     }
-    if (s->nchanges == 0) {
+    if (n == 0) {
         lua_pushnil(L);
     } else {
-        lua_createtable(L, (int)(s->nchanges * 2), 0);
-        for (i = 0; i < s->nchanges; i++) {
-            lua_pushinteger(L, s->changes[i].fd);
+        lua_createtable(L, (int)(n * 2), 0);
+        for (i = 0; i < n; i++) {
+            lua_pushinteger(L, c[i].fd);
             lua_rawseti(L, -2, (int)(2 * i + 1));
-            lua_pushinteger(L, s->changes[i].what);
+            lua_pushinteger(L, c[i].what);
             lua_rawseti(L, -2, (int)(2 * i + 2));
         }
-        s->nchanges = 0;
+        s->changes.len = 0;
     }
     if (!s->timer_changed)
         return 1;
@@ -844,15 +790,16 @@ static int l_session_take_changes(lua_State *L)
 static int l_session_take_events(lua_State *L)
 {
     session *s = check_session(L, 1);
-    size_t i;
-    if (s->nevents == 0)
+    const int *ids = (const int *)s->events.data;
+    size_t i, n = s->events.len / sizeof *ids;
+    if (n == 0)
         return 0;
-    lua_createtable(L, (int)s->nevents, 0);
-    for (i = 0; i < s->nevents; i++) {
-        lua_pushinteger(L, s->events[i]);
+    lua_createtable(L, (int)n, 0);
+    for (i = 0; i < n; i++) {
+        lua_pushinteger(L, ids[i]);
         lua_rawseti(L, -2, (int)(i + 1));
     }
-    s->nevents = 0;
+    s->events.len = 0;
     return 1;
 }
 

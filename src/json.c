@@ -8,6 +8,10 @@
  *       these metatables is always an object / an array ({} or [] if empty)
  *   core.json_null   encodes as null; the lightuserdata NULL, so it is the
  *       very value lua-cjson calls cjson.null
+ *   core.json_key_rules(rules)   the key rules below (gemini.json hands
+ *       over lua/gemini/keys.lua when it loads; until then there are none)
+ *   core.camel(key) -> key   the key converter (camelize below), for the
+ *       Lua code that looks fields up under either spelling
  *
  * Errors are raised as "cannot encode <path>: <what>", the path written the
  * Lua way from opts.root: request.contents[1].parts[2].text.
@@ -24,26 +28,29 @@
  * Tables. Keys exactly 1..n make an array, all-string keys an object; a
  * mix, a hole or any other key type is an error (JSON has no way to say
  * it). An empty table is ambiguous: it is {} unless one of the markers says
- * otherwise or it is the value of a field the API defines as a list (see
- * key_rules below), so that `stop_sequences = {}` still sends [].
+ * otherwise or it is the value of a field the API defines as a list (a
+ * "list" key rule), so that `stop_sequences = {}` still sends [].
  *
  * Keys, and which of them are the user's. With convert_keys the request is
  * written in Lua style (max_output_tokens) and sent in the API's style
  * (maxOutputTokens). But some parts of a request are not API structure,
  * they are the user's own data, whose keys must reach the model or the
- * user's tools exactly as written. The encoder walks in one of four modes:
+ * user's tools exactly as written. Which fields those are is Lua's
+ * knowledge, the key rules of lua/gemini/keys.lua (field -> words); the
+ * encoder walks in one of four modes:
  *   CONVERT   an API object: keys are converted, and each key with a table
- *             value is looked up in key_rules to pick the child's mode.
- *   FRESP     the value of functionResponse: CONVERT, except that its
- *             `response` is the tool's result (user data). A `response`
- *             elsewhere (a FunctionDeclaration's response schema) is API
- *             structure and stays CONVERT.
- *   MAP       the value of `properties` in a Schema: its keys are the
- *             user's property names, kept as written; each value is a
- *             Schema again (CONVERT).
- *   VERBATIM  user data through and through: no key below is touched, no
- *             key is looked up (a user's key named "contents" means
- *             nothing here).
+ *             value is looked up in the rules to pick the child's mode.
+ *   FRESP     the value of a "function_response" field (functionResponse):
+ *             CONVERT, except that its "tool_result" fields (`response`,
+ *             the tool's result) are user data. A `response` elsewhere (a
+ *             FunctionDeclaration's response schema) is API structure and
+ *             stays CONVERT.
+ *   MAP       the value of a "map" field (a Schema's `properties`): its
+ *             keys are the user's property names, kept as written; each
+ *             value is a Schema again (CONVERT).
+ *   VERBATIM  the value of a "verbatim" field: user data through and
+ *             through, no key below is touched, no key is looked up (a
+ *             user's key named "contents" means nothing here).
  * The lookups use the converted key, so `function_response` and
  * `functionResponse` behave alike.
  */
@@ -62,81 +69,66 @@
 /* Upvalues of json_encode. */
 #define UV_OBJECT_MT lua_upvalueindex(1)
 #define UV_ARRAY_MT  lua_upvalueindex(2)
-#define UV_BOX_MT    lua_upvalueindex(3)
+#define UV_RULES     lua_upvalueindex(3)   /* key_rules userdata (json_key_rules) */
 
 enum { M_CONVERT, M_FRESP, M_MAP, M_VERBATIM };
 
-/* ---- key rules -------------------------------------------------------- */
+/* ---- keys -------------------------------------------------------------- */
 
-#define R_LIST  1   /* an empty plain table here is [] (the API field is a list) */
-#define R_VERB  2   /* the value is user data: VERBATIM */
-#define R_MAP   4   /* the value's keys are user names: MAP */
-#define R_FRESP 8   /* functionResponse: its `response` is user data */
-#define R_RESP  16  /* `response`: VERBATIM when inside functionResponse */
+/* Rule flags, one per word of a rule in gemini.keys (see json_key_rules). */
+#define R_LIST  1   /* "list": an empty plain table here is [] */
+#define R_VERB  2   /* "verbatim": the value is user data: VERBATIM */
+#define R_MAP   4   /* "map": the value's keys are user names: MAP */
+#define R_FRESP 8   /* "function_response": the value is walked in FRESP */
+#define R_RESP  16  /* "tool_result": VERBATIM when met in FRESP */
 
+static const struct {
+    const char *word;
+    int flag;
+} rule_words[] = {
+    {"list", R_LIST},
+    {"verbatim", R_VERB},
+    {"map", R_MAP},
+    {"function_response", R_FRESP},
+    {"tool_result", R_RESP},
+};
+
+/* The rules compiled by json_key_rules(), in a userdata: sorted by name
+ * (memcmp order, then length) for key_rule_find(), a binary search in C
+ * per key with a table value in converting mode. The names are copies,
+ * stored after the array in the same block. */
 typedef struct {
     const char *name;
-    unsigned char len, flags;
+    size_t len;
+    int flags;
 } key_rule;
 
-#define KR(s, f) {s, (unsigned char)(sizeof(s) - 1), f}
-/* Sorted by bytes (memcmp order): key_rule_find() is a binary search, one
- * per key with a table value in converting mode, so the table stays small.
- * Why the VERBATIM ones are user data:
- *   args                    functionCall arguments, as the tool defines them
- *   default, example, enum  values in a Schema, of the user's own type
- *   labels, metadata        user key/value pairs (billing labels, metadata)
- *   parametersJsonSchema, responseJsonSchema
- *                           JSON Schema documents, whose keywords and
- *                           property names are spelled as JSON Schema says
- * The R_LIST ones are the repeated fields of the API requests (and of the
- * responses, for requests rebuilt from earlier answers). */
-static const key_rule key_rules[] = {
-    KR("allowedFunctionNames", R_LIST),
-    KR("anyOf", R_LIST),
-    KR("args", R_VERB),
-    KR("candidates", R_LIST),
-    KR("contents", R_LIST),
-    KR("default", R_VERB),
-    KR("details", R_LIST),
-    KR("embeddings", R_LIST),
-    KR("enum", R_LIST | R_VERB),
-    KR("example", R_VERB),
-    KR("excludedPredefinedFunctions", R_LIST),
-    KR("functionDeclarations", R_LIST),
-    KR("functionResponse", R_FRESP),
-    KR("history", R_LIST),
-    KR("labels", R_VERB),
-    KR("metadata", R_VERB),
-    KR("parametersJsonSchema", R_VERB),
-    KR("parts", R_LIST),
-    KR("properties", R_MAP),
-    KR("propertyOrdering", R_LIST),
-    KR("requests", R_LIST),
-    KR("required", R_LIST),
-    KR("response", R_RESP),
-    KR("responseJsonSchema", R_VERB),
-    KR("responseModalities", R_LIST),
-    KR("safetySettings", R_LIST),
-    KR("speakerVoiceConfigs", R_LIST),
-    KR("stopSequences", R_LIST),
-    KR("tools", R_LIST),
-    KR("values", R_LIST),
-};
-#undef KR
+typedef struct {
+    size_t n;
+    key_rule rule[];
+} key_rules;
 
-static int key_rule_find(const char *s, size_t n)
+static int key_rule_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
-    size_t lo = 0, hi = sizeof key_rules / sizeof key_rules[0];
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    return c != 0 ? c : (alen > blen) - (alen < blen);
+}
+
+static int key_rule_order(const void *a, const void *b)
+{
+    const key_rule *x = (const key_rule *)a, *y = (const key_rule *)b;
+    return key_rule_cmp(x->name, x->len, y->name, y->len);
+}
+
+/* The flags of field s (n bytes), 0 if it has no rule. */
+static int key_rule_find(const key_rules *rs, const char *s, size_t n)
+{
+    size_t lo = 0, hi = rs->n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        const key_rule *r = &key_rules[mid];
-        size_t m = n < r->len ? n : r->len;
-        int c = memcmp(s, r->name, m);
+        int c = key_rule_cmp(s, n, rs->rule[mid].name, rs->rule[mid].len);
         if (c == 0)
-            c = (n > r->len) - (n < r->len);
-        if (c == 0)
-            return r->flags;
+            return rs->rule[mid].flags;
         if (c < 0)
             hi = mid;
         else
@@ -145,18 +137,24 @@ static int key_rule_find(const char *s, size_t n)
     return 0;
 }
 
-/* snake_case -> lowerCamelCase in place; returns the new length. Leading
- * underscores are kept (_private stays _private); a run of '_' inside goes
- * and the next ASCII letter is upper-cased (a__b -> aB, v2_model ->
- * v2Model); trailing underscores are kept, there is no letter to raise.
- * Works on the escaped key too: escapes hold no '_' and start with '\\'. */
-static size_t camelize(char *s, size_t n)
+/* snake_case -> lowerCamelCase, the one converter of the module: the
+ * encoder's for the keys it writes, core.camel's for the Lua code that
+ * looks fields up (gemini.request). Writes to dst (which may be src) and
+ * returns the new length, never more than n.
+ *   - leading underscores are kept: _a stays _a, __a stays __a;
+ *   - a run of '_' inside goes, and the byte after it is upper-cased if it
+ *     is an ASCII letter: a_b -> aB, a__b -> aB, v2_model -> v2Model,
+ *     a_1 -> a1 (a digit has no case), a_B -> aB;
+ *   - trailing underscores are kept, there is no letter to raise: a_ -> a_.
+ * Works on the escaped key too (the same result, escaped): escapes hold no
+ * '_' and start with '\\'. */
+static size_t camelize(char *dst, const char *src, size_t n)
 {
     size_t i = 0, w, us = 0;
-    while (i < n && s[i] == '_')
-        i++;
+    for (; i < n && src[i] == '_'; i++)
+        dst[i] = '_';
     for (w = i; i < n; i++) {
-        char c = s[i];
+        char c = src[i];
         if (c == '_') {
             us++;
             continue;
@@ -164,18 +162,25 @@ static size_t camelize(char *s, size_t n)
         if (us > 0 && c >= 'a' && c <= 'z')
             c = (char)(c - 'a' + 'A');
         us = 0;
-        s[w++] = c;
+        dst[w++] = c;
     }
     while (us-- > 0)
-        s[w++] = '_';
+        dst[w++] = '_';
     return w;
+}
+
+/* Whether camelize() may change a key: only one with a '_' past its first
+ * byte. */
+static int has_inner_underscore(const char *s, size_t n)
+{
+    return n > 1 && memchr(s + 1, '_', n - 1) != NULL;
 }
 
 /* ---- output buffer ---------------------------------------------------- */
 
-/* The output lives in a gm_buf box (see core.h), created first thing in
- * json_encode: any error raised midway (bad value, out of memory) leaves
- * the buffer to the collector instead of leaking it. */
+/* The output lives in a gm_buf pushed by gm_buf_push (see core.h), first
+ * thing in json_encode: any error raised midway (bad value, out of memory)
+ * leaves the buffer to the collector instead of leaking it. */
 
 /* One per table being encoded, on the C stack; they chain to the root and
  * serve both the cycle check and the path in error messages. */
@@ -190,49 +195,26 @@ typedef struct frame {
 typedef struct {
     lua_State *L;
     gm_buf *b;
+    const key_rules *rules;
     const char *root;
     int max_depth;
 } enc;
 
-void gm_buf_grow(lua_State *L, gm_buf *b, size_t extra)
-{
-    size_t need = b->len + extra, cap = b->cap ? b->cap : 256;
-    char *p;
-    if (need < extra)
-        luaL_error(L, "buffer too large");
-    while (cap < need) {
-        if (cap > (size_t)-1 / 2) {
-            cap = need;
-            break;
-        }
-        cap *= 2;
-    }
-    p = (char *)realloc(b->buf, cap);
-    if (p == NULL)
-        luaL_error(L, "not enough memory");
-    b->buf = p;
-    b->cap = cap;
-}
-
-void gm_buf_free(gm_buf *b)
-{
-    free(b->buf);
-    b->buf = NULL;
-    b->len = b->cap = 0;
-}
-
 #define RESERVE(e, n) \
-    do { if ((e)->b->cap - (e)->b->len < (size_t)(n)) gm_buf_grow((e)->L, (e)->b, (n)); } while (0)
+    do { \
+        if ((e)->b->cap - (e)->b->len < (size_t)(n)) \
+            gm_buf_grow((e)->L, (e)->b, (n), GM_BUF_NO_LIMIT); \
+    } while (0)
 
 static void put_lit(enc *e, const char *s, size_t n)
 {
     RESERVE(e, n);
-    memcpy(e->b->buf + e->b->len, s, n);
+    memcpy(e->b->data + e->b->len, s, n);
     e->b->len += n;
 }
 
 #define PUT_CHAR(e, c) \
-    do { RESERVE(e, 1); (e)->b->buf[(e)->b->len++] = (c); } while (0)
+    do { RESERVE(e, 1); (e)->b->data[(e)->b->len++] = (c); } while (0)
 
 /* ---- errors ----------------------------------------------------------- */
 
@@ -367,7 +349,7 @@ static int put_string(enc *e, const char *str, size_t n)
      * escape then asks for its extra bytes. */
     RESERVE(e, n + 2);
     b = e->b;
-    b->buf[b->len++] = '"';
+    b->data[b->len++] = '"';
     while (i < n) {
         size_t start = i;
         unsigned c;
@@ -396,7 +378,7 @@ static int put_string(enc *e, const char *str, size_t n)
                 break;
             }
         }
-        memcpy(b->buf + b->len, s + start, i - start);
+        memcpy(b->data + b->len, s + start, i - start);
         b->len += i - start;
         if (i == n)
             break;
@@ -404,24 +386,24 @@ static int put_string(enc *e, const char *str, size_t n)
         RESERVE(e, (n - i) + 1 + 5);
         b = e->b;
         c = s[i++];
-        b->buf[b->len++] = '\\';
+        b->data[b->len++] = '\\';
         switch (c) {
-        case '"':  b->buf[b->len++] = '"'; break;
-        case '\\': b->buf[b->len++] = '\\'; break;
-        case '\b': b->buf[b->len++] = 'b'; break;
-        case '\f': b->buf[b->len++] = 'f'; break;
-        case '\n': b->buf[b->len++] = 'n'; break;
-        case '\r': b->buf[b->len++] = 'r'; break;
-        case '\t': b->buf[b->len++] = 't'; break;
+        case '"':  b->data[b->len++] = '"'; break;
+        case '\\': b->data[b->len++] = '\\'; break;
+        case '\b': b->data[b->len++] = 'b'; break;
+        case '\f': b->data[b->len++] = 'f'; break;
+        case '\n': b->data[b->len++] = 'n'; break;
+        case '\r': b->data[b->len++] = 'r'; break;
+        case '\t': b->data[b->len++] = 't'; break;
         default:
-            memcpy(b->buf + b->len, "u00", 3);
-            b->buf[b->len + 3] = hex[c >> 4];
-            b->buf[b->len + 4] = hex[c & 15];
+            memcpy(b->data + b->len, "u00", 3);
+            b->data[b->len + 3] = hex[c >> 4];
+            b->data[b->len + 4] = hex[c & 15];
             b->len += 5;
             break;
         }
     }
-    b->buf[b->len++] = '"';
+    b->data[b->len++] = '"';
     return 0;
 }
 
@@ -469,15 +451,11 @@ static void put_double(enc *e, double d)
             dot = floatish = 1;
         }                       /* else: rest of a multi-byte decimal point */
     }
-#if LUA_VERSION_NUM >= 503
     /* Keep the float subtype across a round trip: 2.0, not 2. */
-    if (!floatish) {
+    if (GM_INTEGERS && !floatish) {
         out[w++] = '.';
         out[w++] = '0';
     }
-#else
-    (void)floatish;
-#endif
     put_lit(e, out, w);
 }
 
@@ -485,12 +463,10 @@ static void put_number(enc *e, const frame *at)
 {
     lua_State *L = e->L;
     double d;
-#if LUA_VERSION_NUM >= 503
-    if (lua_isinteger(L, -1)) {
+    if (gm_isinteger(L, -1)) {
         put_integer(e, (long long)lua_tointeger(L, -1));
         return;
     }
-#endif
     d = (double)lua_tonumber(L, -1);
     if (d != d)
         fail(e, at, "NaN");
@@ -498,14 +474,14 @@ static void put_number(enc *e, const frame *at)
         fail(e, at, "inf");
     if (d == -HUGE_VAL)
         fail(e, at, "-inf");
-#if LUA_VERSION_NUM < 503
-    /* Every number is a double here; integral ones within 2^53 (exact as
-     * integers) print as integers, like Lua's own %.14g would. */
-    if (d >= -9007199254740992.0 && d <= 9007199254740992.0 && d == (double)(long long)d) {
+    /* Without an integer subtype every number is a double; integral ones
+     * within 2^53 (exact as integers) print as integers, like Lua's own
+     * %.14g would. */
+    if (!GM_INTEGERS && d >= -9007199254740992.0 && d <= 9007199254740992.0
+        && d == (double)(long long)d) {
         put_integer(e, (long long)d);
         return;
     }
-#endif
     put_double(e, d);
 }
 
@@ -595,10 +571,10 @@ static void encode_object(enc *e, frame *fr, int t, int mode, int depth, int mar
             fail(e, fr->parent, "invalid UTF-8 in a key");  /* don't echo it */
         kn = e->b->len - 1 - ks;
         /* converting modes only; most keys have no '_' and stop at memchr */
-        if (mode <= M_FRESP && klen > 1 && memchr(k + 1, '_', klen - 1) != NULL) {
-            kn = camelize(e->b->buf + ks, kn);
+        if (mode <= M_FRESP && has_inner_underscore(k, klen)) {
+            kn = camelize(e->b->data + ks, e->b->data + ks, kn);
             e->b->len = ks + kn;
-            e->b->buf[e->b->len++] = '"';  /* fits: the key only shrank */
+            e->b->data[e->b->len++] = '"';  /* fits: the key only shrank */
         }
         PUT_CHAR(e, ':');
         if (lua_type(L, -1) == LUA_TTABLE) {
@@ -606,7 +582,9 @@ static void encode_object(enc *e, frame *fr, int t, int mode, int depth, int mar
             if (mode == M_MAP) {
                 cmode = M_CONVERT;
             } else if (mode != M_VERBATIM) {
-                int r = key_rule_find(e->b->buf + ks, kn);
+                /* by the key as sent: escaped, so a key with escapes
+                 * matches no rule (no field name has any) */
+                int r = key_rule_find(e->rules, e->b->data + ks, kn);
                 list = r & R_LIST;
                 if (r & R_VERB)
                     cmode = M_VERBATIM;
@@ -632,12 +610,10 @@ static void encode_object(enc *e, frame *fr, int t, int mode, int depth, int mar
 static int array_index(lua_State *L, int idx, lua_Integer *k)
 {
     lua_Number d;
-#if LUA_VERSION_NUM >= 503
-    if (lua_isinteger(L, idx)) {
+    if (gm_isinteger(L, idx)) {
         *k = lua_tointeger(L, idx);
         return *k >= 1;
     }
-#endif
     d = lua_tonumber(L, idx);
     if (d >= 1 && d <= 9007199254740992.0 && d == (lua_Number)(lua_Integer)d) {
         *k = (lua_Integer)d;
@@ -728,12 +704,6 @@ static void encode_table(enc *e, const frame *parent, int mode, int empty_list, 
 
 /* ---- entry ------------------------------------------------------------ */
 
-static int box_gc(lua_State *L)
-{
-    gm_buf_free((gm_buf *)lua_touserdata(L, 1));
-    return 0;
-}
-
 static int json_encode(lua_State *L)
 {
     enc e;
@@ -767,27 +737,111 @@ static int json_encode(lua_State *L)
             e.root = lua_tostring(L, -1);   /* stays on the stack: anchored */
         }
     }
-    b = (gm_buf *)gm_newuserdata(L, sizeof *b);
-    b->buf = NULL;
-    b->len = b->cap = 0;
-    lua_pushvalue(L, UV_BOX_MT);
-    lua_setmetatable(L, -2);
+    e.rules = (const key_rules *)lua_touserdata(L, UV_RULES);
+    b = gm_buf_push(L);
     e.b = b;
     lua_pushvalue(L, 1);
     encode_child(&e, NULL, convert ? M_CONVERT : M_VERBATIM, 0, 0);
-    lua_pushlstring(L, b->buf, b->len);
-    gm_buf_free(b);         /* now, rather than at the next GC cycle */
+    gm_buf_pushresult(L, b);    /* frees now, rather than at the next GC cycle */
+    return 1;
+}
+
+/* The flag of a rule word, 0 if there is no such word. */
+static int rule_word(const char *w, size_t n)
+{
+    size_t i;
+    for (i = 0; i < sizeof rule_words / sizeof rule_words[0]; i++)
+        if (strlen(rule_words[i].word) == n && memcmp(rule_words[i].word, w, n) == 0)
+            return rule_words[i].flag;
+    return 0;
+}
+
+/* The flags of rule text `rule` (words separated by spaces) of field
+ * `name`; raises on an unknown word. */
+static int rule_flags(lua_State *L, const char *name, const char *rule, size_t n)
+{
+    size_t i = 0;
+    int flags = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && rule[j] != ' ')
+            j++;
+        if (j > i) {
+            int f = rule_word(rule + i, j - i);
+            if (f == 0)
+                luaL_argerror(L, 1, lua_pushfstring(L,
+                    "unknown word in the rule of '%s': '%s'", name, rule));
+            flags |= f;
+        }
+        i = j + 1;
+    }
+    return flags;
+}
+
+/* core.json_key_rules(rules): the encoder's key rules from now on, in
+ * place of any before; `rules` maps field names to words (gemini.keys).
+ * Compiled here, once, into a key_rules block, so that a lookup while
+ * encoding stays in C. Upvalue 1 is json_encode. */
+static int json_key_rules(lua_State *L)
+{
+    size_t n = 0, bytes = 0, len;
+    key_rules *rs;
+    char *names;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+            return luaL_argerror(L, 1, "field names and rules must be strings");
+        lua_tolstring(L, -2, &len);
+        n++;
+        bytes += len;
+        lua_pop(L, 1);
+    }
+    rs = (key_rules *)gm_newuserdata(L, sizeof *rs + n * sizeof rs->rule[0] + bytes);
+    names = (char *)&rs->rule[n];
+    rs->n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        size_t rlen;
+        const char *name = lua_tolstring(L, -2, &len);
+        const char *rule = lua_tolstring(L, -1, &rlen);
+        key_rule *r = &rs->rule[rs->n++];
+        r->flags = rule_flags(L, name, rule, rlen);
+        memcpy(names, name, len);
+        r->name = names;
+        r->len = len;
+        names += len;
+        lua_pop(L, 1);
+    }
+    qsort(rs->rule, rs->n, sizeof rs->rule[0], key_rule_order);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 2);
+    lua_setupvalue(L, -2, 3);       /* UV_RULES */
+    return 0;
+}
+
+/* core.camel(key): the key as the encoder writes it in a converting mode. */
+static int l_camel(lua_State *L)
+{
+    size_t n;
+    const char *k;
+    gm_buf *b;
+    luaL_checktype(L, 1, LUA_TSTRING);
+    k = lua_tolstring(L, 1, &n);
+    if (!has_inner_underscore(k, n)) {
+        lua_settop(L, 1);
+        return 1;
+    }
+    b = gm_buf_push(L);
+    gm_buf_grow(L, b, n, GM_BUF_NO_LIMIT);
+    b->len = camelize(b->data, k, n);
+    gm_buf_pushresult(L, b);
     return 1;
 }
 
 void gemini_open_json(lua_State *L)
 {
-    static const luaL_Reg box_meta[] = {
-        {"__gc", box_gc},
-        {NULL, NULL}
-    };
-    gm_newclass(L, GM_BUF_MT, NULL, box_meta);
-
     lua_newtable(L);
     lua_pushliteral(L, "gemini.json_object");
     lua_setfield(L, -2, "__name");
@@ -800,9 +854,16 @@ void gemini_open_json(lua_State *L)
     lua_pushvalue(L, -1);
     lua_setfield(L, -4, "json_array_mt");
 
-    luaL_getmetatable(L, GM_BUF_MT);
+    /* no key rules until json_key_rules */
+    ((key_rules *)gm_newuserdata(L, sizeof(key_rules)))->n = 0;
     lua_pushcclosure(L, json_encode, 3);
-    lua_setfield(L, -2, "json_encode");
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "json_encode");
+    lua_pushcclosure(L, json_key_rules, 1);
+    lua_setfield(L, -2, "json_key_rules");
+
+    lua_pushcfunction(L, l_camel);
+    lua_setfield(L, -2, "camel");
 
     /* The same value as lua-cjson's cjson.null. */
     lua_pushlightuserdata(L, NULL);

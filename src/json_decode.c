@@ -206,11 +206,11 @@ static int parse_string(dec *d)
     }
     d->scratch->len = 0;
     if (d->scratch->cap < (size_t)(q - s))
-        gm_buf_grow(d->L, d->scratch, (size_t)(q - s));
-    o = unescape(d, s, q, d->scratch->buf);
+        gm_buf_grow(d->L, d->scratch, (size_t)(q - s), GM_BUF_NO_LIMIT);
+    o = unescape(d, s, q, d->scratch->data);
     if (o == NULL)
         return -1;
-    lua_pushlstring(d->L, d->scratch->buf, (size_t)(o - d->scratch->buf));
+    lua_pushlstring(d->L, d->scratch->data, (size_t)(o - d->scratch->data));
     d->p = q + 1;
     return 0;
 }
@@ -237,8 +237,8 @@ static double slow_number(dec *d, const char *s, const char *e)
     char *o;
     b->len = 0;
     if (b->cap < n + plen + 1)
-        gm_buf_grow(d->L, b, n + plen + 1);
-    o = b->buf;
+        gm_buf_grow(d->L, b, n + plen + 1, GM_BUF_NO_LIMIT);
+    o = b->data;
     for (; s < e; s++) {
         if (*s == '.') {
             memcpy(o, point, plen);
@@ -248,7 +248,7 @@ static double slow_number(dec *d, const char *s, const char *e)
         }
     }
     *o = '\0';
-    return strtod(b->buf, NULL);
+    return strtod(b->data, NULL);
 }
 
 /* The number at d->p: pushed. Digits are gathered into a 64-bit mantissa
@@ -307,7 +307,7 @@ static int parse_number(dec *d)
     d->p = p;
 
     if (is_int && digits <= 19) {
-#if LUA_VERSION_NUM >= 503
+#if GM_INTEGERS
         if (!neg && m <= (uint64_t)LUA_MAXINTEGER) {
             lua_pushinteger(d->L, (lua_Integer)m);
             return 0;
@@ -391,13 +391,9 @@ static int parse_array(dec *d)
     for (i = 1;; i++) {
         if (parse_value(d) != 0)
             return -1;
-#if LUA_VERSION_NUM < 503
-        if (i == 0x7FFFFFFF)    /* lua_rawseti takes an int here */
+        if (i == GM_INDEX_MAX)
             return fail(d, "array too long", d->p);
-        lua_rawseti(d->L, -2, (int)i);
-#else
-        lua_rawseti(d->L, -2, i);
-#endif
+        gm_rawseti(d->L, -2, i);
         more = after_element(d, ']', "expected ',' or ']' in array");
         if (more <= 0)
             return more;
@@ -514,17 +510,12 @@ static int json_decode(lua_State *L)
 }
 
 /* Registers core.json_decode; json.c's part must be open already (the
- * markers and the buffer class are its). */
+ * markers are its). */
 void gemini_open_json_decode(lua_State *L)
 {
-    gm_buf *b;
     lua_getfield(L, -1, "json_object_mt");
     lua_getfield(L, -2, "json_array_mt");
-    b = (gm_buf *)gm_newuserdata(L, sizeof *b);
-    b->buf = NULL;
-    b->len = b->cap = 0;
-    luaL_getmetatable(L, GM_BUF_MT);
-    lua_setmetatable(L, -2);
+    gm_buf_push(L);
     lua_pushcclosure(L, json_decode, 3);
     lua_setfield(L, -2, "json_decode");
 }

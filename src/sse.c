@@ -24,7 +24,6 @@
 
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define FRAMER_MT "gemini.core.sse_framer"
@@ -37,10 +36,8 @@ static const unsigned char bom[3] = {0xEF, 0xBB, 0xBF};
 #define BOM_DONE 3      /* f->bom: bytes of the BOM matched, or decided */
 
 typedef struct {
-    char *line;             /* current unterminated line */
-    size_t line_len, line_cap;
-    char *data;             /* data buffer: each data value + "\n" */
-    size_t data_len, data_cap;
+    gm_buf line;            /* current unterminated line */
+    gm_buf data;            /* data buffer: each data value + "\n" */
     size_t max;             /* max_event_size */
     unsigned char bom;      /* 0..2: BOM bytes seen at stream start */
     unsigned char skip_lf;  /* last feed ended in CR: a leading LF is its pair */
@@ -53,49 +50,20 @@ static framer *check_framer(lua_State *L)
     return (framer *)luaL_checkudata(L, 1, FRAMER_MT);
 }
 
-/* Makes room for `need` bytes in *buf. Capacity doubles but never goes past
- * `limit` (callers check the event bound first, so need <= limit). Raises
- * on allocation failure: the framer still owns the old block. */
-static void reserve(lua_State *L, char **buf, size_t *cap, size_t need, size_t limit)
-{
-    size_t ncap;
-    char *p;
-    if (need <= *cap)
-        return;
-    ncap = *cap ? *cap : 256;
-    while (ncap < need && ncap <= limit / 2)
-        ncap *= 2;
-    if (ncap < need)
-        ncap = need;
-    if (ncap > limit && need <= limit)
-        ncap = limit;
-    p = (char *)realloc(*buf, ncap);
-    if (p == NULL)
-        luaL_error(L, "not enough memory");
-    *buf = p;
-    *cap = ncap;
-}
-
 /* Size of the event the data buffer holds now (its last "\n" is not part
  * of the event). */
 static size_t data_size(const framer *f)
 {
-    return f->data_len ? f->data_len - 1 : 0;
+    return f->data.len ? f->data.len - 1 : 0;
 }
 
 static void clear(framer *f)
 {
-    if (f->line_cap > KEEP_CAP) {
-        free(f->line);
-        f->line = NULL;
-        f->line_cap = 0;
-    }
-    if (f->data_cap > KEEP_CAP) {
-        free(f->data);
-        f->data = NULL;
-        f->data_cap = 0;
-    }
-    f->line_len = f->data_len = 0;
+    if (f->line.cap > KEEP_CAP)
+        gm_buf_free(&f->line);
+    if (f->data.cap > KEEP_CAP)
+        gm_buf_free(&f->data);
+    f->line.len = f->data.len = 0;
     f->bom = 0;
     f->skip_lf = 0;
     f->failed = 0;
@@ -104,10 +72,8 @@ static void clear(framer *f)
 /* The framer is dead after this: drop its memory now rather than at GC. */
 static void set_failed(framer *f)
 {
-    free(f->line);
-    free(f->data);
-    f->line = f->data = NULL;
-    f->line_len = f->line_cap = f->data_len = f->data_cap = 0;
+    gm_buf_free(&f->line);
+    gm_buf_free(&f->data);
     f->failed = 1;
 }
 
@@ -141,7 +107,7 @@ static int fits(const framer *f, const char *a, size_t alen, const char *b, size
         skip = k == 6 && head[5] == ' ' ? 6 : 5;
     else if (k < 5 && memcmp(head, "data", k) == 0)
         skip = k;   /* a cut-off "data:" prefix: charged once the line shows what it is */
-    used = data_size(f) + (f->data_len ? 1 : 0);
+    used = data_size(f) + (f->data.len ? 1 : 0);
     return total - skip <= f->max && used + (total - skip) <= f->max;
 }
 
@@ -151,25 +117,25 @@ static int fits(const framer *f, const char *a, size_t alen, const char *b, size
 /* Appends bytes of an unterminated line. 0 if that breaks the bound. */
 static int line_append(lua_State *L, framer *f, const char *p, size_t n)
 {
-    if (!fits(f, f->line, f->line_len, p, n))
+    if (!fits(f, f->line.data, f->line.len, p, n))
         return 0;
-    reserve(L, &f->line, &f->line_cap, f->line_len + n, LINE_LIMIT(f));
-    memcpy(f->line + f->line_len, p, n);
-    f->line_len += n;
+    gm_buf_grow(L, &f->line, n, LINE_LIMIT(f));
+    memcpy(f->line.data + f->line.len, p, n);
+    f->line.len += n;
     return 1;
 }
 
 static int data_append(lua_State *L, framer *f, const char *p, size_t n)
 {
-    size_t old = f->data_len;
+    size_t old = f->data.len;
     /* New event size: old content, a "\n" joining it to this value (if
      * there was content), the value. */
     if (n > f->max || data_size(f) + (old ? 1 : 0) > f->max - n)
         return 0;
-    reserve(L, &f->data, &f->data_cap, old + n + 1, f->max + 1);
-    memcpy(f->data + old, p, n);
-    f->data[old + n] = '\n';
-    f->data_len = old + n + 1;
+    gm_buf_grow(L, &f->data, n + 1, f->max + 1);
+    memcpy(f->data.data + old, p, n);
+    f->data.data[old + n] = '\n';
+    f->data.len = old + n + 1;
     return 1;
 }
 
@@ -182,10 +148,10 @@ static int process_line(lua_State *L, framer *f, const char *s, size_t len, int 
     size_t flen, vlen;
 
     if (len == 0) {
-        if (f->data_len > 0) {
-            lua_pushlstring(L, f->data, f->data_len - 1);
+        if (f->data.len > 0) {
+            lua_pushlstring(L, f->data.data, f->data.len - 1);
             lua_rawseti(L, 3, ++*count);
-            f->data_len = 0;
+            f->data.len = 0;
         }
         return 1;
     }
@@ -288,12 +254,12 @@ static int framer_feed(lua_State *L)
             break;
         }
         len = (size_t)(eol - p);
-        if (f->line_len > 0) {
+        if (f->line.len > 0) {
             if (!line_append(L, f, p, len))
                 goto fail_now;
-            s = f->line;
-            len = f->line_len;
-            f->line_len = 0;    /* process_line never touches the line buffer */
+            s = f->line.data;
+            len = f->line.len;
+            f->line.len = 0;    /* process_line never touches the line buffer */
         } else {
             if (!fits(f, NULL, 0, p, len))
                 goto fail_now;
@@ -333,15 +299,15 @@ static int framer_finish(lua_State *L)
         if (!line_append(L, f, (const char *)bom, k))
             goto fail;
     }
-    if (f->line_len > 0) {
-        size_t len = f->line_len;
-        f->line_len = 0;
+    if (f->line.len > 0) {
+        size_t len = f->line.len;
+        f->line.len = 0;
         /* non-empty, so it never dispatches (index 3 is not used) */
-        if (!process_line(L, f, f->line, len, &count))
+        if (!process_line(L, f, f->line.data, len, &count))
             goto fail;
     }
-    if (f->data_len > 0)
-        lua_pushlstring(L, f->data, f->data_len - 1);
+    if (f->data.len > 0)
+        lua_pushlstring(L, f->data.data, f->data.len - 1);
     else
         lua_pushnil(L);
     clear(f);
@@ -360,10 +326,8 @@ static int framer_reset(lua_State *L)
 static int framer_gc(lua_State *L)
 {
     framer *f = check_framer(L);
-    free(f->line);
-    free(f->data);
-    f->line = f->data = NULL;
-    f->line_len = f->line_cap = f->data_len = f->data_cap = 0;
+    gm_buf_free(&f->line);
+    gm_buf_free(&f->data);
     return 0;
 }
 
@@ -371,7 +335,7 @@ static int framer_tostring(lua_State *L)
 {
     framer *f = check_framer(L);
     lua_pushfstring(L, "gemini.sse_framer (%s): %p",
-                    f->failed ? "failed" : (f->data_len || f->line_len) ? "mid-event" : "idle",
+                    f->failed ? "failed" : (f->data.len || f->line.len) ? "mid-event" : "idle",
                     (void *)f);
     return 1;
 }

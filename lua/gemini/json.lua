@@ -1,10 +1,15 @@
 --- JSON for the client: requests are encoded and answers decoded by the C
--- core (`gemini.core`): the encoder also applies the snake_case ->
--- camelCase key rules of the public API (src/json.c); the decoder keeps
--- integers as integers and marks empty arrays and objects so that they go
--- back exactly as they came (src/json_decode.c).
+-- core (`gemini.core`): the encoder also converts snake_case keys to
+-- camelCase, except in the user's data, as the key rules of gemini.keys
+-- say (src/json.c); the decoder keeps integers as integers and marks empty
+-- arrays and objects so that they go back exactly as they came
+-- (src/json_decode.c).
 -- @module gemini.json
 local core = require("gemini.core")
+
+-- The encoder's key rules are Lua's (lua/gemini/keys.lua): handed over
+-- once, here, compiled by the core for its lookups.
+core.json_key_rules(require("gemini.keys"))
 
 local M = {}
 

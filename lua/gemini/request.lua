@@ -3,16 +3,21 @@
 -- into top-level fields and `generationConfig`); key spelling (snake_case ->
 -- camelCase, user data kept) is the encoder's job, in src/json.c.
 -- @module gemini.request
+local core = require("gemini.core")
+
 local M = {}
 
 -- Both spellings of a key: "max_output_tokens" and "maxOutputTokens" mean
--- the same field, so lookups go through the camelCase form.
+-- the same field, so lookups go through the camelCase form: the encoder's
+-- own converter (core.camel), so a key is looked up here under the name it
+-- is sent as. Non-strings are returned as they are.
 local camel_cache = setmetatable({}, { __mode = "k" })
+local core_camel = core.camel
 local function camel(k)
   if type(k) ~= "string" or not k:find("_", 2, true) then return k end
   local c = camel_cache[k]
   if not c then
-    c = k:gsub("(.)_+(%w)", function(a, b) return a .. b:upper() end)
+    c = core_camel(k)
     camel_cache[k] = c
   end
   return c

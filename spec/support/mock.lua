@@ -3,7 +3,8 @@
 --
 --   local mock = require("support.mock")
 --   local m = mock.start{ key = "test-key", stream_delay = 0 }
---   m.port, m.url, m.key
+--   local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = ... }
+--   m.port, m.url, m.key, m:client{ retry = false }   -- a gemini.Client of this server
 --   m:reset(); m:faults{ {type = "status", code = 429, times = 2, retry_delay = "0.01s"} }
 --   m:script{ {chunks = {...}} }
 --   m:log(), m:last(), m:wait_for(function(log) ... end, timeout)
@@ -88,6 +89,9 @@ end
 --- The output of a command (run without the sanitizer preload).
 M.popen_read = popen_read
 
+--- The standard output of a shell command (for specs that drive programs).
+M.command_output = popen_read
+
 function M.sleep(seconds)
   os.execute("sleep " .. string.format("%.3f", seconds))
 end
@@ -131,8 +135,27 @@ end
 -- (default 0: any free port), python (default env
 -- GEMINI_MOCK_PYTHON or "python3"), timeout (seconds to wait, default 10).
 function M.start(opts)
-  opts = opts or {}
   local self = setmetatable({}, Mock)
+  self:_start(opts or {})
+  return self
+end
+
+--- The mock server of a describe block: started by the block's setup,
+-- reset before each of its tests, stopped by its teardown. A required
+-- module cannot reach busted's hook functions, so the block hands them
+-- over, next to the options of M.start:
+--   local m = mock.suite{ setup = setup, teardown = teardown,
+--                         before_each = before_each, key = KEY }
+-- The Mock is returned at once; m.port and m.url are there once setup ran.
+function M.suite(opts)
+  local self = setmetatable({}, Mock)
+  opts.setup(function() self:_start(opts) end)
+  opts.teardown(function() self:stop() end)
+  opts.before_each(function() self:reset() end)
+  return self
+end
+
+function Mock:_start(opts)
   self.key = opts.key or "test-key"
   local base = os.tmpname()
   self._base = base
@@ -177,11 +200,20 @@ function M.start(opts)
   if not port then
     local log = read_file(self._logfile) or ""
     self:stop()
-    error("mock server did not start (" .. python .. " " .. script_path() .. "):\n" .. log, 2)
+    error("mock server did not start (" .. python .. " " .. script_path() .. "):\n" .. log, 3)
   end
   self.port = port
   self.url = (opts.tls and "https" or "http") .. "://127.0.0.1:" .. port
-  return self
+end
+
+--- A gemini.Client of this server: `opts` are client options, api_key and
+-- base_url default to the server's key and URL.
+function Mock:client(opts)
+  local o = {}
+  for k, v in pairs(opts or {}) do o[k] = v end
+  if o.api_key == nil then o.api_key = self.key end
+  if o.base_url == nil then o.base_url = self.url end
+  return require("gemini").Client(o)
 end
 
 -- One control call through the curl command line; returns the decoded JSON.
@@ -309,9 +341,9 @@ function Mock:request(opts)
 end
 
 --- Shut the server down (control call, then TERM/KILL if needed) and remove
--- the temporary files. Safe to call twice.
+-- the temporary files. Safe to call twice, and on a mock never started.
 function Mock:stop()
-  if self._stopped then return end
+  if self._stopped or not self._base then return end
   self._stopped = true
   if self.url then
     pcall(self._control, self, "POST", "/_mock/shutdown", {}, 2)
