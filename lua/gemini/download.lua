@@ -36,12 +36,14 @@
 -- `files:download` (gemini.files) writes a download to a file or collects
 -- it into a string on top of this (`fetch`).
 -- @module gemini.download
+local defaults = require("gemini.defaults")
 local errors = require("gemini.errors")
+local resource = require("gemini.resource")
 
 local M = {}
 
 --- Redirects followed before a download gives up (the API answers one).
-M.MAX_REDIRECTS = 5
+M.MAX_REDIRECTS = defaults.max_redirects
 
 -- An error answer's body is read up to this many bytes, for its message.
 local ERROR_BODY_MAX = 1024 * 1024
@@ -72,7 +74,7 @@ function M.file_id(file)
   else
     id = file:match("^files/([^/:?#]+)") or file
   end
-  if id and id:find("^[%w][%w%-_%.]*$") and not id:find("..", 1, true) then return id end
+  if id and id:find(resource.ID) and not id:find("..", 1, true) then return id end
   return nil
 end
 
@@ -109,10 +111,6 @@ end
 local function count(v)
   if type(v) == "string" then v = v:match("^%s*(%d+)%s*$") end
   return v and #v <= 15 and tonumber(v) or nil
-end
-
-local function shown_type(v)
-  return v == nil and "no value" or type(v)
 end
 
 -- The error of a non-2xx answer, from (the start of) its body.
@@ -307,7 +305,7 @@ Reader.__gc = Reader.close
 function M.open(client, file, opts)
   local fname = "download.open"
   if type(client) ~= "table" or type(client._spec) ~= "function" then
-    error("bad argument #1 to 'download.open' (client expected, got " .. shown_type(client)
+    error("bad argument #1 to 'download.open' (client expected, got " .. errors.typename(client)
       .. ")", 2)
   end
   errors.arg(fname, 3, opts, "table", true)
@@ -315,7 +313,7 @@ function M.open(client, file, opts)
   local id = M.file_id(file)
   if not id then
     error(string.format("bad argument #2 to '%s' (%s expected, got %s)", fname, M.EXPECTED,
-      type(file) == "table" and "a table without name, uri or video" or shown_type(file)), 2)
+      type(file) == "table" and "a table without name, uri or video" or errors.typename(file)), 2)
   end
   local offset = errors.field(fname, "offset", opts.offset, "number", true) or 0
   if offset < 0 or offset ~= math.floor(offset) or offset >= 2 ^ 53 then

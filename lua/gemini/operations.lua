@@ -24,14 +24,13 @@
 local async = require("gemini.async")
 local core = require("gemini.core")
 local errors = require("gemini.errors")
-local request = require("gemini.request")
+local defaults = require("gemini.defaults")
+local resource = require("gemini.resource")
 local videos = require("gemini.videos")
 
 local Operations = {}
 Operations.__index = Operations
 
---- The first wait of `wait`, its growth and its largest (seconds).
-Operations.INTERVAL, Operations.GROWTH, Operations.MAX_INTERVAL = 1, 1.5, 10
 
 --- Creates the service; `client.operations` is one.
 function Operations.new(client)
@@ -45,13 +44,13 @@ local function check_self(self, fname)
 end
 
 --- The name of an operation (a table with `name`, or the name itself),
--- checked (`request.is_name`, at least two segments), so that it is
+-- checked (`resource.is_path`, at least two segments), so that it is
 -- exactly the request's path. Raises for anything else.
 -- @param op
 -- @tparam string fname the call, for the message
 function Operations.name_of(op, fname)
   local name = type(op) == "table" and op.name or op
-  if not (request.is_name(name) and name:find("/", 1, true)) then
+  if not (resource.is_path(name) and name:find("/", 1, true)) then
     error(string.format("bad argument #1 to '%s' (an operation or its name expected, got %s)",
       fname, type(name) == "string" and string.format("%q", name)
         or (op == nil and "no value" or type(op))), 3)
@@ -126,8 +125,8 @@ function Operations:wait(op, opts, cb)
   opts = opts or {}
   local client = self.client
   local timeout = seconds(opts, "timeout", true) or client.timeout
-  local max_interval = seconds(opts, "max_interval") or Operations.MAX_INTERVAL
-  local delay = math.min(seconds(opts, "interval") or Operations.INTERVAL, max_interval)
+  local max_interval = seconds(opts, "max_interval") or defaults.operation_max_interval
+  local delay = math.min(seconds(opts, "interval") or defaults.operation_interval, max_interval)
   local on_progress = errors.field("wait", "on_progress", opts.on_progress, "function", true)
   local deadline = core.now() + timeout
   local current = type(op) == "table" and op or nil
@@ -146,7 +145,7 @@ function Operations:wait(op, opts, cb)
         .. " (operations:wait timeout)", name, timeout), { operation = current })
     end
     client.transport:sleep(math.min(delay, left))
-    delay = math.min(delay * Operations.GROWTH, max_interval)
+    delay = math.min(delay * defaults.operation_growth, max_interval)
     current = nil
   end
 end

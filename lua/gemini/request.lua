@@ -4,6 +4,8 @@
 -- camelCase, user data kept) is the encoder's job, in src/json.c.
 -- @module gemini.request
 local core = require("gemini.core")
+local resource = require("gemini.resource")
+local typename = require("gemini.errors").typename
 
 local M = {}
 
@@ -32,27 +34,15 @@ local function get(t, name, snake)
 end
 M.get = get
 
---- Whether `name` is a resource name that can be a request's path as it
--- is: one or more segments of letters, digits, `-`, `.` and `_` joined by
--- `/`, so that no `..`, no percent escape, no control character, query or
--- fragment can reach the URL.
-function M.is_name(name)
-  if type(name) ~= "string" or name:find("..", 1, true) then return false end
-  for segment in (name .. "/"):gmatch("([^/]*)/") do
-    if not segment:find("^[%w][%w%-%._]*$") then return false end
-  end
-  return true
-end
-
 --- `models/x` for a bare model id; a name with a `/` is used as given.
--- A name must pass `is_name`, so the request path is exactly
--- `/{version}/{name}:{method}`.
+-- A name must be ids joined by `/` (`resource.is_path`), so the request
+-- path is exactly `/{version}/{name}:{method}`.
 function M.model(name, fname)
   if type(name) ~= "string" or name == "" then
     error(string.format("bad field 'model' to '%s' (string expected, got %s)",
       fname or "?", name == "" and "empty string" or type(name)), 3)
   end
-  if not M.is_name(name) then
+  if not resource.is_path(name) then
     error(string.format("bad field 'model' to '%s' (invalid model name %q)", fname or "?", name), 3)
   end
   if name:find("/", 1, true) then return name end
@@ -142,7 +132,7 @@ function M.contents(v, fname)
   end
   if t ~= "table" then
     error(string.format("bad field 'contents' to '%s' (string or table expected, got %s)",
-      fname or "?", t == "nil" and "no value" or t), 3)
+      fname or "?", typename(v)), 3)
   end
   if is_content(v) then return { content(v, where) } end
   if is_part(v) or is_file(v) then
@@ -237,6 +227,8 @@ function M.split_config(config, fname)
   if body.systemInstruction ~= nil then
     body.systemInstruction = M.system_instruction(body.systemInstruction)
   end
+  -- Function declarations carry their Lua handlers, which stay here.
+  body.tools = require("gemini.tools").sendable(body.tools)
   local cc = body.cachedContent
   if type(cc) == "string" and not cc:find("/", 1, true) then
     body.cachedContent = "cachedContents/" .. cc
