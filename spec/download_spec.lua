@@ -36,6 +36,19 @@ describe("downloads", function()
     for _, p in ipairs(tmpfiles) do os.remove(p); os.remove(p .. ".part") end
   end)
 
+  -- files:download of `file` to a new path fails with the API's error
+  -- `code` and `message`, leaving nothing at the path.
+  local function assert_fails_clean(file, code, message)
+    local path = tmpfile()
+    local n, err = client.files:download{ file = file, path = path }
+    assert.is_nil(n)
+    assert.equal("api", err.kind)
+    assert.equal(code, err.code)
+    assert.equal(message, err.message)
+    assert.is_nil(mock.read_file(path))
+    assert.is_nil(mock.read_file(path .. ".part"))
+  end
+
   -- The log split into the API's download requests and the signed host's.
   local function split_log()
     local api, signed = {}, {}
@@ -208,14 +221,7 @@ describe("downloads", function()
       m:blob{ id = "abc", size = 10000 }
       m:faults{ { type = "download", cut = 3000 },
                 { type = "status", code = 404, message = "gone", match = ":download" } }
-      local path = tmpfile()
-      local n, err = client.files:download{ file = "abc", path = path }
-      assert.is_nil(n)
-      assert.equal("api", err.kind)
-      assert.equal(404, err.code)
-      assert.equal("gone", err.message)
-      assert.is_nil(mock.read_file(path))
-      assert.is_nil(mock.read_file(path .. ".part"))
+      assert_fails_clean("abc", 404, "gone")
     end)
 
     it("gives up when every attempt is cut (the retry policy's attempts)", function()
@@ -286,13 +292,7 @@ describe("downloads", function()
     end)
 
     it("not an unknown file: the API's error", function()
-      local path = tmpfile()
-      local n, err = client.files:download{ file = "nosuch", path = path }
-      assert.is_nil(n)
-      assert.equal("api", err.kind)
-      assert.equal(404, err.code)
-      assert.equal("File files/nosuch was not found or cannot be downloaded.", err.message)
-      assert.is_nil(mock.read_file(path))
+      assert_fails_clean("nosuch", 404, "File files/nosuch was not found or cannot be downloaded.")
       assert.equal(1, #m:log())
     end)
 

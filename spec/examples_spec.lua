@@ -97,22 +97,21 @@ describe("examples", function()
     end)
   end
 
-  it("image_generation.lua writes a real PNG", function()
-    local _, _, status = run("image_generation.lua", "picture.png")
+  -- Runs an example that writes the file `out`: its bytes and stderr.
+  local function written(name, out)
+    local _, stderr, status = run(name, out)
     assert.equal(0, status)
-    local f = assert(io.open(tmp .. "/picture.png", "rb"))
-    local png = f:read("*a")
-    f:close()
+    return assert(mock.read_file(tmp .. "/" .. out)), stderr
+  end
+
+  it("image_generation.lua writes a real PNG", function()
+    local png = written("image_generation.lua", "picture.png")
     assert.equal("\137PNG\r\n\26\n", png:sub(1, 8))
     assert.equal("IEND", png:sub(-8, -5))
   end)
 
   it("video.lua writes an MP4", function()
-    local _, stderr, status = run("video.lua", "clip.mp4")
-    assert.equal(0, status)
-    local f = assert(io.open(tmp .. "/clip.mp4", "rb"))
-    local mp4 = f:read("*a")
-    f:close()
+    local mp4, stderr = written("video.lua", "clip.mp4")
     assert.equal("ftyp", mp4:sub(5, 8))
     assert.matches("still running after %d+s\n.*done after %d+s\n", stderr)
     assert.matches("downloading: 65536 / 65536 bytes", stderr, 1, true)

@@ -34,20 +34,12 @@ describe_uv("a video on a luv loop", function()
     assert.is_false(uv.loop_alive(), "the loop still has work after the test")
   end)
 
-  local function ticker(ms)
-    uv.update_time()
-    local t = { n = 0, timer = uv.new_timer() }
-    t.timer:start(ms, ms, function() t.n = t.n + 1 end)
-    function t.stop() t.timer:close() end
-    return t
-  end
-
   it("generates, waits and downloads through callbacks, never blocking the loop", function()
     m:faults{ { type = "operation", polls = 3 }, { type = "download", cut = 20000 } }
     local path = os.tmpname()
     tmpfiles[#tmpfiles + 1] = path
     local r = { progress = {} }
-    local tick = ticker(20)
+    local tick = loop.ticker(uv, 20)
     local h = c.models:generate_videos({ model = VEO, prompt = "waves" }, function(err, op)
       r.generated = { err, op }
       c.operations:wait(op, { interval = 0.1, timeout = 10 }, function(err2, done)
