@@ -289,6 +289,9 @@ end
 Reader.__close = Reader.close
 Reader.__gc = Reader.close
 
+--- Opening a download, and a whole file at once.
+-- @section download
+
 --- Starts downloading a file: a reader once the first answer's headers
 -- are in, or nil, `gemini.Error` (the API's error for an unknown file, a
 -- redirect that cannot be followed, a transport failure after the retries).
