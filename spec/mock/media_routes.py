@@ -33,7 +33,8 @@ Operations
 Downloads
     GET {prefix}/{version}/files/<fid>:download?alt=media  (also with the
     media prefix /download/v1beta/...), with the API key as usual
-      -> 302, Location: http://localhost:PORT/signed/<fid>?sig=<token>: a
+      -> 302, Location: http://localhost:PORT/signed/<fid>?sig=<token> (https
+         when the mock serves TLS): a
          signed URL on *another origin* (the client talks to 127.0.0.1:PORT;
          localhost:PORT is the same server under another host name). That
          host needs no key; it records in the request log whether one came
@@ -84,6 +85,7 @@ import base64
 import json
 import random
 import re
+import ssl
 import string
 import threading
 import urllib.parse
@@ -514,16 +516,18 @@ def register(mock):
             return
         ctx.update(completed=True)
 
-    def signed_url(fid, opts, host, origin):
-        """A new signed URL of `fid` on `host`; `origin` is the API host
-        the download began at (the only one credentials may reach)."""
+    def signed_url(ctx, fid, opts, host, origin):
+        """A new signed URL of `fid` on `host` (https when this server
+        speaks TLS); `origin` is the API host the download began at (the
+        only one credentials may reach)."""
         token = _random_id(24)
         with lock:
             tokens[token] = {"fid": fid, "opts": opts, "origin": origin}
         path = "/signed/%s?sig=%s" % (fid, token)
         if opts.get("redirect") == "relative":
             return path
-        return "http://%s%s" % (host, path)
+        scheme = "https" if isinstance(ctx.h.connection, ssl.SSLSocket) else "http"
+        return "%s://%s%s" % (scheme, host, path)
 
     def redirect(ctx, fid, opts):
         port = ctx.h.server.server_address[1]
@@ -531,7 +535,7 @@ def register(mock):
                                     ("same", "relative") else "localhost:%d" % port)
         status = int(opts.get("status", 302))
         url = opts["location"] if "location" in opts else \
-            signed_url(fid, opts, host, ctx.headers.get("host"))
+            signed_url(ctx, fid, opts, host, ctx.headers.get("host"))
         ctx.update(location=url)
         ctx.h.send_bytes(status, b"", "text/html; charset=UTF-8", {"Location": url})
         ctx.update(completed=True)
@@ -579,7 +583,7 @@ def register(mock):
         opts = grant["opts"]
         if opts["hops"] > 1:
             more = dict(opts, hops=opts["hops"] - 1)
-            url = signed_url(grant["fid"], more, headers.get("host"), grant["origin"])
+            url = signed_url(ctx, grant["fid"], more, headers.get("host"), grant["origin"])
             ctx.update(location=url)
             h.send_bytes(int(opts.get("status", 302)), b"", "text/html; charset=UTF-8",
                          {"Location": url})
