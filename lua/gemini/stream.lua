@@ -159,6 +159,42 @@ function Stream:_finish_merge()
   return response.wrap(m, self.is_json)
 end
 
+-- ---- events from a reader ----------------------------------------------------
+
+-- A byte reader of a transport that does not frame events itself (luv,
+-- OpenResty), framed here by `core.sse_framer`: the same `read_events`
+-- and `cut_event` as `gemini.transport.curl`'s reader, which frames in C.
+local Framed = {}
+Framed.__index = Framed
+
+function Framed:read_events(q)
+  while true do
+    local bytes, kind, msg, final = self.reader:read()
+    if not bytes then return nil, kind, msg, final end
+    local n, err = self.framer:feed(bytes, q)
+    if not n then return nil, "stream", err, true end
+    if n > 0 then return n end
+  end
+end
+
+function Framed:cut_event()
+  return self.framer:finish()
+end
+
+function Framed:close()
+  self.reader:close()
+end
+
+-- The events of an opened reader: `read_events(q) -> n | nil, kind, msg,
+-- final` (data of the next events in q[1..n]) and `cut_event()`.
+local function events_of(reader, opts)
+  if reader.frame_events then
+    reader:frame_events(opts)
+    return reader
+  end
+  return setmetatable({ reader = reader, framer = core.sse_framer(opts) }, Framed)
+end
+
 function Stream:_release()
   if self.reader then
     self.reader:close()
@@ -188,8 +224,7 @@ function Stream:_open()
   self.attempts = self.attempts or client:_attempts(self.call)
   local reader, err = client:_open_once(self.attempts:next())
   if not reader then return nil, err end
-  self.reader = reader
-  self.framer = core.sse_framer({ max_event_size = client.max_event_size })
+  self.reader = events_of(reader, { max_event_size = client.max_event_size })
   self.qi, self.qn = 1, 0
   return true
 end
@@ -210,7 +245,7 @@ end
 
 -- The end of the body: a clean end, or an event cut short.
 function Stream:_eof()
-  local pending = self.framer:finish()
+  local pending = self.reader:cut_event()
   if pending and pending:find("%S") then
     local v = json.decode(pending)
     if type(v) == "table" and type(v.error) == "table" then
@@ -244,10 +279,8 @@ function Stream:next()
       local _
       _, err = self:_open()
     else
-      local bytes, kind, msg, final = self.reader:read()
-      if bytes then
-        local n, ferr = self.framer:feed(bytes, self.q)
-        if not n then return self:_fail(self.client:error("stream", ferr)) end
+      local n, kind, msg, final = self.reader:read_events(self.q)
+      if n then
         self.qi, self.qn = 1, n
       elseif kind then
         err = self.client:transport_error(kind, msg, final)

@@ -66,6 +66,37 @@ function Reader:read()
   end
 end
 
+--- Frames the rest of the body as Server-Sent Events inside the request,
+-- as it arrives (the rules of `core.sse_framer`, in C): no body string is
+-- made. `opts` is core.sse_framer's `{max_event_size=}`. From now on
+-- `read_events` and `cut_event` replace `read`. Readers of other
+-- transports have no such method (gemini.stream frames their bytes).
+function Reader:frame_events(opts)
+  self.req:frame_sse(opts)
+end
+
+--- The data of the next events: stored in `q[1..n]`, returns n (> 0); nil
+-- at the end; nil, kind, message, final on failure (kind "stream" when an
+-- event passed max_event_size).
+function Reader:read_events(q)
+  local req = self.req
+  while true do
+    local n = req:take_events(q)
+    if n > 0 then return n end
+    if req:is_done() then
+      local kind, msg, final = req:error()
+      if kind then return nil, kind, msg, final end
+      return nil
+    end
+    req:await("data")
+  end
+end
+
+--- After the end: the data of a last event the body cut off, or nil.
+function Reader:cut_event()
+  return self.req:finish_sse()
+end
+
 --- Ends the transfer at once; the connection is closed, not reused.
 function Reader:close()
   self.req:close()
