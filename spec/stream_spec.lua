@@ -201,4 +201,28 @@ describe("generate_content_stream", function()
     assert.equal("f", r.function_calls[1].name)
     assert.equal(9, r.usageMetadata.totalTokenCount)
   end)
+
+  it("keeps a long answer's text out of the Lua heap until the end, then joins it", function()
+    local piece = ("0123456789abcdef"):rep(128)     -- 2 KB
+    local chunks = {}
+    for i = 1, 1000 do
+      chunks[i] = { candidates = { { content = { role = "model", parts = { { text = piece } } } } } }
+    end
+    m:script{ { chunks = chunks, delay = 0 } }
+    local s = client.models:generate_content_stream{ model = MODEL, contents = "x" }
+    collectgarbage()
+    local base, grew, n = collectgarbage("count"), 0, 0
+    for _ in s do
+      n = n + 1
+      if n % 100 == 0 then
+        collectgarbage()
+        grew = math.max(grew, collectgarbage("count") - base)
+      end
+    end
+    assert.equal(1000, n)
+    assert.equal(piece:rep(1000), s.response.text)
+    -- 2 MB of text were merged; the live Lua heap held the events waiting
+    -- to be handed over (up to 256 KB), never the text.
+    assert.is_true(grew < 500, ("the Lua heap grew by %.0f KB"):format(grew))
+  end)
 end)

@@ -7,6 +7,7 @@
  *   json.c    request encoder (Lua table -> JSON, key rules of API.md)
  *   json_decode.c  response decoder (JSON -> Lua, integers and markers kept)
  *   base64.c  base64 encode/decode for inline data
+ *   text.c    text builder (a streamed answer's text, joined once)
  */
 #ifndef GEMINI_CORE_H
 #define GEMINI_CORE_H
@@ -18,6 +19,7 @@ void gemini_open_sse(lua_State *L);
 void gemini_open_json(lua_State *L);
 void gemini_open_json_decode(lua_State *L);   /* after gemini_open_json */
 void gemini_open_base64(lua_State *L);
+void gemini_open_text(lua_State *L);          /* after gemini_open_json (gm_buf) */
 
 /* A growable byte buffer that lives in a userdata of metatable GM_BUF_MT
  * (registered by gemini_open_json), whose __gc frees the bytes: a raise

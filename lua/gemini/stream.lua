@@ -41,25 +41,6 @@ local function text_only(p)
   return true
 end
 
--- Text pieces are folded into one block every FOLD pieces, so a long stream
--- keeps its text, not one small string (and its overhead) per chunk.
-local FOLD = 256
-
-local function add_piece(self, part, text)
-  local pl = self.pieces[part]
-  local n = #pl + 1
-  pl[n] = text
-  if n >= FOLD then
-    local blocks = self.blocks[part]
-    if not blocks then
-      blocks = {}
-      self.blocks[part] = blocks
-    end
-    blocks[#blocks + 1] = table.concat(pl)
-    self.pieces[part] = {}
-  end
-end
-
 -- The merged candidate for candidate `c`, the i-th of its chunk. Candidates
 -- are told apart by `index` (i - 1 when absent, as the API omits a zero)
 -- and kept as a dense list ordered by it: index 0 may never come, and
@@ -79,22 +60,25 @@ local function merged_candidate(self, c, i)
   return mc
 end
 
--- Appends the parts of one chunk's content to the merged parts.
-local function merge_parts(self, parts, cparts)
-  local pieces = self.pieces
+-- Appends the parts of one chunk's content to the merged parts. `texts`
+-- maps each merged text part to the builder of its text (core.text_builder):
+-- a long answer's text is kept as bytes in C, not as a Lua string per
+-- chunk, and joined once at the end.
+local function merge_parts(texts, parts, cparts)
   local j, p = 1, cparts[1]
   while p ~= nil do
     local last = parts[#parts]
-    if last and pieces[last] and text_only(p)
+    local b = last and texts[last]
+    if b and text_only(p)
       and (last.thought == true) == (p.thought == true)
       and not (p.thoughtSignature and last.thoughtSignature) then
-      add_piece(self, last, p.text)
-      last.thoughtSignature = last.thoughtSignature or p.thoughtSignature
+      b:add(p.text)
+      if p.thoughtSignature then last.thoughtSignature = p.thoughtSignature end
     elseif type(p) == "table" then
       local np = {}
       for k, v in next, p do np[k] = v end
       parts[#parts + 1] = np
-      if text_only(np) then pieces[np] = { np.text } end
+      if text_only(np) then texts[np] = core.text_builder(np.text) end
     else
       parts[#parts + 1] = p                   -- not a part: kept as sent
     end
@@ -103,10 +87,10 @@ local function merge_parts(self, parts, cparts)
   end
 end
 
--- Adds a chunk to the merged response: text joined (through piece lists,
--- so a long stream is not quadratic), other parts appended in order, the
--- last finishReason, usageMetadata and other fields kept. Runs once per
--- chunk, hence plain loops (chunks are decoded JSON: no holes, no
+-- Adds a chunk to the merged response: text joined (through a builder per
+-- text part, so a long stream is not quadratic), other parts appended in
+-- order, the last finishReason, usageMetadata and other fields kept. Runs
+-- once per chunk, hence plain loops (chunks are decoded JSON: no holes, no
 -- metamethods below the top). Any JSON shape is taken without a raise: a
 -- candidate that is not an object has nothing to merge and is skipped,
 -- a part that is not one is kept as it came.
@@ -114,7 +98,7 @@ function Stream:_merge(chunk)
   local m = self.merged
   if not m then
     m = { candidates = {} }
-    self.merged, self.pieces, self.blocks = m, {}, {}
+    self.merged, self.texts = m, {}
     self.by_index, self.index_keys = {}, {}
   end
   for k, v in next, chunk do
@@ -122,10 +106,14 @@ function Stream:_merge(chunk)
   end
   local cands = chunk.candidates
   if type(cands) ~= "table" then return end
+  local by_index = self.by_index
   for i = 1, #cands do
     local c = cands[i]
     if type(c) == "table" then
-      local mc = merged_candidate(self, c, i)
+      -- The usual case first: an index already seen (a key that cannot be
+      -- one, such as NaN or a string, reads nil and takes the long way).
+      local index = c.index
+      local mc = by_index[index == nil and i - 1 or index] or merged_candidate(self, c, i)
       for k, v in next, c do
         if k ~= "content" then mc[k] = v end
       end
@@ -136,7 +124,8 @@ function Stream:_merge(chunk)
           mcontent = { role = content.role or "model", parts = {} }
           mc.content = mcontent
         end
-        if type(content.parts) == "table" then merge_parts(self, mcontent.parts, content.parts) end
+        local cparts = content.parts
+        if type(cparts) == "table" then merge_parts(self.texts, mcontent.parts, cparts) end
       end
     end
   end
@@ -144,17 +133,10 @@ end
 
 function Stream:_finish_merge()
   local m = self.merged or { candidates = {} }
-  local blocks = self.blocks
-  for part, pl in pairs(self.pieces or {}) do
-    local bl = blocks[part]
-    if bl then
-      bl[#bl + 1] = table.concat(pl)
-      part.text = table.concat(bl)
-    else
-      part.text = table.concat(pl)
-    end
+  for part, b in pairs(self.texts or {}) do
+    part.text = b:result()
   end
-  self.pieces, self.blocks, self.by_index, self.index_keys = nil, nil, nil, nil
+  self.texts, self.by_index, self.index_keys = nil, nil, nil
   if #m.candidates == 0 then m.candidates = nil end
   return response.wrap(m, self.is_json)
 end
