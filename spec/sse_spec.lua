@@ -388,7 +388,7 @@ end)
 -- A streamed request of gemini.core that frames its body in C as it
 -- arrives (req:frame_sse), through the real HTTP stack: the same rules as
 -- core.sse_framer (one implementation), whatever the server's chunking.
-describe("a request framed as SSE (req:frame_sse)", function()
+describe("streamed requests (req:frame_sse, flow control)", function()
   local mock = require("support.mock")
   local KEY = "sse-request-key-5e1b"
   local m
@@ -403,14 +403,16 @@ describe("a request framed as SSE (req:frame_sse)", function()
     m:reset()
   end)
 
-  -- Starts a stream call whose body is `pieces`, each its own HTTP chunk.
-  local function open(pieces)
-    m:script{ { chunks = pieces, delay = 0 } }
+  -- Starts a stream call whose body is `pieces`, each its own HTTP chunk
+  -- (none: the mock's answer, or its fault).
+  local function open(pieces, streamed)
+    if pieces then m:script{ { chunks = pieces, delay = 0 } } end
     local req = core.session():request{
       method = "POST",
       url = m.url .. "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
       headers = { "x-goog-api-key: " .. KEY, "Content-Type: application/json" },
       body = '{"contents":[{"parts":[{"text":"x"}]}]}',
+      streamed = streamed,
     }
     assert.is_true(req:await("headers", 5000))
     assert.equal(200, req:status())
@@ -489,5 +491,28 @@ describe("a request framed as SSE (req:frame_sse)", function()
     local plain = open({ "data: x\n\n" })
     assert.has_error(function() plain:finish_sse() end, "the request is not framed (frame_sse)")
     plain:close()
+  end)
+
+  it("stops reading a streamed body while 256 KB wait untaken, from the first byte", function()
+    m:faults{ { type = "big", bytes = 2000000 } }
+    local req = open(nil, true)
+    for _ = 1, 10 do req:await("done", 30) end      -- libcurl runs; nothing is taken
+    local _, received = req:progress()
+    assert.is_false(req:is_done())
+    assert.is_true(received < 300 * 1024, ("%.0f bytes were read ahead"):format(received))
+    local got = 0
+    while true do
+      local piece = req:take()
+      if piece then
+        got = got + #piece
+      elseif req:is_done() then
+        break
+      else
+        req:await("data", 5000)
+      end
+    end
+    assert.is_nil(req:error())
+    assert.is_true(got > 2000000)
+    req:close()
   end)
 end)

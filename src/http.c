@@ -19,7 +19,7 @@
  *                              body_file=, body_offset=, body_length=,
  *                              timeout=, connect_timeout=, stall_timeout=,
  *                              proxy=, ca_file=, verify=, max_body=,
- *                              fresh_connect= }
+ *                              fresh_connect=, streamed= }
  *   req:await("headers"|"data"|"done" [, timeout_ms]) -> ready (boolean)
  *   req:status(), req:headers(), req:take(), req:error(), req:is_done(),
  *   req:progress(), req:close(), req:id(), req:check_stall()
@@ -566,6 +566,12 @@ static int l_session_request(lua_State *L)
     ca_file = opt_string(L, 2, "ca_file", NULL);
     lua_getfield(L, 2, "verify");
     verify = lua_isnil(L, -1) || lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    /* A body read piece by piece is under flow control from its first
+     * byte: one curl_multi_perform waiting for the headers may read on
+     * into the body. (Else it starts with the first take.) */
+    lua_getfield(L, 2, "streamed");
+    r->streamed = lua_toboolean(L, -1);
     lua_pop(L, 1);
     lua_getfield(L, 2, "fresh_connect");
     if (lua_toboolean(L, -1)) {

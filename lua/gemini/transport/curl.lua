@@ -10,7 +10,11 @@
 --   spec = { method, url, headers = {"Name: value", ...}, body = string,
 --            body_file =, body_offset =, body_length =,
 --            timeout =, connect_timeout =, stall_timeout =,
---            proxy =, ca_file =, verify =, max_body =, fresh_connect = }
+--            proxy =, ca_file =, verify =, max_body =, fresh_connect =,
+--            streamed = }
+--
+-- `streamed = true` (set by `open`): the body is read piece by piece, so
+-- libcurl is paused while 256 KB wait untaken, from the first byte on.
 --
 -- `fresh_connect = true`: the request gets a connection of its own, closed
 -- after it (CURLOPT_FRESH_CONNECT + CURLOPT_FORBID_REUSE). libcurl re-sends
@@ -105,6 +109,7 @@ end
 --- Starts a request and waits for its headers: a reader with `status` and
 -- `headers`, or nil, kind, message, final.
 function Transport:open(spec)
+  spec.streamed = true
   local req = self.session:request(spec)
   req:await("headers")
   local status = req:status()
