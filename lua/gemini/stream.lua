@@ -31,11 +31,12 @@ function M.new(client, call, is_json, on_done)
   }, Stream)
 end
 
--- Text parts that differ only in their text merge into one part.
+-- Text parts that differ only in their text merge into one part. (Parts
+-- are decoded JSON: no __pairs, hence `next`.)
 local TEXT_PART_KEYS = { text = true, thought = true, thoughtSignature = true }
 local function text_only(p)
   if type(p) ~= "table" or type(p.text) ~= "string" then return false end
-  for k in pairs(p) do
+  for k in next, p do
     if not TEXT_PART_KEYS[k] then return false end
   end
   return true
@@ -69,7 +70,10 @@ local function merge_parts(texts, parts, cparts)
   while p ~= nil do
     local last = parts[#parts]
     local b = last and texts[last]
-    if b and text_only(p)
+    if b and type(p) == "table" and next(p, next(p)) == nil and type(p.text) == "string"
+      and last.thought ~= true then
+      b:add(p.text)                           -- the usual chunk: `{text = ...}` alone
+    elseif b and text_only(p)
       and (last.thought == true) == (p.thought == true)
       and not (p.thoughtSignature and last.thoughtSignature) then
       b:add(p.text)
