@@ -84,6 +84,36 @@ describe("generate_content_stream", function()
     assert.is_true(m:wait_for(function(log) return log[1] and log[1].disconnected end, 3))
   end)
 
+  it("closes the transfer when the stream is collected, whoever else holds its reader", function()
+    -- A transport that keeps the readers it opened (as one that closes them
+    -- all at the end would): only the stream's own collection can close
+    -- this one. Lua 5.1 and LuaJIT run no __gc of a table.
+    local curl = require("gemini.transport.curl").new()
+    local kept = {}
+    local transport = {
+      request = function(_, spec) return curl:request(spec) end,
+      open = function(_, spec)
+        local reader, kind, msg, final = curl:open(spec)
+        kept[#kept + 1] = reader
+        return reader, kind, msg, final
+      end,
+      sleep = function(_, seconds) curl:sleep(seconds) end,
+      close = function() curl:close() end,
+    }
+    local c = gemini.Client{ api_key = KEY, base_url = m.url, retry = false, transport = transport }
+    m:faults{ { type = "slow_stream", delay = 0.1, events = 50 } }
+    do
+      local s = c.models:generate_content_stream{ model = MODEL, contents = "x" }
+      assert.truthy(s:next())
+    end
+    collectgarbage()
+    collectgarbage()
+    assert.is_true(m:wait_for(function(log) return log[1] and log[1].disconnected end, 3))
+    assert.is_true(m:last().events_sent < 50)
+    assert.equal(1, #kept)
+    c:close()
+  end)
+
   it("reads LF-only separators and thousands of events", function()
     m:faults{ { type = "lf" } }
     local s = client.models:generate_content_stream{ model = MODEL, contents = "lf please" }

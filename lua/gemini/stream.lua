@@ -25,10 +25,20 @@ Stream.__index = Stream
 -- @tparam[opt] function on_done called with (response) when the stream ends well
 function M.new(client, call, is_json, on_done)
   call.stream = true
-  return setmetatable({
+  local self = setmetatable({
     client = client, call = call, is_json = is_json, on_done = on_done,
     q = {}, qi = 1, qn = 0, delivered = 0,
   }, Stream)
+  -- Lua 5.1 and LuaJIT run no __gc of a table: a userdata held by the
+  -- stream alone closes it when both are collected (newproxy exists there
+  -- only). A finalizer must not raise (LuaJIT passes the error on to
+  -- whatever ran the collector), hence the pcall.
+  if newproxy then
+    local sentinel = newproxy(true)
+    getmetatable(sentinel).__gc = function() pcall(Stream.close, self) end
+    self.gc_sentinel = sentinel
+  end
+  return self
 end
 
 -- Text parts that differ only in their text merge into one part. (Parts
