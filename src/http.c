@@ -344,11 +344,12 @@ static const char *opt_string(lua_State *L, int t, const char *k, size_t *len)
     return v;
 }
 
-/* Collects messages of finished transfers into their request objects. */
-static void collect_done(session *s)
+/* Collects messages of finished transfers into their request objects;
+ * returns how many finished. */
+static int collect_done(session *s)
 {
     CURLMsg *msg;
-    int left;
+    int left, n = 0;
     while ((msg = curl_multi_info_read(s->multi, &left)) != NULL) {
         request *r = NULL;
         if (msg->msg != CURLMSG_DONE)
@@ -363,7 +364,9 @@ static void collect_done(session *s)
         if (r->result == CURLE_OK)
             r->headers_done = 1;
         note_progress(r);
+        n++;
     }
+    return n;
 }
 
 static void request_detach(request *r)
@@ -629,23 +632,26 @@ static int l_session_request(lua_State *L)
     return 1;
 }
 
-/* Runs whatever transfers are ready, without waiting. */
-static int session_perform(session *s)
+/* Runs whatever transfers are ready, without waiting; *finished gets
+ * how many ended. Returns how many still run. */
+static int session_perform(session *s, int *finished)
 {
     int running = 0;
     curl_multi_perform(s->multi, &running);
-    collect_done(s);
+    *finished = collect_done(s);
     return running;
 }
 
-/* One round of work: run what is ready, wait up to timeout_ms for sockets,
- * run again. */
+/* One round of work: run what is ready and, unless that ended a transfer
+ * (its owner has work to do now: hand over the answer, start the next
+ * call), wait up to timeout_ms for sockets and run again. */
 static int session_step(session *s, int timeout_ms)
 {
-    int running = session_perform(s);
-    if (running > 0 && timeout_ms > 0) {
+    int finished;
+    int running = session_perform(s, &finished);
+    if (running > 0 && timeout_ms > 0 && finished == 0) {
         curl_multi_poll(s->multi, NULL, 0, timeout_ms, NULL);
-        running = session_perform(s);
+        running = session_perform(s, &finished);
     }
     return running;
 }
@@ -927,8 +933,8 @@ static int l_request_await(lua_State *L)
         strcpy(r->errbuf, "session closed");
     }
     while (!ready(r, what)) {
-        int wait = 1000;
-        session_perform(r->sess);
+        int wait = 1000, finished;
+        session_perform(r->sess, &finished);
         if (ready(r, what) || check_stall(r))
             break;
         if (r->stall_ms > 0) {
