@@ -48,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -596,6 +597,14 @@ static int l_session_request(lua_State *L)
     curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(r->easy, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(r->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    /* Over TLS the server may offer HTTP/2: a transfer started while the
+     * session's connection is still being set up waits to learn whether it
+     * can share it, rather than opening its own (50 calls at once would
+     * otherwise pay 50 handshakes and keep 50 connections). Plain http://
+     * is HTTP/1.1 here, where waiting would only delay the first calls
+     * until the first answer. */
+    if (strncasecmp(url, "https://", 8) == 0)
+        curl_easy_setopt(r->easy, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
