@@ -12,6 +12,9 @@ describe("text_builder", function()
     b:add("again")
     assert.equal("again", b:result())
     assert.equal("", core.text_builder():result())
+    local empty = core.text_builder("")     -- nothing to copy into no block yet
+    empty:add("")
+    assert.equal("", empty:result())
   end)
 
   it("takes strings only", function()

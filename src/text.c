@@ -20,6 +20,8 @@ static void add(lua_State *L, gm_buf *b, int i)
 {
     size_t n;
     const char *s = luaL_checklstring(L, i, &n);
+    if (n == 0)
+        return;             /* the block may not exist yet: no memcpy to NULL */
     if (b->cap - b->len < n)
         gm_buf_grow(L, b, n);
     memcpy(b->buf + b->len, s, n);
