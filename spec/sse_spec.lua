@@ -424,11 +424,11 @@ describe("streamed requests (req:frame_sse, flow control)", function()
     local events, q = {}, {}
     while true do
       local n = req:take_events(q)
-      for i = 1, n do
+      for i = 1, n or 0 do
         events[#events + 1] = q[i]
         q[i] = nil
       end
-      if n == 0 then
+      if not n then
         if req:is_done() then return events, req:error() end
         req:await("data", 5000)
       end

@@ -26,7 +26,7 @@
  *
  *   -- a Server-Sent-Events body, framed in C as it arrives (blocking mode):
  *   req:frame_sse{ max_event_size=, lenient= }  -- from now on, instead of take:
- *   req:take_events(queue) -> n      -- event data in queue[1..n] (n may be 0)
+ *   req:take_events(queue) -> n      -- event data in queue[1..n] (nil: none yet)
  *   req:finish_sse() -> data | nil   -- at the end: an event the body cut off
  *
  *   -- event-loop mode (no sess:step / req:await on such a session):
@@ -1075,8 +1075,9 @@ static int l_request_frame_sse(lua_State *L)
     return 0;
 }
 
-/* Appends the data of the events framed so far to the table at index 2,
- * from [1] on; returns how many (0 when none is complete yet). */
+/* Stores the data of the events framed so far in the table at index 2,
+ * from [1] on; returns how many (nothing when none is complete yet, as
+ * take does). */
 static int l_request_take_events(lua_State *L)
 {
     request *r = check_request(L, 1);
@@ -1095,6 +1096,8 @@ static int l_request_take_events(lua_State *L)
     }
     r->events.len = 0;
     resume(r);
+    if (n == 0)
+        return 0;
     lua_pushinteger(L, n);
     return 1;
 }

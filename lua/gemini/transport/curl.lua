@@ -55,12 +55,12 @@ end
 local Reader = {}
 Reader.__index = Reader
 
---- Next piece of the body: a string, nil at the end, or nil, kind, message.
-function Reader:read()
-  local req = self.req
+-- What `take(req, arg)` hands over next (nil while nothing waits), waiting
+-- for the transfer; nil at its end; nil, kind, message, final on failure.
+local function next_of(req, take, arg)
   while true do
-    local data = req:take()
-    if data then return data end
+    local got = take(req, arg)
+    if got then return got end
     if req:is_done() then
       local kind, msg, final = req:error()
       if kind then return nil, kind, msg, final end
@@ -68,6 +68,11 @@ function Reader:read()
     end
     req:await("data")
   end
+end
+
+--- Next piece of the body: a string, nil at the end, or nil, kind, message.
+function Reader:read()
+  return next_of(self.req, self.req.take)
 end
 
 --- Frames the rest of the body as Server-Sent Events inside the request,
@@ -83,17 +88,7 @@ end
 -- at the end; nil, kind, message, final on failure (kind "stream" when an
 -- event passed max_event_size).
 function Reader:read_events(q)
-  local req = self.req
-  while true do
-    local n = req:take_events(q)
-    if n > 0 then return n end
-    if req:is_done() then
-      local kind, msg, final = req:error()
-      if kind then return nil, kind, msg, final end
-      return nil
-    end
-    req:await("data")
-  end
+  return next_of(self.req, self.req.take_events, q)
 end
 
 --- After the end: the data of a last event the body cut off, or nil.
