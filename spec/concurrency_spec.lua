@@ -7,14 +7,7 @@ local mock = require("support.mock")
 
 local KEY = "concurrency-key-2b7e"
 local MODEL = "gemini-2.5-flash"
-local q = mock.shell_quote
-
-local function sh(cmd)
-  local p = assert(io.popen(cmd, "r"))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
+local q, sh = mock.shell_quote, mock.command_output
 
 describe("sess:step", function()
   local m
@@ -101,7 +94,7 @@ describe_h2("concurrent calls over TLS + HTTP/2", function()
   setup(function()
     prefix = sh("mktemp -d"):gsub("%s+$", "")
     os.execute("mkdir -p " .. q(prefix .. "/logs") .. " " .. q(prefix .. "/conf") .. " " .. q(prefix .. "/tmp"))
-    assert(os.execute((mock.child_env or "") .. "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256"
+    assert(os.execute(mock.child_env .. "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256"
       .. " -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1"
       .. " -keyout " .. q(prefix .. "/conf/key.pem") .. " -out " .. q(prefix .. "/conf/cert.pem")
       .. " >/dev/null 2>&1"))
@@ -109,7 +102,7 @@ describe_h2("concurrent calls over TLS + HTTP/2", function()
       .. " print(s.getsockname()[1])'"))
     local root = sh("id -u"):gsub("%s+$", "") == "0"
     mock.write_file(prefix .. "/conf/nginx.conf", string.format(CONF, root and "user root;" or "", port, ANSWER))
-    local out = sh((mock.child_env or "") .. q(NGINX) .. " -p " .. q(prefix) .. " -c conf/nginx.conf 2>&1")
+    local out = sh(q(NGINX) .. " -p " .. q(prefix) .. " -c conf/nginx.conf 2>&1")
     local ok = false
     for _ = 1, 100 do
       if mock.read_file(prefix .. "/logs/nginx.pid") then

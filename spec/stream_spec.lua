@@ -73,15 +73,21 @@ describe("generate_content_stream", function()
     assert.is_true(m:wait_for(function(log) return log[1] and log[1].disconnected end, 3))
   end)
 
-  it("closes the connection when the stream is collected", function()
+  -- Opens a slow stream on client `c`, takes a chunk, drops the stream and
+  -- collects: true when the mock then sees the connection closed.
+  local function closed_when_dropped(c)
     m:faults{ { type = "slow_stream", delay = 0.1, events = 50 } }
     do
-      local s = client.models:generate_content_stream{ model = MODEL, contents = "x" }
+      local s = c.models:generate_content_stream{ model = MODEL, contents = "x" }
       assert.truthy(s:next())
     end
     collectgarbage()
     collectgarbage()
-    assert.is_true(m:wait_for(function(log) return log[1] and log[1].disconnected end, 3))
+    return m:wait_for(function(log) return log[1] and log[1].disconnected end, 3)
+  end
+
+  it("closes the connection when the stream is collected", function()
+    assert.is_true(closed_when_dropped(client))
   end)
 
   it("closes the transfer when the stream is collected, whoever else holds its reader", function()
@@ -101,14 +107,7 @@ describe("generate_content_stream", function()
       close = function() curl:close() end,
     }
     local c = gemini.Client{ api_key = KEY, base_url = m.url, retry = false, transport = transport }
-    m:faults{ { type = "slow_stream", delay = 0.1, events = 50 } }
-    do
-      local s = c.models:generate_content_stream{ model = MODEL, contents = "x" }
-      assert.truthy(s:next())
-    end
-    collectgarbage()
-    collectgarbage()
-    assert.is_true(m:wait_for(function(log) return log[1] and log[1].disconnected end, 3))
+    assert.is_true(closed_when_dropped(c))
     assert.is_true(m:last().events_sent < 50)
     assert.equal(1, #kept)
     c:close()

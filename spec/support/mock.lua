@@ -85,6 +85,8 @@ local function popen_read(cmd)
   p:close()
   return out
 end
+--- The output of a shell command (run without the sanitizer preload).
+M.command_output = popen_read
 
 function M.sleep(seconds)
   os.execute("sleep " .. string.format("%.3f", seconds))
