@@ -60,8 +60,9 @@ end)
 
 -- nginx (any build with http_v2 and ssl) answering over TLS + HTTP/2 and
 -- logging each request's connection number.
-local NGINX = sh("command -v nginx 2>/dev/null || ls /usr/sbin/nginx 2>/dev/null"):match("[^\n]+")
-local OPENSSL = sh("command -v openssl 2>/dev/null") ~= ""
+-- (sh -c: `command` is a shell builtin, and command_output may put `env` first)
+local NGINX = sh("sh -c 'command -v nginx || ls /usr/sbin/nginx' 2>/dev/null"):match("[^\n]+")
+local OPENSSL = sh("sh -c 'command -v openssl' 2>/dev/null") ~= ""
 local describe_h2 = (NGINX and OPENSSL) and describe or pending
 
 local ANSWER = '{"candidates":[{"content":{"role":"model","parts":[{"text":"over h2"}]},'
