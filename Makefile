@@ -32,7 +32,7 @@ CFLAGS     ?= -O2 -g
 ALL_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) $(LUA_CFLAGS) $(CURL_CFLAGS)
 LDFLAGS_SO = -shared $(LDFLAGS)
 
-SRCS  = src/core.c src/compat.c src/buf.c src/http.c src/sse.c src/json.c src/json_decode.c src/base64.c
+SRCS  = src/core.c src/compat.c src/buf.c src/http.c src/sse.c src/json.c src/json_decode.c src/base64.c src/text.c
 HDRS  = $(wildcard src/*.h)
 BUILD ?= build/$(LUA)
 OBJS  = $(SRCS:src/%.c=$(BUILD)/obj/%.o)
