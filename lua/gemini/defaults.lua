@@ -23,7 +23,7 @@ return {
   max_response_size = 256 * MiB,
   max_event_size = 16 * MiB,
 
-  --- The retry policy of a client without a `retry` option (see gemini.retry).
+  -- The retry policy of a client without a `retry` option (see gemini.retry).
   retry = {
     attempts = 5, initial_delay = 1, max_delay = 60, exp_base = 2, jitter = 1,
     http_status_codes = { 408, 429, 500, 502, 503, 504 },
