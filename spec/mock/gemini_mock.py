@@ -1997,6 +1997,8 @@ class Server(http.server.ThreadingHTTPServer):
 # Files (resumable upload) and cachedContents live in their own module.
 import files_routes  # noqa: E402
 files_routes.register(sys.modules[__name__])
+import file_search_routes  # noqa: E402  (file search stores: after files, whose uploads it shares)
+file_search_routes.register(sys.modules[__name__])
 
 
 def main(argv=None):
