@@ -55,7 +55,9 @@ Fault (POST /_mock/faults), taken by the next upload start or importFile:
                    answer, in importFile's answer); fail (a message): it ends
                    with that error; bare_ids (false): the done response names
                    parent and document by their bare ids, as one live
-                   importFile answer did ([reported], wire-format-2 15.3).
+                   importFile answer did ([reported], wire-format-2 15.3);
+                   answer (a JSON value): the finished upload answers with
+                   it instead of the operation (a server that lies).
 
 generateContent / streamGenerateContent with a tool {"fileSearch": {...}}
 (or "file_search"; fields fileSearchStoreNames (required, existing stores),
@@ -445,6 +447,8 @@ def register(mock):
                               plan["fault"], {"mimeType": sess["mime"],
                                               "sizeBytes": str(sess["size"])})
             plan["doc"] = op["_doc"]
+            if "answer" in (plan["fault"] or {}):
+                return lambda: plan["fault"]["answer"]
             return lambda: op_view(op)
         uploads["open"](ctx, size, mime, finish=finish, fss=plan)
 
