@@ -112,10 +112,10 @@ class State:
         self.clear()
 
     def clear(self):
-        self.stores = {}
-        self.operations = {}
-        self.uploads = {}
-        self.n = 0
+        with self.lock:
+            self.stores = {}
+            self.operations = {}
+            self.n = 0
 
     def new_id(self, display_name):
         """A store or document id: a slug of the display name, "-", a
@@ -256,27 +256,16 @@ def register(mock):
     uploads = mock.UPLOADS
     mock.FAULT_TYPES["fss_operation"] = "fss"     # taken by the handlers below
 
-    orig_reset = mock.State.reset
-
-    def reset(self):
-        orig_reset(self)
-        with FS.lock:
-            FS.clear()
-    mock.State.reset = reset
+    mock.RESET_HOOKS.append(FS.clear)
 
     def done(ctx, status, body):
         ctx.send_json(status, body)
         ctx.update(completed=True)
 
-    def send_page(ctx, key, items, limits):
+    def list_page(ctx, key, items, limits):
         pa = mock._page_args(ctx, *limits)
-        if pa is None:
-            return
-        size, offset = pa
-        body = {key: items[offset:offset + size]} if items[offset:offset + size] else {}
-        if offset + size < len(items):
-            body["nextPageToken"] = "mockpage-%d" % (offset + size)
-        done(ctx, 200, body)
+        if pa is not None:
+            files_routes.send_page(ctx, key, items, pa[1], pa[0])
 
     def forced(ctx):
         return str(ctx.query.get("force", "")).lower() == "true"   # Python sends True (16.11)
@@ -324,7 +313,7 @@ def register(mock):
     def stores_list(ctx):
         with FS.lock:
             items = [store_view(s) for s in FS.stores.values()]
-        send_page(ctx, "fileSearchStores", items, STORE_PAGE)
+        list_page(ctx, "fileSearchStores", items, STORE_PAGE)
 
     @route("GET", r"fileSearchStores/(?P<store>[^/:]+)")
     def stores_get(ctx):
@@ -334,17 +323,21 @@ def register(mock):
                 view = store_view(s)
             done(ctx, 200, view)
 
+    def delete(ctx, table, key, what, non_empty):
+        """DELETE of a store or a document: {}, or when it is not empty and
+        force is not set, the API's refusal (python-genai#1774)."""
+        if non_empty and not forced(ctx):
+            ctx.send_error(400, "Cannot delete non-empty " + what, "FAILED_PRECONDITION")
+            return
+        with FS.lock:
+            table.pop(key, None)
+        done(ctx, 200, {})
+
     @route("DELETE", r"fileSearchStores/(?P<store>[^/:]+)")
     def stores_delete(ctx):
         s = store_or_404(ctx)
-        if s is None:
-            return
-        if s["_docs"] and not forced(ctx):
-            ctx.send_error(400, "Cannot delete non-empty FileSearchStore", "FAILED_PRECONDITION")
-            return
-        with FS.lock:
-            FS.stores.pop(ctx.params["store"], None)
-        done(ctx, 200, {})
+        if s is not None:
+            delete(ctx, FS.stores, ctx.params["store"], "FileSearchStore", bool(s["_docs"]))
 
     # -- documents and their operations ------------------------------------------
 
@@ -509,7 +502,7 @@ def register(mock):
         if store is not None:
             with FS.lock:
                 items = [public(d) for d in store["_docs"].values()]
-            send_page(ctx, "documents", items, DOCUMENT_PAGE)
+            list_page(ctx, "documents", items, DOCUMENT_PAGE)
 
     @route("GET", r"fileSearchStores/(?P<store>[^/:]+)/documents/(?P<doc>[^/:]+)")
     def documents_get(ctx):
@@ -524,14 +517,8 @@ def register(mock):
     def documents_delete(ctx):
         store = store_or_404(ctx)
         d = document_or_404(ctx, store) if store is not None else None
-        if d is None:
-            return
-        if d["state"] == "STATE_ACTIVE" and not forced(ctx):
-            ctx.send_error(400, "Cannot delete non-empty Document", "FAILED_PRECONDITION")
-            return
-        with FS.lock:
-            store["_docs"].pop(ctx.params["doc"], None)
-        done(ctx, 200, {})
+        if d is not None:   # an ACTIVE document holds chunks
+            delete(ctx, store["_docs"], ctx.params["doc"], "Document", d["state"] == "STATE_ACTIVE")
 
     # -- the fileSearch tool -------------------------------------------------------
 
@@ -578,9 +565,7 @@ def register(mock):
             return fn(ctx)
         return wrapped
 
-    for i, (m, rx, kind, fn) in enumerate(mock.ROUTES):
-        if kind in ("generate", "stream"):
-            mock.ROUTES[i] = (m, rx, kind, checked(fn))
+    mock.wrap_routes(("generate", "stream"), checked)
 
     def retrieved(fs):
         """The chunks a fileSearch tool retrieves: [(store name, document)]."""

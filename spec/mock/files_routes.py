@@ -7,9 +7,10 @@ uploads of file_search_routes.py, whose final answer is an operation. Everything
 apart from that hook (and one line of State.take_fault that lets a fault
 type have a scope of its own, such as "upload"); `register` adds routes
 through the module's `route` decorator, fault types to its FAULT_TYPES, and
-wraps four things: Handler.read_body (upload chunks are streamed, never held
-in memory), Handler.check_auth (a session URL is its own credential),
-State.reset (also clears the stores below) and the generate routes (a
+wraps three things: Handler.read_body (upload chunks are streamed, never held
+in memory), Handler.check_auth (a session URL is its own credential) and the
+generate routes
+(mock.wrap_routes: a
 `cachedContent` of this mock's own form must name an existing cache).
 
 Upload protocol (Google's "X-Goog-Upload" resumable protocol, see
@@ -139,10 +140,11 @@ class Store:
         self.clear()
 
     def clear(self):
-        self.sessions = {}
-        self.files = {}      # id -> File dict (+ private "_" keys), insertion order = list order
-        self.caches = {}
-        self.n = 0
+        with self.lock:
+            self.sessions = {}
+            self.files = {}      # id -> File dict (+ private "_" keys), insertion order = list order
+            self.caches = {}
+            self.n = 0
 
     def next_id(self, what):
         with self.lock:
@@ -168,14 +170,7 @@ def register(mock):
     mock.FAULT_TYPES["upload_granularity"] = "upload"
     mock.FAULT_TYPES["upload_strict"] = "upload"
 
-    # -- state reset --------------------------------------------------------
-    orig_reset = mock.State.reset
-
-    def reset(self):
-        orig_reset(self)
-        with STORE.lock:
-            STORE.clear()
-    mock.State.reset = reset
+    mock.RESET_HOOKS.append(STORE.clear)
 
     # -- the session URL authorises its requests --------------------------------
     orig_check_auth = mock.Handler.check_auth
@@ -519,15 +514,6 @@ def register(mock):
 
     # -- files ----------------------------------------------------------------
 
-    def send_page(ctx, key, items, offset, size):
-        """One page of a list answer, with nextPageToken when more follow."""
-        page = items[offset:offset + size]
-        body = {key: page} if page else {}
-        if offset + size < len(items):
-            body["nextPageToken"] = "mockpage-%d" % (offset + size)
-        ctx.send_json(200, body)
-        ctx.update(completed=True)
-
     def delete(ctx, found, table):
         """DELETE of a stored resource: {} once found() saw it (or answered)."""
         if found(ctx) is None:
@@ -743,9 +729,17 @@ def register(mock):
             return fn(ctx)
         return wrapped
 
-    for i, (m, rx, kind, fn) in enumerate(mock.ROUTES):
-        if kind in ("generate", "stream"):
-            mock.ROUTES[i] = (m, rx, kind, with_cache(fn))
+    mock.wrap_routes(("generate", "stream"), with_cache)
+
+
+def send_page(ctx, key, items, offset, size):
+    """One page of a list answer, with nextPageToken when more follow."""
+    page = items[offset:offset + size]
+    body = {key: page} if page else {}
+    if offset + size < len(items):
+        body["nextPageToken"] = "mockpage-%d" % (offset + size)
+    ctx.send_json(200, body)
+    ctx.update(completed=True)
 
 
 def commands(value):

@@ -320,6 +320,9 @@ class ClientGone(Exception):
 # Shared state
 
 
+RESET_HOOKS = []  # what route modules clear of their own state on /_mock/reset
+
+
 class State:
     def __init__(self, key, stream_delay, quiet):
         self.key = key
@@ -359,6 +362,8 @@ class State:
             self.log = []
             self.faults = []
             self.scripts = []
+        for clear in RESET_HOOKS:
+            clear()
 
     def take_fault(self, target, kind, only=None):
         """First pending fault matching this request; consumes one use of it.
@@ -409,6 +414,15 @@ def route(method, pattern, kind="other"):
         ROUTES.append((method, rx, kind, fn))
         return fn
     return deco
+
+
+def wrap_routes(kinds, wrapper):
+    """Replaces the function of every route of these kinds by
+    wrapper(function): how a route module puts its checks in front of the
+    generate routes."""
+    for i, (m, rx, kind, fn) in enumerate(ROUTES):
+        if kind in kinds:
+            ROUTES[i] = (m, rx, kind, wrapper(fn))
 
 
 def find_route(method, rest):
