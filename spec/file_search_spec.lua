@@ -514,6 +514,30 @@ describe("client.file_search_stores", function()
       assert.matches("%[2%]$", st.response.cited_text)
     end)
 
+    it("sources keep every field of a retrieved chunk; an empty URI makes no link", function()
+      local meta = { { key = "tags", stringListValue = { values = { "a" } } } }
+      m:script{ { body = { candidates = { { index = 0, finishReason = "STOP",
+        content = { role = "model", parts = { { text = "One. Two." } } },
+        groundingMetadata = {
+          groundingChunks = {
+            { retrievedContext = { title = "scan", text = "page text", uri = "", pageNumber = 12,
+                                   fileSearchStore = "fileSearchStores/s", customMetadata = meta,
+                                   mediaId = "fileSearchStores/s/media/BlobId-456" } },
+            { retrievedContext = { title = "web copy", uri = "https://docs.example/manual" } },
+          },
+          groundingSupports = {
+            { segment = { endIndex = 4 }, groundingChunkIndices = { 0 } },
+            { segment = { startIndex = 5, endIndex = 9 }, groundingChunkIndices = { 0, 1 } },
+          } } } } } } }
+      local res = assert(client.models:generate_content{ model = MODEL, contents = "q" })
+      assert.same({
+        { title = "scan", uri = "", text = "page text", page_number = 12, file_search_store = "fileSearchStores/s",
+          custom_metadata = meta, media_id = "fileSearchStores/s/media/BlobId-456" },
+        { title = "web copy", uri = "https://docs.example/manual" },
+      }, res.sources)
+      assert.equal("One.[1] Two.[1], [2](https://docs.example/manual)", res.cited_text)
+    end)
+
     it("a store that does not exist is the API's error", function()
       local res, err = client.models:generate_content{ model = MODEL, contents = "q",
         config = { tools = { gemini.tools.file_search{ file_search_store_names = { "fileSearchStores/none" } } } } }
