@@ -451,7 +451,8 @@ describe("client.file_search_stores", function()
       assert.same({ fileSearch = { fileSearchStoreNames = { "fileSearchStores/a" } } },
         gemini.tools.file_search{ fileSearchStoreNames = { "a" } })
       local F = gemini.tools.file_search
-      assert.has_error(function() F() end, "bad field 'file_search_store_names' to 'tools.file_search'"
+      assert.has_error(function() F() end, "bad argument #1 to 'tools.file_search' (table expected, got no value)")
+      assert.has_error(function() F{} end, "bad field 'file_search_store_names' to 'tools.file_search'"
         .. " (non-empty list of file search store names expected)")
       assert.has_error(function() F{ file_search_store_names = {} } end, "bad field 'file_search_store_names'"
         .. " to 'tools.file_search' (non-empty list of file search store names expected)")

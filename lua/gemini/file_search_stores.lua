@@ -39,10 +39,10 @@ local request = require("gemini.request")
 local resource = require("gemini.resource")
 local upload = require("gemini.upload")
 
-local STORE = { noun = "file search store name", expected = "file search store name or FileSearchStore" }
+local STORE_NAME = { noun = "file search store name", expected = "file search store name or FileSearchStore" }
 
 local Stores = resource.service{ collection = "fileSearchStores", field = "file_search_stores",
-                                 noun = STORE.noun, expected = STORE.expected,
+                                 noun = STORE_NAME.noun, expected = STORE_NAME.expected,
                                  delete_options = { force = "boolean" } }
 local check_self = Stores.check_self
 
@@ -51,7 +51,7 @@ local check_self = Stores.check_self
 local Documents = resource.service{ collection = "fileSearchStores/*/documents",
                                     field = "file_search_stores.documents",
                                     noun = "document name", expected = "document name or Document",
-                                    parent = STORE, delete_options = { force = "boolean" } }
+                                    parent = STORE_NAME, delete_options = { force = "boolean" } }
 Stores.Documents = Documents
 
 local new = Stores.new

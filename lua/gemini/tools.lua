@@ -106,6 +106,9 @@ end
 -- `top_k` (how many chunks to retrieve)
 -- @treturn table e.g. `{ fileSearch = { fileSearchStoreNames = { "fileSearchStores/x" }, topK = 5 } }`
 function M.file_search(opts)
+  if opts == nil then
+    error("bad argument #1 to 'tools.file_search' (table expected, got no value)", 2)
+  end
   local o = options("file_search", opts, {
     fileSearchStoreNames = "table", metadataFilter = "string", topK = "number",
   }, 3)
