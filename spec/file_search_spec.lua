@@ -36,16 +36,10 @@ describe("client.file_search_stores", function()
     return path
   end
 
-  -- Polls an operation with plain GETs (curl, outside the client) until it
-  -- is done; the operation then.
-  local function poll(op)
-    for _ = 1, 10 do
-      local r = m:request{ path = "/v1beta/" .. op.name, key = KEY }
-      assert.equal(200, r.status, r.body)
-      local v = cjson.decode(r.body)
-      if v.done then return v end
-    end
-    error("operation " .. op.name .. " never done")
+  -- Waits for an operation to be done (client.operations:wait, polling
+  -- every 10 ms).
+  local function wait(op)
+    return assert(client.operations:wait(op, { interval = 0.01, max_interval = 0.01 }))
   end
 
   -- The requests logged from now on: `local sent = since()` ... `log()`.
@@ -70,7 +64,7 @@ describe("client.file_search_stores", function()
       config = { display_name = "log.txt", custom_metadata = { author = "Graves", year = 1934 } } })
     local op2 = assert(fss:upload_to_file_search_store{ file_search_store_name = s.name, data = T2,
       config = { display_name = "cafe.md", custom_metadata = { author = "Odeon" } } })
-    return s, poll(op1), poll(op2)
+    return s, wait(op1), wait(op2)
   end
 
   describe("stores", function()
@@ -219,7 +213,7 @@ describe("client.file_search_stores", function()
       assert.equal(path:match("[^/]+$"), start.headers["x-goog-upload-file-name"])
       assert.equal("text/markdown", start.headers["x-goog-upload-header-content-type"])
       assert.equal("{}", start.body)
-      local done = poll(op)
+      local done = wait(op)
       assert.equal("text/markdown", done.response.mimeType)
       assert.equal(tostring(#"# Notes\n\nThe cat is called Lua.\n"), done.response.sizeBytes)
     end)
@@ -244,7 +238,7 @@ describe("client.file_search_stores", function()
       local last = sent()[#sent()]
       assert.equal(tostring(512 * K + 1000), last.headers["x-goog-upload-offset"])
       assert.is_true(seen[#seen][1] == #data and seen[#seen][2] == #data)
-      assert.equal(tostring(#data), poll(op).response.sizeBytes)
+      assert.equal(tostring(#data), wait(op).response.sizeBytes)
     end)
 
     it("fails clearly when the finished upload's answer is no operation", function()
@@ -315,7 +309,7 @@ describe("client.file_search_stores", function()
       assert.equal("/v1beta/" .. s.name .. ":importFile", e.path)
       assert.same({ fileName = file.name, customMetadata = { { key = "year", numericValue = 1911 } },
                     chunkingConfig = { whiteSpaceConfig = { maxTokensPerChunk = 100 } } }, e.json)
-      local done = poll(op)
+      local done = wait(op)
       assert.equal(s.name, done.response.parent)
       local doc = assert(fss.documents:get(done.response.documentName))
       assert.equal("STATE_ACTIVE", doc.state)
@@ -350,6 +344,43 @@ describe("client.file_search_stores", function()
   end)
 
   describe("operations and documents", function()
+    it("upload, wait, and the document is listed ACTIVE; its operation polled by name", function()
+      local s = store()
+      local op = assert(fss:upload_to_file_search_store{ file_search_store_name = s.name, data = T1,
+        config = { display_name = "log.txt" } })
+      local doc = op.name:gsub("/upload/operations/", "/documents/")
+      assert.equal("STATE_PENDING", assert(fss.documents:get(doc)).state)
+      assert.equal("1", assert(fss:get(s)).pendingDocumentsCount)
+      -- two polls not done (the mock's default), then done
+      local sent = since()
+      assert.is_nil(assert(client.operations:get(op)).done)
+      assert.is_nil(assert(client.operations:get(op.name)).done)
+      assert.equal("STATE_PENDING", assert(fss.documents:get(doc)).state)
+      local done = wait(op)
+      assert.is_true(done.done)
+      assert.equal(doc, done.response.documentName)
+      assert.equal("/v1beta/" .. op.name, sent()[1].path)
+      local listed = {}
+      for d in fss.documents:list{ parent = s } do listed[#listed + 1] = d.name .. " " .. d.state end
+      assert.same({ doc .. " STATE_ACTIVE" }, listed)
+      assert.equal("1", assert(fss:get(s)).activeDocumentsCount)
+    end)
+
+    it("import, wait, and the document is ACTIVE; bare ids in the response pass through", function()
+      local s = store()
+      local file = assert(client.files:upload{ data = T2, mime_type = "text/plain", display_name = "cafe" })
+      local op = assert(fss:import_file{ file_search_store_name = s, file_name = file })
+      local done = wait(op)
+      assert.equal("type.googleapis.com/google.ai.generativelanguage.v1main.ImportFileResponse",
+        done.response["@type"])
+      assert.equal("STATE_ACTIVE", assert(fss.documents:get(done.response.documentName)).state)
+      m:faults{ { type = "fss_operation", bare_ids = true, done = true } }
+      op = assert(fss:import_file{ file_search_store_name = s, file_name = file })
+      assert.is_true(op.done)        -- done at once
+      assert.equal(s.name:match("/(.*)$"), op.response.parent)
+      assert.equal(op.name:match("([^/]+)$"), op.response.documentName)
+    end)
+
     it("an operation is done after its polls, and its document ACTIVE", function()
       local s, op1, op2 = two_documents()
       for _, op in ipairs({ op1, op2 }) do
@@ -375,7 +406,7 @@ describe("client.file_search_stores", function()
       m:faults{ { type = "fss_operation", polls = 0, fail = "unsupported document" } }
       local op = assert(fss:upload_to_file_search_store{ file_search_store_name = s.name, data = "x",
         config = { mime_type = "text/plain" } })
-      op = poll(op)
+      op = wait(op)
       assert.same({ code = 3, message = "unsupported document" }, op.error)
       local d = fss.documents:list{ parent = s }()
       assert.equal("STATE_FAILED", d.state)
@@ -495,7 +526,7 @@ describe("client.file_search_stores", function()
         config = { tools = { gemini.tools.file_search{ file_search_store_names = { s.name }, top_k = 1 } } } })
       assert.equal(1, #res.sources)
       assert.equal("log.txt", res.sources[1].title)
-      local op = poll(assert(fss:upload_to_file_search_store{ file_search_store_name = s.name,
+      local op = wait(assert(fss:upload_to_file_search_store{ file_search_store_name = s.name,
         data = "%PDF-1.4 A manual.", config = { display_name = "manual.pdf" } }))
       assert.equal("application/pdf", op.response.mimeType)
       res = assert(client.models:generate_content{ model = MODEL, contents = "q",
@@ -574,6 +605,7 @@ local loop = require("support.loop")
       fss:upload_to_file_search_store({ file_search_store_name = s, data = T1,
         config = { mime_type = "text/plain", display_name = "log" } }, function(err2, op)
         r.upload = { err2, op }
+        c.operations:wait(op, { interval = 0.01 }, function(errw, done) r.wait = { errw, done } end)
         c.files:upload({ data = T2, mime_type = "text/plain" }, function(err3, file)
           fss:import_file({ file_search_store_name = s.name, file_name = file }, function(err4, op2)
             r.import = { err3 or err4, op2 }
@@ -595,13 +627,19 @@ local loop = require("support.loop")
     loop.run(uv, 10)
     assert.is_nil(r.create[1]); assert.matches("^fileSearchStores/loop%-", r.create[2].name)
     assert.is_nil(r.upload[1]); assert.matches("/upload/operations/log%-", r.upload[2].name)
+    assert.is_nil(r.wait[1]); assert.is_true(r.wait[2].done)
+    assert.equal(r.upload[2].name:gsub("/upload/operations/", "/documents/"), r.wait[2].response.documentName)
     assert.is_nil(r.import[1]); assert.matches("/operations/", r.import[2].name)
     assert.is_nil(r.docs[1]); assert.equal(2, #r.docs[2])
     assert.is_nil(r.get[1]); assert.equal("log", r.get[2].displayName)
     assert.is_nil(r.list[1]); assert.equal(1, #r.list[2])
     assert.equal(400, r.refused[1].code); assert.is_nil(r.refused[2])
     assert.is_nil(r.delete[1]); assert.is_true(r.delete[2])
-    assert.same({ force = "true" }, m:last().query)
+    local deletes = {}
+    for _, e in ipairs(m:log()) do
+      if e.method == "DELETE" then deletes[#deletes + 1] = e.query.force or "none" end
+    end
+    assert.same({ "none", "true" }, deletes)
   end)
 
   it("raises programmer errors at once, and needs a loop for a callback", function()
@@ -620,8 +658,9 @@ local loop = require("support.loop")
   end)
 end)
 
--- Inside nginx (cosockets): a store, an upload into it and the list of
--- stores from one content handler.
+-- Inside nginx (cosockets): a store, an upload into it, waiting for its
+-- operation (ngx.sleep) and the lists of stores and documents from one
+-- content handler.
 local nginx = require("support.nginx")
 
 ;(nginx.available and describe or pending)("client.file_search_stores in OpenResty", function()
@@ -645,6 +684,8 @@ local nginx = require("support.nginx")
         if not op then ngx.say("ERROR ", tostring(err2)) return end
         ngx.say("STORE ", s.name)
         ngx.say("OP ", op.name)
+        op = assert(c.operations:wait(op, { interval = 0.01 }))
+        for d in fss.documents:list{ parent = s } do ngx.say("DOCUMENT ", d.name, " ", d.state) end
         for st in fss:list() do ngx.say("LISTED ", st.name) end
       }
     }
@@ -662,6 +703,7 @@ local nginx = require("support.nginx")
     assert.is_truthy(name, body .. n:error_log())
     assert.matches("OP " .. name:gsub("%-", "%%-") .. "/upload/operations/", body)
     assert.matches("LISTED " .. name:gsub("%-", "%%-"), body)
+    assert.matches("DOCUMENT " .. name:gsub("%-", "%%-") .. "/documents/%S+ STATE_ACTIVE", body)
     local upload = 0
     for _, e in ipairs(m:log()) do
       if e.query.upload_id then upload = upload + 1; assert.equal("from nginx", e.body) end

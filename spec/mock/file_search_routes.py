@@ -35,7 +35,9 @@ Documents (ids as stores', from the document's displayName):
         customMetadata?, chunkingConfig?} -> the operation
         {"name": "fileSearchStores/ID/operations/DOC"}, a document DOC in
         STATE_PENDING.
-    GET  fileSearchStores/ID/upload/operations/DOC, .../operations/DOC:
+    GET  fileSearchStores/ID/upload/operations/DOC, .../operations/DOC
+        (an operation this module did not make goes on to the routes after
+        it: media_routes.py's operations made up by specs):
         {"name"} (not done) for the first 2 polls, then done: "response"
         {@type, parent, documentName (and for an upload mimeType,
         sizeBytes)}, and the document is STATE_ACTIVE. (A failed one: done
@@ -491,10 +493,17 @@ def register(mock):
         name = ctx.rest
         with FS.lock:
             op = FS.operations.get(name)
-        if op is None:
+        if op is not None:
+            done(ctx, 200, poll(op))
+            return
+        # Not one of this store's: a route registered later may know it
+        # (media_routes.py serves operations that specs make up).
+        fn, _, params = mock.find_route(ctx.method, ctx.rest, after=operations_get)
+        if fn is None:
             ctx.send_error(404, "Operation %s not found." % name)
             return
-        done(ctx, 200, poll(op))
+        ctx.params = params
+        fn(ctx)
 
     @route("GET", r"fileSearchStores/(?P<store>[^/:]+)/documents")
     def documents_list(ctx):

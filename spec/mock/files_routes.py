@@ -367,7 +367,7 @@ def register(mock):
             "id": sid, "size": size, "received": 0, "hash": hashlib.sha256(),
             "status": "active", "mime": mime, "name": None, "display_name": None,
             "processing": None, "base": host_base(ctx), "prefix": ctx.prefix[:-len("/upload")],
-            "version": ctx.version, "finish": finish or file_answer, "answer": None,
+            "version": ctx.version, "finish": finish or file_answer, "answer": None, "file": None,
             "strict": fault.get("type") == "upload_strict",
         }
         sess.update(fields)
@@ -388,7 +388,7 @@ def register(mock):
     def file_answer(sess):
         """The final answer of a file's upload: {"file": File}, as the new
         File is when asked."""
-        f = make_file(sess)
+        f = sess["file"] = make_file(sess)
         return lambda: {"file": public(f)}
 
     def make_file(sess):

@@ -425,10 +425,16 @@ def wrap_routes(kinds, wrapper):
             ROUTES[i] = (m, rx, kind, wrapper(fn))
 
 
-def find_route(method, rest):
+def find_route(method, rest, after=None):
     """(function, kind, params) of the route for this method and path, or
-    (None, "other", {}) when nothing matches."""
+    (None, "other", {}) when nothing matches. With `after` (a route's
+    function), only the routes registered after it: how a route that does
+    not know a request hands it on."""
+    skip = after is not None
     for m, rx, kind, fn in ROUTES:
+        if skip:
+            skip = fn is not after
+            continue
         mo = rx.match(rest)
         if mo and (m == method or m == "*"):
             return fn, kind, mo.groupdict()
@@ -2011,8 +2017,13 @@ class Server(http.server.ThreadingHTTPServer):
 # Files (resumable upload) and cachedContents live in their own module.
 import files_routes  # noqa: E402
 files_routes.register(sys.modules[__name__])
-import file_search_routes  # noqa: E402  (file search stores: after files, whose uploads it shares)
+# File search stores, after files (whose upload sessions it shares) and
+# before media_routes (its operations route must come before the generic one).
+import file_search_routes  # noqa: E402
 file_search_routes.register(sys.modules[__name__])
+# Long-running operations (Veo) and downloads, after files (it reads uploads).
+import media_routes  # noqa: E402
+media_routes.register(sys.modules[__name__])
 
 
 def main(argv=None):
