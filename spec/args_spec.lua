@@ -201,6 +201,34 @@ describe("argument checks", function()
     end)
   end)
 
+  describe("client.file_search_stores", function()
+    local c = client()
+    it("checks create, upload_to_file_search_store, import_file, get, delete and list", function()
+      local S, D = c.file_search_stores, c.file_search_stores.documents
+      walk("create", 1, "nil|table|function", function(v) return S:create(v) end)
+      for _, fname in ipairs({ "upload_to_file_search_store", "import_file" }) do
+        walk(fname, 1, "table|function", function(v) return S[fname](S, v) end)
+        expect(raise_of(S[fname], S, {}), "bad field 'file_search_store_name' to '" .. fname .. "'")
+      end
+      walk_field("upload_to_file_search_store", "file", "string", function(v)
+        return S:upload_to_file_search_store{ file_search_store_name = "s", file = v }
+      end)
+      walk_field("import_file", "file_name", "string|table", function(v)
+        return S:import_file{ file_search_store_name = "s", file_name = v }
+      end)
+      for _, service in ipairs({ S, D }) do
+        for _, fname in ipairs({ "get", "delete" }) do
+          walk(fname, 1, "string|table|function", function(v) return service[fname](service, v) end)
+        end
+        walk("delete", 2, "nil|table|function", function(v)
+          return service:delete("fileSearchStores/s/documents/d", v)
+        end)
+      end
+      walk("list", 1, "nil|table|function", function(v) return S:list(v) end)
+      walk("list", 1, "table|function", function(v) return D:list(v) end)
+    end)
+  end)
+
   describe("builders", function()
     it("gemini.tools", function()
       local T = gemini.tools
@@ -210,6 +238,7 @@ describe("argument checks", function()
       expect(raise_of(T.functions, { { name = 1 } }), "'tools.functions'")
       walk("tools.handlers", 1, "nil|table", T.handlers)
       walk("tools.tool_config", 1, "nil|table", T.tool_config)
+      walk("tools.file_search", 1, "table", T.file_search)
     end)
 
     it("gemini.thinking", function()

@@ -62,6 +62,9 @@ local EXPECT = {
                              "%-%- output %(OUTCOME_OK%):\n5117", "is 5117" },
   ["image_generation.lua"] = { "saved out%.png %(image/png, %d+ bytes%)" },
   ["video.lua"] = { "started models/veo%-3%.1%-generate%-preview/operations/%w+", "saved out%.mp4 %(65536 bytes%)" },
+  ["file_search.lua"] = { "indexed fileSearchStores/lighthouse%-%w+/documents/keeper%-log%-txt%-%w+",
+                          "14 storms and 3 rescues%.%[1%]", "floor%.%[2%]", "%[1%] keeper%-log%.txt: The lighthouse",
+                          "%[2%] cat%.md: ", "deleted fileSearchStores/lighthouse%-%w+" },
 }
 local ARGS = { ["image_generation.lua"] = "out.png", ["video.lua"] = "out.mp4" }
 

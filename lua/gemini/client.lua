@@ -158,6 +158,7 @@ local function add_services(client)
   client.models = require("gemini.models").new(client)
   client.files = require("gemini.files").new(client)
   client.caches = require("gemini.caches").new(client)
+  client.file_search_stores = require("gemini.file_search_stores").new(client)
   client.chats = require("gemini.chats").new(client)
   client.operations = require("gemini.operations").new(client)
   return client

@@ -41,21 +41,6 @@ Files.CHUNK_SIZE = defaults.chunk_size
 -- @tparam string name
 Files.guess_mime_type = parts.guess_mime_type
 
--- The size of a file on disk, without reading it.
-local function file_size(path)
-  local f, msg = io.open(path, "rb")
-  if not f then
-    error("gemini: files:upload: cannot open " .. msg, 3)
-  end
-  local _, rerr = f:read(0)     -- a directory opens, but cannot be read
-  local size = f:seek("end")
-  f:close()
-  if rerr or not size then
-    error(string.format("gemini: files:upload: cannot read %q: %s", path, tostring(rerr or "seek failed")), 3)
-  end
-  return size
-end
-
 --- Uploads a file with the resumable protocol.
 -- @tparam table args `{path= | data=, mime_type=, display_name=, name=,
 --   on_progress=function(done, total), chunk_size= (8 MiB), http_options=}`.
@@ -96,7 +81,7 @@ function Files:upload(args, cb)
       path and string.format("%q", path) or "data"), 2)
   end
   if name and not name:find("^files/") then name = "files/" .. name end
-  local total = path and file_size(path) or #data
+  local total = path and upload.file_size(path, "files:upload") or #data
   local u, err = upload.start(self.client, {
     path = path, data = data, total = total, mime_type = mime, display_name = display, name = name,
     chunk_size = chunk, http_options = ho, on_progress = on_progress,

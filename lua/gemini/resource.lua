@@ -64,9 +64,10 @@ local function is_name(path, want, id)
   return true
 end
 
---- The name normaliser of a collection: `normalize(v, fname)` gives the
--- full name of `v` (see the module's doc) or raises, naming `fname`'s
--- argument #1, at the caller of the function that called it.
+--- The name normaliser of a collection: `normalize(v, fname, what)` gives
+-- the full name of `v` (see the module's doc) or raises, naming `what` of
+-- `fname` (default "argument #1"; e.g. "field 'parent'"), at the caller of
+-- the function that called it.
 -- @tparam table spec `{ collection = "files", noun = "file name",
 --   expected = "file name or File" (what the message says is expected;
 --   default: noun), id = pattern of one id (default `ID`) }`
@@ -75,27 +76,33 @@ function M.normalizer(spec)
   local want = segments(spec.collection)
   local first, id = want[1], spec.id or M.ID
   local uri = "^https?://[^?#]-/(" .. first .. "/[^?#]*)$"
-  return function(v, fname)
-    fname = fname or "?"
+  return function(v, fname, what)
+    fname, what = fname or "?", what or "argument #1"
     if type(v) == "table" then v = v.name end
     if type(v) ~= "string" or v == "" then
-      error(string.format("bad argument #1 to '%s' (%s expected, got %s)", fname,
+      error(string.format("bad %s to '%s' (%s expected, got %s)", what, fname,
         spec.expected or spec.noun, v == "" and "empty string" or type(v)), 3)
     end
     local path = v:match(uri) or v
     if #want == 1 and not path:find("/", 1, true) then path = first .. "/" .. path end
     if not is_name(path, want, id) then
-      error(string.format("bad argument #1 to '%s' (invalid %s %q)", fname, spec.noun, v), 3)
+      error(string.format("bad %s to '%s' (invalid %s %q)", what, fname, spec.noun, v), 3)
     end
     return path
   end
 end
 
 --- A service class for a collection, with `new`, `normalize_name`,
--- `check_self`, `get`, `delete` and (without parents) `list`; the caller
--- adds the methods that only its collection has.
--- @tparam table spec as for `normalizer`, and `field`: the client's field
---   that holds the service (`client.files`), for messages and callbacks
+-- `check_self`, `get`, `delete` and `list`; the caller adds the methods
+-- that only its collection has.
+-- @tparam table spec as for `normalizer`, and:
+--   `field`: where the client holds the service (`files`, or a path such
+--   as `file_search_stores.documents`), for messages and callbacks;
+--   `parent`: for a collection with parents, `{ noun =, expected = }` of
+--   the parent's name, as for `normalizer` (`list` then lists the
+--   resources of one parent, `list{ parent = ... }`);
+--   `delete_options`: the options `delete` takes (name -> Lua type), each
+--   sent as the query parameter of its name (`{ force = "boolean" }`)
 -- @treturn table the class
 function M.service(spec)
   local Service = {}
@@ -103,6 +110,19 @@ function M.service(spec)
   local field = spec.field
   local name_of = M.normalizer(spec)
   local want = segments(spec.collection)
+  local last = want[#want]
+  local parent_of = spec.parent and M.normalizer{
+    collection = table.concat(want, "/", 1, #want - 2), id = spec.id,
+    noun = spec.parent.noun, expected = spec.parent.expected,
+  }
+  local delete_options = spec.delete_options
+
+  -- The service on a client (the client's twin, in a callback).
+  local function service_of(client)
+    local s = client
+    for k in field:gmatch("[^.]+") do s = s[k] end
+    return s
+  end
 
   --- Creates the service; `client[field]` is one.
   function Service.new(client)
@@ -122,17 +142,17 @@ function M.service(spec)
 
   -- A method on one resource: with `cb`, run on the client's loop (a
   -- handle at once); else the answer of `_call`, through `answer` when
-  -- given. The methods call it in tail position, so that its errors name
-  -- their caller.
-  local function on_one(self, fname, method, name, cb, answer)
+  -- given. `opts` (checked by the caller) are sent as the query. The
+  -- methods call it in tail position, so that its errors name their caller.
+  local function on_one(self, fname, method, name, opts, cb, answer)
     Service.check_self(self, fname)
     if cb ~= nil then
-      return async.call(self.client, fname, 2, cb, function(c)
-        local service = c[field]
-        return service[fname](service, name)
+      return async.call(self.client, fname, opts == nil and 2 or 3, cb, function(c)
+        local service = service_of(c)
+        return service[fname](service, name, opts)
       end)
     end
-    local res, err = self.client:_call{ method = method, path = name_of(name, fname) }
+    local res, err = self.client:_call{ method = method, path = name_of(name, fname), query = opts }
     if res and answer then res = answer(res) end
     return res, err
   end
@@ -144,32 +164,51 @@ function M.service(spec)
   -- @tparam[opt] function cb with the client's loop: `cb(err, resource)`
   -- @return the resource, or nil, `gemini.Error`
   function Service:get(name, cb)
-    return on_one(self, "get", "GET", name, cb)
+    return on_one(self, "get", "GET", name, nil, cb)
   end
 
   --- Deletes a resource.
   -- @tparam string|table name as for `get`
+  -- @tparam[opt] table opts the collection's delete options, if it has
+  --   any (file search stores and documents: `{ force = true }`)
   -- @tparam[opt] function cb with the client's loop: `cb(err, true)`
   -- @return true, or nil, `gemini.Error`
-  function Service:delete(name, cb)
-    return on_one(self, "delete", "DELETE", name, cb, deleted)
+  function Service:delete(name, opts, cb)
+    if type(opts) == "function" and cb == nil then opts, cb = nil, opts end
+    if not delete_options then
+      errors.arg("delete", 2, opts, "function", true)   -- no options here
+    elseif errors.arg("delete", 2, opts, "table", true) then
+      for k, v in pairs(opts) do
+        local t = delete_options[k]
+        if not t then
+          local known = {}
+          for n in pairs(delete_options) do known[#known + 1] = n end
+          table.sort(known)
+          error(string.format("bad field '%s' to 'delete' (unknown option; known: %s)",
+            tostring(k), table.concat(known, ", ")), 2)
+        end
+        errors.field("delete", k, v, t)
+      end
+    end
+    return on_one(self, "delete", "DELETE", name, opts, cb, deleted)
   end
 
   --- Iterates over every resource, page after page; raises the
-  -- `gemini.Error` when a page fails. (A collection with parents has none
-  -- of its own: it lists the resources of one parent.)
-  -- @tparam[opt] table opts `{page_size=, page_token=}`
+  -- `gemini.Error` when a page fails. In a collection with parents, those
+  -- of one parent: `opts.parent` (its name, id, URI or table) is required.
+  -- @tparam[opt] table opts `{page_size=, page_token=, parent=}`
   -- @tparam[opt] function cb with the client's loop: `cb(err, list)`, every resource in a list
-  local function list(self, opts, cb)
+  function Service:list(opts, cb)
     Service.check_self(self, "list")
     if type(opts) == "function" and cb == nil then opts, cb = nil, opts end
     if cb ~= nil then
-      return async.list(self.client, "list", 2, cb, function(c) return c[field]:list(opts) end)
+      return async.list(self.client, "list", 2, cb, function(c) return service_of(c):list(opts) end)
     end
-    errors.arg("list", 1, opts, "table", true)
-    return self.client:_pages(spec.collection, spec.collection, opts)
+    errors.arg("list", 1, opts, "table", parent_of == nil)
+    local path = spec.collection
+    if parent_of then path = parent_of(opts.parent, "list", "field 'parent'") .. "/" .. last end
+    return self.client:_pages(path, last, opts)
   end
-  if #want == 1 then Service.list = list end
 
   return Service
 end

@@ -135,7 +135,7 @@ local function candidate0(res)
 end
 
 --- The first candidate's `groundingMetadata` (Google Search, Maps, URL
--- context grounding), as sent, or nil.
+-- context, file search grounding), as sent, or nil.
 function getters.grounding_metadata(res)
   local c = candidate0(res)
   local g = c and c.groundingMetadata
@@ -156,10 +156,21 @@ local function chunk_source(ch)
   return type(s) == "table" and s or nil
 end
 
---- The grounding sources: one `{title=, uri=}` per grounding chunk
--- (`web`, `maps`, or `retrievedContext`), in order, so that `sources[n]`
--- is what the marker `[n]` of `cited_text` points to; nil when the answer
--- is not grounded.
+-- What a chunk retrieved from a file search store says beyond its title
+-- and URI (`retrievedContext`, wire-format-2 §15.7), by the names `sources`
+-- gives them.
+local RETRIEVED = {
+  text = "text", fileSearchStore = "file_search_store", pageNumber = "page_number",
+  mediaId = "media_id", customMetadata = "custom_metadata",
+}
+
+--- The grounding sources: one table per grounding chunk, in order, so
+-- that `sources[n]` is what the marker `[n]` of `cited_text` points to:
+-- `{title=, uri=}` for a web or Maps chunk; for a chunk retrieved from a
+-- file search store (`retrievedContext`) also, as sent, `text` (the
+-- chunk's text), `file_search_store`, `page_number`, `media_id` and
+-- `custom_metadata` (the document's list of `{key=, stringValue= | ...}`).
+-- nil when the answer is not grounded.
 function getters.sources(res)
   local g = getters.grounding_metadata(res)
   local chunks = g and g.groundingChunks
@@ -168,6 +179,9 @@ function getters.sources(res)
   for i = 1, #chunks do
     local s = chunk_source(chunks[i]) or {}
     out[i] = { title = s.title, uri = s.uri }
+    if s == field(chunks[i], "retrievedContext") then
+      for k, name in pairs(RETRIEVED) do out[i][name] = s[k] end
+    end
   end
   return out
 end
@@ -209,8 +223,9 @@ function getters.cited_text(res)
         local n = tonumber(idx[j])
         local src = n and chunk_source(chunks[n + 1])
         if src then
-          links[#links + 1] = type(src.uri) == "string" and string.format("[%d](%s)", n + 1, src.uri)
-            or string.format("[%d]", n + 1)
+          -- A chunk of a file search store may have no URI: `[n]` alone.
+          local uri = type(src.uri) == "string" and src.uri ~= "" and src.uri
+          links[#links + 1] = uri and string.format("[%d](%s)", n + 1, uri) or string.format("[%d]", n + 1)
         end
       end
       if #links > 0 then

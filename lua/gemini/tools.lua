@@ -10,6 +10,7 @@
 --      } },
 --      tool_config = T.tool_config{ mode = "ANY", allowed_function_names = { "get_weather" } },
 --    }
+--    config = { tools = { T.file_search{ file_search_store_names = { store.name } } } }
 --
 -- A Lua `handler` stays on its function declaration, where any copy of
 -- the tool (a shallow one, a `pairs` one, a hand-written declaration with a
@@ -95,6 +96,38 @@ end
 --- URL context (the model reads the URLs in the prompt): `{urlContext = {}}`.
 function M.url_context()
   return { urlContext = object() }
+end
+
+--- File search (retrieval from file search stores): `{fileSearch = {...}}`,
+-- exactly as the REST API takes it (wire-format-2 §15.6).
+-- @tparam table opts `file_search_store_names` (required: a non-empty
+-- list of stores, their names or ids), `metadata_filter` (an AIP-160
+-- filter on the documents' custom metadata, e.g. `'author = "Graves"'`),
+-- `top_k` (how many chunks to retrieve)
+-- @treturn table e.g. `{ fileSearch = { fileSearchStoreNames = { "fileSearchStores/x" }, topK = 5 } }`
+function M.file_search(opts)
+  if opts == nil then
+    error("bad argument #1 to 'tools.file_search' (table expected, got no value)", 2)
+  end
+  local o = options("file_search", opts, {
+    fileSearchStoreNames = "table", metadataFilter = "string", topK = "number",
+  }, 3)
+  local names = o.fileSearchStoreNames
+  if names == nil or #names == 0 or not is_list(names) then
+    error("bad field 'file_search_store_names' to 'tools.file_search' (non-empty list of file"
+      .. " search store names expected)", 2)
+  end
+  local normalize = require("gemini.file_search_stores").normalize_name
+  local list = {}
+  for i = 1, #names do
+    list[i] = normalize(names[i], "tools.file_search", "field 'file_search_store_names[" .. i .. "]'")
+  end
+  o.fileSearchStoreNames = array(list)
+  local k = o.topK
+  if k ~= nil and (k < 1 or k ~= math.floor(k) or k >= 2 ^ 31) then
+    error("bad field 'top_k' to 'tools.file_search' (a positive integer expected)", 2)
+  end
+  return { fileSearch = o }
 end
 
 -- Function names: what the API accepts.

@@ -4,7 +4,9 @@
 -- sends the bytes at the offset the server holds; `query` asks the server
 -- how many bytes it holds (`X-Goog-Upload-Command: query`); `resume`
 -- follows a failed chunk: it waits as the retry policy says, asks, and the
--- upload goes on from there; `run` drives them to the end.
+-- upload goes on from there; `run` drives them to the end. The same
+-- protocol serves files (`files:upload`, whose answer is `{"file": File}`)
+-- and uploads to a file search store (whose answer is an operation).
 --
 -- Every request goes through the client's request path (`client:_call`
 -- for the start, `client:_send` for the rest) and every failure through
@@ -61,7 +63,11 @@ local function bad_header(client, res, answer, name)
     tostring(res.headers[name:lower()])), { code = res.status })
 end
 
--- The `start` request's call: the file's metadata, the protocol's headers.
+-- The `start` request's call: the metadata, the protocol's headers. A file
+-- goes to `upload/{version}/files` with `{"file": {...}}`; `src.start`
+-- names another target and JSON body (an upload to a file search store:
+-- `{store}:uploadToFileSearchStore` and the flat metadata, wire-format-2
+-- §15.2).
 local function start_call(client, src)
   local version = client.api_version ~= "" and client.api_version or "v1beta"
   local headers = {
@@ -73,19 +79,55 @@ local function start_call(client, src)
   if src.path and not basename(src.path):find("[%c]") then
     headers["X-Goog-Upload-File-Name"] = basename(src.path)
   end
-  local meta = { mimeType = src.mime_type, sizeBytes = fmt_int(src.total),
-                 displayName = src.display_name, name = src.name }
+  local target, body = "files", nil
+  if src.start then
+    target, body = src.start.path, src.start.body
+  else
+    body = json.encode_verbatim({ file = { mimeType = src.mime_type, sizeBytes = fmt_int(src.total),
+                                           displayName = src.display_name, name = src.name } })
+  end
   return {
-    method = "POST", path = "upload/" .. version .. "/files", raw_path = true, raw = true,
-    body = json.encode_verbatim({ file = meta }), http_options = with_headers(src.http_options, headers),
+    method = "POST", path = "upload/" .. version .. "/" .. target, raw_path = true, raw = true,
+    body = body, http_options = with_headers(src.http_options, headers),
   }
+end
+
+-- What a finished file upload answers: `{"file": File}`; the File, or nil
+-- and what is wrong.
+local function file_of(v)
+  local file = type(v) == "table" and v.file
+  if type(file) ~= "table" then return nil, "the finished upload's answer has no file" end
+  return file
+end
+
+--- The size of a file on disk, without reading it; raises (a message
+-- that names `fname`) at the caller of the function that called it when
+-- the file cannot be opened or read.
+-- @tparam string path
+-- @tparam string fname the call, e.g. "files:upload"
+function M.file_size(path, fname)
+  local f, msg = io.open(path, "rb")
+  if not f then
+    error(string.format("gemini: %s: cannot open %s", fname, msg), 3)
+  end
+  local _, rerr = f:read(0)     -- a directory opens, but cannot be read
+  local size = f:seek("end")
+  f:close()
+  if rerr or not size then
+    error(string.format("gemini: %s: cannot read %q: %s", fname, path, tostring(rerr or "seek failed")), 3)
+  end
+  return size
 end
 
 --- Starts an upload: the `start` request, with the retries of any call.
 -- @param client the client
 -- @tparam table src `{path= | data=, total=, mime_type=, display_name=,
 --   name=, chunk_size=, http_options=, on_progress=}`, checked by
---   `files:upload`
+--   `files:upload`; for another kind of upload also `start = {path=,
+--   body=}` (the start request's target under `upload/{version}/` and its
+--   JSON body) and `result` (a function of the final answer's decoded
+--   JSON: the upload's result, or nil and what is wrong; by default the
+--   File of `{"file": File}`)
 -- @return the Upload, or nil, `gemini.Error`
 function M.start(client, src)
   local res, err = client:_call(start_call(client, src))
@@ -105,7 +147,7 @@ function M.start(client, src)
   return setmetatable({
     client = client, url = url, same_origin = client:_own_origin(url),
     ho = src.http_options, total = src.total, chunk = chunk, path = src.path, data = src.data,
-    on_progress = src.on_progress, reported = -1,
+    on_progress = src.on_progress, reported = -1, result = src.result or file_of,
     retries = client:_retries(src.http_options),   -- no deadline: see above
     offset = 0, best = 0, fresh = false,
   }, Upload)
@@ -134,7 +176,8 @@ end
 
 -- The outcome of one exchange with the session (`res, err` from
 -- client:_send):
---   "final", file    the upload is complete;
+--   "final", result  the upload is complete (its result: the File, or
+--                    what `src.result` makes of the answer);
 --   "active", count, code  the server holds `count` bytes (nil: it did not
 --                    say), answered with HTTP status `code`;
 --   "resync", err    the server says it is active, whatever went wrong:
@@ -152,13 +195,11 @@ function Upload:_outcome(res, err)
   status = status and status:lower()
   if res.status >= 200 and res.status <= 299 then
     if status == "final" then
-      local v = json.decode(res.body)
-      local file = type(v) == "table" and v.file
-      if type(file) ~= "table" then
-        return "fail", client:error("decode", "the finished upload's answer has no file",
-          { code = res.status })
+      local result, wrong = self.result(json.decode(res.body))
+      if result == nil then
+        return "fail", client:error("decode", wrong, { code = res.status })
       end
-      return "final", file
+      return "final", result
     elseif status == "active" then
       local count = header_count(res, "x-goog-upload-size-received")
       if count == false or (count and count > self.total) then
@@ -207,7 +248,7 @@ end
 
 --- Sends the next chunk, from the offset the server holds. Returns
 -- "active" when the server took bytes (the offset has moved on); "final",
--- File when the upload is complete; else how it failed ("retry",
+-- result when the upload is complete; else how it failed ("retry",
 -- "resync", "check" or "fail", see `_outcome`) and the error.
 function Upload:send_chunk()
   local client, at = self.client, self.offset
@@ -245,7 +286,7 @@ function Upload:_failed(what, err)
 end
 
 --- Asks the server how many bytes it holds, retrying as the policy says:
--- "active" (the offset is then what it holds), "final", File, or nil, err.
+-- "active" (the offset is then what it holds), "final", result, or nil, err.
 function Upload:query()
   while true do
     local res, err = self.client:_send(self:_spec{ ["X-Goog-Upload-Command"] = "query" },
@@ -266,7 +307,7 @@ end
 
 --- After a chunk sent at offset `at` failed (`what`, `err` from
 -- `send_chunk`): waits as the policy says, asks the server where it
--- stands, and returns "active" to go on from there, "final", File, or nil,
+-- stands, and returns "active" to go on from there, "final", result, or nil,
 -- err to give up.
 function Upload:resume(what, err, at)
   if what == "fail" or not self:_failed(what, err) then return nil, err end
@@ -277,8 +318,8 @@ function Upload:resume(what, err, at)
   return state, file
 end
 
---- Sends the chunks until the server holds the whole file: the File, or
--- nil, `gemini.Error`.
+--- Sends the chunks until the server holds the whole file: the result
+-- (the File, or what `src.result` gives), or nil, `gemini.Error`.
 function Upload:run()
   while true do
     local at = self.offset

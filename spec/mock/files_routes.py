@@ -1,13 +1,16 @@
 """Files (resumable upload) and cachedContents endpoints of the mock server.
 
 Loaded by gemini_mock.py, which calls `register(module)` once its own routes
-and classes exist. Everything lives here so the main mock stays untouched
+and classes exist. The session protocol is shared (mock.UPLOADS: "open" a
+session from a start request, serve a "request" to its URL) with the
+uploads of file_search_routes.py, whose final answer is an operation. Everything lives here so the main mock stays untouched
 apart from that hook (and one line of State.take_fault that lets a fault
 type have a scope of its own, such as "upload"); `register` adds routes
 through the module's `route` decorator, fault types to its FAULT_TYPES, and
-wraps four things: Handler.read_body (upload chunks are streamed, never held
-in memory), Handler.check_auth (a session URL is its own credential),
-State.reset (also clears the stores below) and the generate routes (a
+wraps three things: Handler.read_body (upload chunks are streamed, never held
+in memory), Handler.check_auth (a session URL is its own credential) and the
+generate routes
+(mock.wrap_routes: a
 `cachedContent` of this mock's own form must name an existing cache).
 
 Upload protocol (Google's "X-Goog-Upload" resumable protocol, see
@@ -137,10 +140,11 @@ class Store:
         self.clear()
 
     def clear(self):
-        self.sessions = {}
-        self.files = {}      # id -> File dict (+ private "_" keys), insertion order = list order
-        self.caches = {}
-        self.n = 0
+        with self.lock:
+            self.sessions = {}
+            self.files = {}      # id -> File dict (+ private "_" keys), insertion order = list order
+            self.caches = {}
+            self.n = 0
 
     def next_id(self, what):
         with self.lock:
@@ -166,14 +170,7 @@ def register(mock):
     mock.FAULT_TYPES["upload_granularity"] = "upload"
     mock.FAULT_TYPES["upload_strict"] = "upload"
 
-    # -- state reset --------------------------------------------------------
-    orig_reset = mock.State.reset
-
-    def reset(self):
-        orig_reset(self)
-        with STORE.lock:
-            STORE.clear()
-    mock.State.reset = reset
+    mock.RESET_HOOKS.append(STORE.clear)
 
     # -- the session URL authorises its requests --------------------------------
     orig_check_auth = mock.Handler.check_auth
@@ -352,15 +349,28 @@ def register(mock):
                 ctx.send_error(409, "File files/%s already exists." % fid, "ALREADY_EXISTS")
                 return
         fault = ctx.fault or {}
-        f = ctx.fault if fault.get("type") == "processing" else None
+        open_session(ctx, size, mime, name=name,
+                     display_name=meta.get("displayName", meta.get("display_name")),
+                     processing=ctx.fault if fault.get("type") == "processing" else None)
+
+    def open_session(ctx, size, mime, finish=None, **fields):
+        """Opens a session for `size` bytes of type `mime` and answers the
+        start request with its URL (the upload_host, upload_granularity and
+        upload_strict faults apply). `fields` go into the session. The
+        session's final answer is made by `finish(session)`, a function
+        that gives it as it is now: by default the new File, as
+        {"file": File}; the uploads of file_search_routes.py answer with an
+        operation instead."""
+        fault = ctx.fault or {}
         sid = STORE.next_id("upload")
         sess = {
             "id": sid, "size": size, "received": 0, "hash": hashlib.sha256(),
-            "status": "active", "mime": mime, "name": name,
-            "display_name": meta.get("displayName", meta.get("display_name")),
-            "processing": f, "base": host_base(ctx), "prefix": ctx.prefix[:-len("/upload")],
-            "version": ctx.version, "file": None, "strict": fault.get("type") == "upload_strict",
+            "status": "active", "mime": mime, "name": None, "display_name": None,
+            "processing": None, "base": host_base(ctx), "prefix": ctx.prefix[:-len("/upload")],
+            "version": ctx.version, "finish": finish or file_answer, "answer": None, "file": None,
+            "strict": fault.get("type") == "upload_strict",
         }
+        sess.update(fields)
         with STORE.lock:
             STORE.sessions[sid] = sess
         base = host_base(ctx)
@@ -374,6 +384,12 @@ def register(mock):
         ctx.h.send_bytes(200, b"", "text/plain; charset=utf-8", upload_headers("active", None, {
             "X-Goog-Upload-URL": url, "X-Goog-Upload-Chunk-Granularity": granularity,
             "X-GUploader-UploadID": sid}))
+
+    def file_answer(sess):
+        """The final answer of a file's upload: {"file": File}, as the new
+        File is when asked."""
+        f = sess["file"] = make_file(sess)
+        return lambda: {"file": public(f)}
 
     def make_file(sess):
         fid = sess["name"] or STORE.next_id("file")
@@ -424,7 +440,7 @@ def register(mock):
                 return
             body = b""
             if sess["status"] == "final":
-                body = mock.dumps({"file": public(sess["file"])})
+                body = mock.dumps(sess["answer"]())
             ctx.h.send_bytes(200, body, mock.JSON_CT,
                              upload_headers(sess["status"], sess["received"]))
             return
@@ -486,22 +502,17 @@ def register(mock):
                            % (sess["received"], sess["size"]),
                            headers=upload_headers("cancelled", sess["received"]))
             return
-        f = make_file(sess)
+        answer = sess["finish"](sess)
         with STORE.lock:
             sess["status"] = "final"
-            sess["file"] = f
-        ctx.send_json(200, {"file": public(f)}, upload_headers("final", sess["received"]))
+            sess["answer"] = answer
+        ctx.send_json(200, answer(), upload_headers("final", sess["received"]))
+
+    # The session protocol, for other uploads (file_search_routes.py): open
+    # a session from a start request, serve a request to a session URL.
+    mock.UPLOADS = {"open": open_session, "request": session_request}
 
     # -- files ----------------------------------------------------------------
-
-    def send_page(ctx, key, items, offset, size):
-        """One page of a list answer, with nextPageToken when more follow."""
-        page = items[offset:offset + size]
-        body = {key: page} if page else {}
-        if offset + size < len(items):
-            body["nextPageToken"] = "mockpage-%d" % (offset + size)
-        ctx.send_json(200, body)
-        ctx.update(completed=True)
 
     def delete(ctx, found, table):
         """DELETE of a stored resource: {} once found() saw it (or answered)."""
@@ -718,9 +729,17 @@ def register(mock):
             return fn(ctx)
         return wrapped
 
-    for i, (m, rx, kind, fn) in enumerate(mock.ROUTES):
-        if kind in ("generate", "stream"):
-            mock.ROUTES[i] = (m, rx, kind, with_cache(fn))
+    mock.wrap_routes(("generate", "stream"), with_cache)
+
+
+def send_page(ctx, key, items, offset, size):
+    """One page of a list answer, with nextPageToken when more follow."""
+    page = items[offset:offset + size]
+    body = {key: page} if page else {}
+    if offset + size < len(items):
+        body["nextPageToken"] = "mockpage-%d" % (offset + size)
+    ctx.send_json(200, body)
+    ctx.update(completed=True)
 
 
 def commands(value):

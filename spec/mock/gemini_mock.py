@@ -320,6 +320,9 @@ class ClientGone(Exception):
 # Shared state
 
 
+RESET_HOOKS = []  # what route modules clear of their own state on /_mock/reset
+
+
 class State:
     def __init__(self, key, stream_delay, quiet):
         self.key = key
@@ -359,6 +362,8 @@ class State:
             self.log = []
             self.faults = []
             self.scripts = []
+        for clear in RESET_HOOKS:
+            clear()
 
     def take_fault(self, target, kind, only=None):
         """First pending fault matching this request; consumes one use of it.
@@ -411,10 +416,25 @@ def route(method, pattern, kind="other"):
     return deco
 
 
-def find_route(method, rest):
+def wrap_routes(kinds, wrapper):
+    """Replaces the function of every route of these kinds by
+    wrapper(function): how a route module puts its checks in front of the
+    generate routes."""
+    for i, (m, rx, kind, fn) in enumerate(ROUTES):
+        if kind in kinds:
+            ROUTES[i] = (m, rx, kind, wrapper(fn))
+
+
+def find_route(method, rest, after=None):
     """(function, kind, params) of the route for this method and path, or
-    (None, "other", {}) when nothing matches."""
+    (None, "other", {}) when nothing matches. With `after` (a route's
+    function), only the routes registered after it: how a route that does
+    not know a request hands it on."""
+    skip = after is not None
     for m, rx, kind, fn in ROUTES:
+        if skip:
+            skip = fn is not after
+            continue
         mo = rx.match(rest)
         if mo and (m == method or m == "*"):
             return fn, kind, mo.groupdict()
@@ -1997,6 +2017,10 @@ class Server(http.server.ThreadingHTTPServer):
 # Files (resumable upload) and cachedContents live in their own module.
 import files_routes  # noqa: E402
 files_routes.register(sys.modules[__name__])
+# File search stores, after files (whose upload sessions it shares) and
+# before media_routes (its operations route must come before the generic one).
+import file_search_routes  # noqa: E402
+file_search_routes.register(sys.modules[__name__])
 # Long-running operations (Veo) and downloads, after files (it reads uploads).
 import media_routes  # noqa: E402
 media_routes.register(sys.modules[__name__])
