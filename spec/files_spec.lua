@@ -255,6 +255,8 @@ describe("client.files", function()
       for _, c in ipairs(calls) do
         assert.equal(M, c[2])
         assert.is_true(c[1] > prev and c[1] <= M)
+        -- byte counts, so integers where Lua has them (655360, not 655360.0)
+        if math.type then assert.equal("integer", math.type(c[1])) end
         prev = c[1]
       end
       assert.equal(M, calls[#calls][1])

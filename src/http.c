@@ -1149,8 +1149,9 @@ static int l_request_progress(lua_State *L)
     curl_off_t up = 0;
     if (r->easy != NULL)
         curl_easy_getinfo(r->easy, CURLINFO_SIZE_UPLOAD_T, &up);
-    lua_pushnumber(L, (lua_Number)up);
-    lua_pushnumber(L, (lua_Number)r->received);
+    /* Byte counts: integers where Lua has them. */
+    lua_pushinteger(L, (lua_Integer)up);
+    lua_pushinteger(L, (lua_Integer)r->received);
     return 2;
 }
 
