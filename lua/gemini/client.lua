@@ -156,6 +156,7 @@ local function add_services(client)
   client.models = require("gemini.models").new(client)
   client.files = require("gemini.files").new(client)
   client.caches = require("gemini.caches").new(client)
+  client.batches = require("gemini.batches").new(client)
   client.chats = require("gemini.chats").new(client)
   return client
 end
@@ -173,7 +174,7 @@ end
 -- fragment. `timeout` bounds a whole call, retries and backoff waits
 -- included (see `gemini.retry`).
 -- @tparam[opt] table opts
--- @return a client with `models`, `chats`, `files`, `caches`
+-- @return a client with `models`, `chats`, `files`, `caches`, `batches`
 function Client.new(opts)
   local A = errors.arg
   A("Client", 1, opts, "table", true)
