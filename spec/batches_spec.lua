@@ -544,6 +544,18 @@ describe("client.batches", function()
       assert.equal(300000, long)
     end)
 
+    it("reads a result file larger than max_response_size (it is never held whole)", function()
+      local job = file_job(1, { result_size = 1024 * 1024 })
+      local small = m:client{ retry = RETRY, max_response_size = 64 * 1024 }
+      local n, last_err = 0, nil
+      for i, _, err in small.batches:results(job) do
+        n = i
+        if err and err.kind ~= "api" then last_err = err end
+      end
+      assert.is_nil(last_err)
+      assert.is_true(n > 1000, n .. " lines")
+    end)
+
     it("gives a line that is not JSON as a decode error and goes on", function()
       local job = file_job(3, { garbage_line = 2 })
       local items = collect(client.batches:results(job))

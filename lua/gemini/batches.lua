@@ -624,6 +624,8 @@ end
 local function open_download(client, file_name)
   local spec, retries = client:_prepare{ method = "GET", path = file_name .. ":download",
                                          query = { alt = "media" }, stream = true }
+  -- Read piece by piece, never held: max_response_size does not apply.
+  spec.max_body = nil
   local reader, err
   while true do
     spec.timeout = retries:time_left()
