@@ -234,6 +234,40 @@ describe("automatic function calling", function()
     assert.same({}, res.automatic_function_calling_history)
   end)
 
+  it("runs with a copy of the tool: shallow, field by field, or snake_case", function()
+    local copies = {
+      { functionDeclarations = T.functionDeclarations },
+      { function_declarations = T.functionDeclarations },
+      (function()
+        local c = {}
+        for k, v in pairs(T) do c[k] = v end
+        return c
+      end)(),
+    }
+    for i, tool in ipairs(copies) do
+      m:reset()
+      seen = {}
+      m:script{ calls_answer{ { "get_time", { city = "Lima" }, "t" .. i } }, text_answer("noon") }
+      local res = assert(client.models:generate_content{ model = MODEL, contents = "x",
+        config = { tools = { tool } } })
+      assert.equal("noon", res.text)
+      assert.equal(2, generate_requests(m:log()))
+      assert.same({ { name = "get_time", args = { city = "Lima" }, id = "t" .. i } }, seen)
+      assert.equal(3, #res.automatic_function_calling_history)
+    end
+  end)
+
+  it("runs the handler of a hand-written declaration", function()
+    local tool = { function_declarations = { { name = "double", handler = function(args) return args.n * 2 end } } }
+    m:script{ calls_answer{ { "double", { n = 21 } } }, text_answer("42") }
+    local res = assert(client.models:generate_content{ model = MODEL, contents = "x",
+      config = { tools = { tool } } })
+    assert.equal("42", res.text)
+    local log = m:log()
+    assert.same({ { name = "double" } }, log[1].json.tools[1].functionDeclarations)
+    assert.same({ result = 42 }, log[2].json.contents[3].parts[1].functionResponse.response)
+  end)
+
   it("returns the error of a failed round", function()
     m:script{ calls_answer{ { "get_time", {} } },
       { status = 400, body = { error = { code = 400, message = "bad turn", status = "INVALID_ARGUMENT" } } } }

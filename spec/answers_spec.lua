@@ -282,4 +282,49 @@ describe("answers", function()
       assert.equal("xy", res.candidates[2].content.parts[1].text)
     end)
   end)
+
+  describe("a response's helpers", function()
+    -- A copy of a response: its fields one by one, and its metatable.
+    local function copy_of(res)
+      local c = {}
+      for k, v in pairs(res) do c[k] = v end
+      return setmetatable(c, getmetatable(res))
+    end
+    local function keys(t)
+      local out = {}
+      for k in pairs(t) do out[#out + 1] = k end
+      table.sort(out)
+      return out
+    end
+
+    it("follow a copy that keeps the metatable: parsed of a JSON-mode answer", function()
+      m:script{ { raw = '{"candidates":[{"content":{"role":"model","parts":[{"text":"{\\"a\\":1}"}]}}],'
+        .. '"modelVersion":"m"}' } }
+      local res = assert(client.models:generate_content{ model = MODEL, contents = "x",
+        config = { response_mime_type = "application/json" } })
+      assert.same({ "candidates", "modelVersion" }, keys(res))
+      assert.same({ a = 1 }, res.parsed)
+      assert.same({ a = 1 }, copy_of(res).parsed)
+      -- the plain answer's metatable is not JSON mode
+      m:script{ { raw = '{"candidates":[{"content":{"role":"model","parts":[{"text":"{}"}]}}]}' } }
+      local plain = assert(client.models:generate_content(REQ))
+      assert.is_nil(copy_of(plain).parsed)
+      assert.same({ a = 1 }, copy_of(res).parsed)
+    end)
+
+    it("follow a copy that keeps the metatable: the automatic function calling history", function()
+      local tool = gemini.tools.functions{ { name = "f", handler = function() return 1 end } }
+      m:script{
+        { raw = '{"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"f"}}]}}]}' },
+        { raw = '{"candidates":[{"content":{"role":"model","parts":[{"text":"done"}]}}],"usageMetadata":{}}' },
+      }
+      local res = assert(client.models:generate_content{ model = MODEL, contents = "x",
+        config = { tools = { tool } } })
+      assert.same({ "candidates", "usageMetadata" }, keys(res))
+      local h = res.automatic_function_calling_history
+      assert.equal(3, #h)
+      assert.equal(h, copy_of(res).automatic_function_calling_history)
+      assert.equal("done", copy_of(res).text)
+    end)
+  end)
 end)

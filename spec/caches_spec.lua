@@ -270,4 +270,72 @@ describe("client.caches", function()
       assert.matches("CachedContent not found", err.message, 1, true)
     end)
   end)
+
+  -- What every collection shares (gemini.resource): one rule for names and
+  -- one get / delete / list, in caches and files alike; and the name rule
+  -- of a collection with parents (file search stores' documents).
+  describe("as every collection (gemini.resource)", function()
+    it("takes a name, an id, a URI or the resource, as files do", function()
+      local file = assert(client.files:upload{ data = "hello", mime_type = "text/plain" })
+      local cache = assert(client.caches:create{ model = "gemini-2.5-flash", config = { contents = "x" } })
+      for _, case in ipairs({ { client.files, file }, { client.caches, cache } }) do
+        local service, res = case[1], case[2]
+        local id = res.name:match("/(.*)$")
+        local collection = res.name:match("^(.-)/")
+        for _, name in ipairs({ res.name, id, m.url .. "/v1beta/" .. res.name, res }) do
+          local got = assert(service:get(name))
+          assert.equal(res.name, got.name)
+          assert.equal("GET", m:last().method)
+          assert.equal("/v1beta/" .. res.name, m:last().path)
+        end
+        local before = #m:log()
+        for _, bad in ipairs({ collection .. "/a/b", "../x", "a?b=c", "a b", collection .. "/%2e%2e",
+                               m.url .. "/v1beta/" .. collection .. "/a/b" }) do
+          local ok, msg = pcall(service.get, service, bad)
+          assert.is_false(ok, bad)
+          assert.matches("bad argument #1 to 'get' %(invalid %a+ name ", msg)
+        end
+        assert.equal(before, #m:log())
+      end
+    end)
+
+    it("gets, deletes and lists as files do, and says how to call it", function()
+      for _, service in ipairs({ client.files, client.caches }) do
+        local field = service == client.files and "files" or "caches"
+        assert.has_error(function() service.get({}, "x") end,
+          "bad self to 'get' (call it as client." .. field .. ":get(...))")
+        assert.has_error(function() service.list(nil) end,
+          "bad self to 'list' (call it as client." .. field .. ":list(...))")
+        assert.has_error(function() service:list("x") end,
+          "bad argument #1 to 'list' (table expected, got string)")
+      end
+      local file = assert(client.files:upload{ data = "hello", mime_type = "text/plain" })
+      local cache = assert(client.caches:create{ model = "gemini-2.5-flash", config = { contents = "x" } })
+      local n = 0
+      for f in client.files:list() do n = n + 1; assert.equal(file.name, f.name) end
+      for c in client.caches:list() do n = n + 1; assert.equal(cache.name, c.name) end
+      assert.equal(2, n)
+      assert.is_true(client.files:delete(file))
+      assert.is_true(client.caches:delete(cache))
+      assert.equal("DELETE", m:last().method)
+      assert.equal("/v1beta/" .. cache.name, m:last().path)
+    end)
+
+    it("names a resource of a collection with parents by its full name or a URI, never by a bare id", function()
+      local name_of = require("gemini.resource").normalizer{ collection = "fileSearchStores/*/documents",
+                                           noun = "document name" }
+      assert.equal("fileSearchStores/s-1/documents/d.2", name_of("fileSearchStores/s-1/documents/d.2", "get"))
+      assert.equal("fileSearchStores/s/documents/d",
+        name_of("https://h.test/v1beta/fileSearchStores/s/documents/d", "get"))
+      assert.equal("fileSearchStores/s/documents/d", name_of({ name = "fileSearchStores/s/documents/d" }, "get"))
+      for _, bad in ipairs({ "d", "fileSearchStores/s", "fileSearchStores/s/files/d",
+                             "fileSearchStores/../documents/d", "fileSearchStores/s/documents/d/e",
+                             "fileSearchStores//documents/d" }) do
+        assert.has_error(function() name_of(bad, "get") end,
+          string.format("bad argument #1 to 'get' (invalid document name %q)", bad))
+      end
+      assert.has_error(function() name_of(nil, "delete") end,
+        "bad argument #1 to 'delete' (document name expected, got nil)")
+    end)
+  end)
 end)

@@ -56,6 +56,45 @@ describe("client", function()
         "bad field 'headers' to 'Client' (header 'X-A': a string without line breaks or NUL expected)")
     end)
 
+    it("leaves the caller's options table as it was", function()
+      local function deep_copy(v)
+        if type(v) ~= "table" then return v end
+        local c = {}
+        for k, x in pairs(v) do c[k] = deep_copy(x) end
+        return c
+      end
+      for _, retry in ipairs({ true, false, { attempts = 2, http_status_codes = { 503 } } }) do
+        local opts = { api_key = "  " .. KEY .. " ", base_url = m.url .. "/", retry = retry,
+                       headers = { ["X-Extra"] = "1" }, timeout = 5, debug = false,
+                       api_version = "v1beta" }
+        local before = deep_copy(opts)
+        local c = gemini.Client(opts)
+        assert.same(before, opts)
+        assert.truthy(c.models:generate_content{ model = "gemini-2.5-flash", contents = "Hi" })
+        assert.same(before, opts)
+      end
+    end)
+
+    it("takes every default from gemini.defaults, which holds API.md's values", function()
+      local defaults = require("gemini.defaults")
+      assert.same({ 600, 30, 300 }, { defaults.timeout, defaults.connect_timeout, defaults.stall_timeout })
+      assert.same({ attempts = 5, initial_delay = 1, max_delay = 60, exp_base = 2, jitter = 1,
+                    http_status_codes = { 408, 429, 500, 502, 503, 504 } }, defaults.retry)
+      assert.equal(10, defaults.maximum_remote_calls)
+      -- a client made without the option uses the table's value
+      local saved = defaults.timeout
+      defaults.timeout = 0.3
+      local ok, c = pcall(m.client, m, { retry = false })
+      defaults.timeout = saved
+      assert(ok, c)
+      m:script{ { latency = 3 } }
+      local t0 = gemini.core.now()
+      local res, err = c.models:generate_content{ model = "gemini-2.5-flash", contents = "Hi" }
+      assert.is_nil(res)
+      assert.equal("timeout", err.kind)
+      assert.is_true(gemini.core.now() - t0 < 2)
+    end)
+
     it("sends the key in x-goog-api-key by default, never in the URL", function()
       assert.truthy(client.models:generate_content{ model = "gemini-2.5-flash", contents = "Hi" })
       local e = m:last()

@@ -184,6 +184,17 @@ describe("client.files", function()
       file = assert(client.files:upload{ path = tmp, mime_type = "application/x-custom" })
       assert.equal("application/x-custom", file.mimeType)
       assert.equal("audio/mp3", gemini.Client{ api_key = "x" }.files.guess_mime_type("a.mp3"))
+      assert.equal("text/rtf", gemini.Client{ api_key = "x" }.files.guess_mime_type("a.rtf"))
+    end)
+
+    it("guesses as gemini.parts does: one table, Gemini's spellings", function()
+      local files = gemini.Client{ api_key = "x" }.files
+      for _, name in ipairs({ "a.mp3", "a.rtf", "a.wav", "a.png", "a.pdf", "a.md", "a.markdown",
+                              "a.tsv", "a.c", "a.opus", "a.mkv", "a.aif", "a.lua", "a.xyz" }) do
+        assert.equal(gemini.parts.guess_mime_type(name), files.guess_mime_type(name), name)
+      end
+      local file = assert(client.files:upload{ data = "{\\rtf1 hi}", display_name = "note.rtf" })
+      assert.equal("text/rtf", file.mimeType)
     end)
 
     it("asks for mime_type when it cannot be guessed", function()

@@ -312,6 +312,42 @@ describe_uv("callback API on luv", function()
     assert.are.equal(8, select(2, body:gsub("data: ", "")))
   end)
 
+  it("is driven with the core's socket flags: take_changes gives them, socket_action takes them", function()
+    local core = gemini.core
+    local IN, OUT, ERR = core.POLL_IN, core.POLL_OUT, core.POLL_ERR
+    assert.same({ "number", "number", "number" }, { type(IN), type(OUT), type(ERR) })
+    assert.is_true(IN ~= OUT and IN ~= ERR and OUT ~= ERR)
+    local s = core.session()
+    assert.is_nil(s:watch(false))   -- the changes are for the caller to apply
+    local req = s:request{ method = "GET", url = m.url .. "/v1beta/models/" .. MODEL,
+                           headers = { "x-goog-api-key: " .. KEY } }
+    -- A poller of the poorest kind: every watched socket is handed back as
+    -- ready for what it is watched for, every few ms.
+    local watched, seen = {}, {}
+    local deadline = core.now() + 10
+    while not req:is_done() and core.now() < deadline do
+      s:timeout_action()
+      local changes = s:take_changes()
+      for i = 1, #(changes or {}), 2 do
+        local fd, what = changes[i], changes[i + 1]
+        seen[#seen + 1] = what
+        watched[fd] = what ~= 0 and what or nil
+      end
+      for fd, what in pairs(watched) do s:socket_action(fd, what) end
+      core.sleep(0.002)
+    end
+    assert.is_true(req:is_done())
+    assert.are.equal(200, req:status())
+    local read = false
+    for _, what in ipairs(seen) do
+      assert.is_true(what == 0 or what == IN or what == OUT or what == IN + OUT, "what = " .. what)
+      read = read or what == IN or what == IN + OUT
+    end
+    assert.is_true(read, "a socket was watched for reading")
+    req:close()
+    s:close()
+  end)
+
   describe("generate_content_all", function()
     local function requests(n, bad)
       local list = {}

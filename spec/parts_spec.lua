@@ -101,9 +101,10 @@ describe("gemini.parts", function()
     local cases = { ["a.PNG"] = "image/png", ["a.jpg"] = "image/jpeg", ["a.jpeg"] = "image/jpeg",
       ["a.gif"] = "image/gif", ["a.webp"] = "image/webp", ["a.pdf"] = "application/pdf",
       ["a.txt"] = "text/plain", ["a.md"] = "text/markdown", ["a.html"] = "text/html",
-      ["a.csv"] = "text/csv", ["a.json"] = "application/json", ["a.mp3"] = "audio/mpeg",
+      ["a.csv"] = "text/csv", ["a.json"] = "application/json", ["a.mp3"] = "audio/mp3", ["a.RTF"] = "text/rtf",
       ["a.wav"] = "audio/wav", ["a.mp4"] = "video/mp4", ["a.mov"] = "video/quicktime",
-      ["https://x.test/v/clip.mp4?sig=1"] = "video/mp4", ["dir.d/noext"] = false }
+      ["https://x.test/v/clip.mp4?sig=1"] = "video/mp4", ["dir.d/noext"] = false,
+      ["a.tsv"] = "text/tab-separated-values", ["a.opus"] = "audio/opus", ["a.c"] = "text/x-c" }
     for name, want in pairs(cases) do
       assert.equal(want or nil, P.guess_mime_type(name), name)
     end

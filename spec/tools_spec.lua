@@ -1,5 +1,5 @@
 -- gemini.tools through the real HTTP stack against the mock: each builder's
--- JSON on the wire, the handlers side table, the build-time errors, and
+-- JSON on the wire, the handlers on their declarations, the build-time errors, and
 -- the mock's answers to each tool (function calls with a thoughtSignature,
 -- grounding metadata, code execution parts).
 local gemini = require("gemini")
@@ -87,7 +87,8 @@ describe("gemini.tools", function()
       assert.is_nil(e.body:find("handler", 1, true))
     end)
 
-    it("keeps the handlers out of the tool table and hands them back through tools.handlers", function()
+    it("keeps each handler on its declaration, hands them back through tools.handlers"
+      .. " and sends none", function()
       local function h1() return { ok = true } end
       local function h2() return {} end
       local tool = T.functions{
@@ -95,7 +96,7 @@ describe("gemini.tools", function()
         { name = "two", handler = h2 },
         { name = "three" },
       }
-      for _, d in ipairs(tool.functionDeclarations) do assert.is_nil(d.handler) end
+      assert.equal(h1, tool.functionDeclarations[1].handler)
       local hs = T.handlers{ T.google_search(), tool }
       assert.equal(h1, hs.one)
       assert.equal(h2, hs.two)
@@ -103,9 +104,43 @@ describe("gemini.tools", function()
       assert.is_nil(T.handlers{ T.functions{ { name = "x" } } })
       assert.is_nil(T.handlers(nil))
       assert.is_nil(T.handlers{ { functionDeclarations = { { name = "raw" } } } })
-      -- the tool is still encodable as is
-      local _, e = send{ tools = { tool } }
-      assert.equal(3, #e.json.tools[1].functionDeclarations)
+      -- the request leaves the handlers out; the caller's tool keeps them
+      local _, e = send{ tools = { T.google_search(), tool } }
+      assert.same({ { name = "one", parameters = e.json.tools[2].functionDeclarations[1].parameters },
+                    { name = "two" }, { name = "three" } }, e.json.tools[2].functionDeclarations)
+      assert.is_nil(e.body:find("handler", 1, true))
+      assert.equal(h2, tool.functionDeclarations[2].handler)
+      assert.equal(h1, T.handlers{ tool }.one)
+    end)
+
+    it("finds the handlers of copied tools and of hand-written declarations", function()
+      local function h() return 1 end
+      local tool = T.functions{ { name = "one", handler = h }, { name = "two" } }
+      local copy = {}
+      for k, v in pairs(tool) do copy[k] = v end
+      local decls = {}
+      for i, d in ipairs(tool.functionDeclarations) do
+        decls[i] = {}
+        for k, v in pairs(d) do decls[i][k] = v end
+      end
+      for _, t in ipairs({ copy, { functionDeclarations = tool.functionDeclarations },
+                           { function_declarations = tool.functionDeclarations },
+                           { functionDeclarations = decls },
+                           { function_declarations = { { name = "one", handler = h } } } }) do
+        assert.equal(h, T.handlers{ t }.one)
+        local _, e = send{ tools = { t } }
+        assert.equal("one", e.json.tools[1].functionDeclarations[1].name)
+        assert.is_nil(e.body:find("handler", 1, true))
+      end
+    end)
+
+    it("leaves the handlers out of count_tokens and caches:create too", function()
+      local tool = T.functions{ { name = "one", handler = function() end } }
+      assert(client.models:count_tokens{ model = "gemini-2.5-flash", contents = "Hi",
+                                         config = { tools = { tool } } })
+      assert.same({ { functionDeclarations = { { name = "one" } } } }, m:last().json.generateContentRequest.tools)
+      assert(client.caches:create{ model = "gemini-2.5-flash", config = { contents = "Hi", tools = { tool } } })
+      assert.same({ { functionDeclarations = { { name = "one" } } } }, m:last().json.tools)
     end)
 
     it("rejects bad declarations naming the field", function()

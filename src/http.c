@@ -27,10 +27,14 @@
  *   -- event-loop mode (no sess:step / req:await on such a session):
  *   sess:watch([aggregate]) -> fd | nil  -- fd: one descriptor for all sockets
  *   sess:ready_action()             -- that fd is readable (epoll)
- *   sess:socket_action(fd, flags)   -- else, per socket: 1 readable, 2 writable, 4 error
+ *   sess:socket_action(fd, flags)   -- else, per socket: flags of core.POLL_IN,
+ *                                      core.POLL_OUT, core.POLL_ERR
  *   sess:timeout_action()
  *   sess:take_changes() -> {fd, what, fd, what, ...} | nil, timer_ms | nil
+ *                          (what: POLL_IN, POLL_OUT or both; 0: no longer watched)
  *   sess:take_events()  -> {id, ...} | nil   (requests that progressed)
+ *
+ *   core.MAX_SECONDS   the longest timeout a request keeps (longer ones are cut)
  */
 #include "core.h"
 
@@ -591,6 +595,12 @@ static int epoll_watch(session *s, curl_socket_t fd, int what)
 }
 #endif
 
+/* What a socket is ready for (socket_action) or watched for (take_changes):
+ * bit flags, exported as core.POLL_IN, core.POLL_OUT and core.POLL_ERR. */
+#define GM_POLL_IN 1
+#define GM_POLL_OUT 2
+#define GM_POLL_ERR 4
+
 /* libcurl's socket callback. It runs inside libcurl (during an action, an
  * add or a remove), where calling into Lua is not safe, so it only records
  * the change; the order is kept, because a socket number that was removed
@@ -608,11 +618,11 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *soc
     c.fd = (int)fd;
     c.what = 0;
     if (what == CURL_POLL_IN)
-        c.what = 1;
+        c.what = GM_POLL_IN;
     else if (what == CURL_POLL_OUT)
-        c.what = 2;
+        c.what = GM_POLL_OUT;
     else if (what == CURL_POLL_INOUT)
-        c.what = 3;
+        c.what = GM_POLL_IN | GM_POLL_OUT;
     if (!gm_buf_append(&s->changes, &c, sizeof c)) {
         s->oom = 1;
         return -1;
@@ -671,7 +681,7 @@ static int session_action(lua_State *L, session *s, curl_socket_t fd, int ev)
     return 1;
 }
 
-/* Tells libcurl that fd is ready: flags 1 readable, 2 writable, 4 error.
+/* Tells libcurl that fd is ready: flags of GM_POLL_IN, GM_POLL_OUT, GM_POLL_ERR.
  * Returns the number of transfers still running. */
 static int l_session_socket_action(lua_State *L)
 {
@@ -679,11 +689,11 @@ static int l_session_socket_action(lua_State *L)
     int fd = (int)luaL_checkinteger(L, 2);
     int flags = (int)luaL_optinteger(L, 3, 0);
     int ev = 0;
-    if (flags & 1)
+    if (flags & GM_POLL_IN)
         ev |= CURL_CSELECT_IN;
-    if (flags & 2)
+    if (flags & GM_POLL_OUT)
         ev |= CURL_CSELECT_OUT;
-    if (flags & 4)
+    if (flags & GM_POLL_ERR)
         ev |= CURL_CSELECT_ERR;
     return session_action(L, s, (curl_socket_t)fd, ev);
 }
@@ -1104,4 +1114,13 @@ void gemini_open_http(lua_State *L)
     gm_newclass(L, SESSION_MT, session_methods, session_meta);
     gm_newclass(L, REQUEST_MT, request_methods, request_meta);
     gm_setfuncs(L, funcs, 0);
+    /* Constants the Lua side shares with this file. */
+    lua_pushinteger(L, GM_POLL_IN);
+    lua_setfield(L, -2, "POLL_IN");
+    lua_pushinteger(L, GM_POLL_OUT);
+    lua_setfield(L, -2, "POLL_OUT");
+    lua_pushinteger(L, GM_POLL_ERR);
+    lua_setfield(L, -2, "POLL_ERR");
+    lua_pushinteger(L, (lua_Integer)MAX_SECONDS);
+    lua_setfield(L, -2, "MAX_SECONDS");
 }

@@ -29,6 +29,7 @@
 -- caller can answer them (in a chat, by sending the `functionResponse`
 -- parts as the next message).
 -- @module gemini.afc
+local defaults = require("gemini.defaults")
 local errors = require("gemini.errors")
 local json = require("gemini.json")
 local request = require("gemini.request")
@@ -36,8 +37,8 @@ local response = require("gemini.response")
 
 local M = {}
 
---- The SDK's default for `maximum_remote_calls`.
-M.DEFAULT_MAXIMUM_REMOTE_CALLS = 10
+--- The SDK's default for `maximum_remote_calls` (gemini.defaults').
+M.DEFAULT_MAXIMUM_REMOTE_CALLS = defaults.maximum_remote_calls
 
 --- Whether AFC applies to a config: the handler map (name -> function)
 -- and the maximum number of requests, or nil when it does not (no config,

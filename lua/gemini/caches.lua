@@ -1,43 +1,21 @@
 --- `client.caches`: context caches (`cachedContents`): create, get, update
 -- the expiration, delete, list. A cache is used in a generate call with
--- `config.cached_content = cache.name`. With the client's `loop`, each
--- method also takes a trailing callback, `cb(err, result)` (for `list`,
--- every cache in a list), and returns a handle at once (gemini.async).
+-- `config.cached_content = cache.name`. `get`, `delete` and `list`, and the
+-- cache names they take (`cachedContents/x`, `x` or the CachedContent), are
+-- those of every collection (gemini.resource). With the client's `loop`,
+-- each method also takes a trailing callback, `cb(err, result)` (for
+-- `list`, every cache in a list), and returns a handle at once
+-- (gemini.async).
 -- @module gemini.caches
 local async = require("gemini.async")
 local errors = require("gemini.errors")
 local json = require("gemini.json")
 local request = require("gemini.request")
+local resource = require("gemini.resource")
 
-local Caches = {}
-Caches.__index = Caches
-
---- Creates the service; `client.caches` is one.
-function Caches.new(client)
-  return setmetatable({ client = client }, Caches)
-end
-
-local function check_self(self, fname)
-  if getmetatable(self) ~= Caches then
-    error(string.format("bad self to '%s' (call it as client.caches:%s(...))", fname, fname), 3)
-  end
-end
-
---- `cachedContents/x` from `cachedContents/x`, `x` or a CachedContent
--- table; raises for anything else.
-function Caches.normalize_name(v, fname)
-  fname = fname or "?"
-  if type(v) == "table" then v = v.name end
-  if type(v) ~= "string" or v == "" then
-    error(string.format("bad argument #1 to '%s' (cache name expected, got %s)",
-      fname, v == "" and "empty string" or type(v)), 3)
-  end
-  local id = v:match("^cachedContents/(.*)$") or v
-  if not id:match("^[%w][%w%-_%.]*$") or id:find("..", 1, true) then
-    error(string.format("bad argument #1 to '%s' (invalid cache name %q)", fname, v), 3)
-  end
-  return "cachedContents/" .. id
-end
+local Caches = resource.service{ collection = "cachedContents", field = "caches",
+                                 noun = "cache name" }
+local check_self = Caches.check_self
 
 -- A Duration string from seconds, or a string kept as given.
 local function duration(v, fname)
@@ -106,7 +84,7 @@ function Caches:create(args, cb)
   if contents ~= nil then body.contents = request.contents(contents, fname) end
   local si = request.get(config, "systemInstruction", "system_instruction")
   if si ~= nil then body.systemInstruction = request.system_instruction(si) end
-  body.tools = request.get(config, "tools")
+  body.tools = require("gemini.tools").sendable(request.get(config, "tools"))
   body.toolConfig = request.get(config, "toolConfig", "tool_config")
   body.displayName = errors.field(fname, "display_name",
     request.get(config, "displayName", "display_name"), "string", true)
@@ -114,18 +92,6 @@ function Caches:create(args, cb)
     method = "POST", path = "cachedContents", body = json.encode(body, { root = "request" }),
     http_options = request.get(config, "httpOptions", "http_options"),
   }
-end
-
---- One cache.
--- @tparam string|table name `cachedContents/x`, `x` or a CachedContent
--- @tparam[opt] function cb with the client's loop: `cb(err, cache)`, and a handle is returned at once
--- @return the CachedContent, or nil, `gemini.Error`
-function Caches:get(name, cb)
-  check_self(self, "get")
-  if cb ~= nil then
-    return async.call(self.client, "get", 2, cb, function(c) return c.caches:get(name) end)
-  end
-  return self.client:_call{ method = "GET", path = Caches.normalize_name(name, "get") }
 end
 
 --- Changes a cache's expiration, the one thing the API lets change.
@@ -155,34 +121,6 @@ function Caches:update(args, cb)
     method = "PATCH", path = name, body = json.encode({ ttl = ttl, expireTime = exp }),
     http_options = request.get(config, "httpOptions", "http_options"),
   }
-end
-
---- Deletes a cache.
--- @tparam string|table name as for `get`
--- @tparam[opt] function cb with the client's loop: `cb(err, true)`, and a handle is returned at once
--- @return true, or nil, `gemini.Error`
-function Caches:delete(name, cb)
-  check_self(self, "delete")
-  if cb ~= nil then
-    return async.call(self.client, "delete", 2, cb, function(c) return c.caches:delete(name) end)
-  end
-  local res, err = self.client:_call{ method = "DELETE", path = Caches.normalize_name(name, "delete") }
-  if not res then return nil, err end
-  return true
-end
-
---- Iterates over every cache, page after page; raises the `gemini.Error`
--- when a page fails.
--- @tparam[opt] table opts `{page_size=, page_token=}`
--- @tparam[opt] function cb with the client's loop: `cb(err, caches)`, and a handle is returned at once
-function Caches:list(opts, cb)
-  check_self(self, "list")
-  if type(opts) == "function" and cb == nil then opts, cb = nil, opts end
-  if cb ~= nil then
-    return async.list(self.client, "list", 2, cb, function(c) return c.caches:list(opts) end)
-  end
-  errors.arg("list", 1, opts, "table", true)
-  return self.client:_pages("cachedContents", "cachedContents", opts)
 end
 
 return Caches

@@ -191,24 +191,7 @@ function Chat:send_message(message, config, cb)
     return async.call(self.client, "send_message", 3, cb,
       function(c) return self:_on(c):send_message(message, config) end)
   end
-  errors.arg("send_message", 1, message, "string|table")
-  -- The user turn (a list of contents), copied so that later edits of the
-  -- caller's tables do not reach the history.
-  local input = copy(request.contents(message, "send_message"))
-  errors.arg("send_message", 2, config, "table", true)
-  local r
-  r, config = self:_build(input, config, "send_message")
-  local models = self.client.models
-  local handlers, max = afc.settings(config, "send_message")
-  local res, added
-  if handlers then
-    res, added = afc.generate_loop(models, r, handlers, max)
-  else
-    res, added = models:_generate_once(r)
-  end
-  if not res then return nil, added end
-  self:_record(input, handlers and added or nil, res)
-  return res
+  return self:_turn("send_message", message, config, Chat._send)
 end
 
 --- Sends a message and streams the answer: returns a stream like
@@ -233,15 +216,44 @@ function Chat:send_message_stream(message, config, handlers)
     return async.stream(self.client, "send_message_stream", 3, handlers,
       function(c) return self:_on(c):send_message_stream(message, config) end)
   end
-  errors.arg("send_message_stream", 1, message, "string|table")
+  return self:_turn("send_message_stream", message, config, Chat._stream)
+end
+
+--- What both ways of sending share: checks the message and the config,
+-- builds the turn's request and reads its automatic function calling
+-- settings, then hands over to `run(self, input, r, handlers, max)`
+-- (`_send` or `_stream`). Called in tail position, so that an argument
+-- error names the caller's line.
+function Chat:_turn(fname, message, config, run)
+  errors.arg(fname, 1, message, "string|table")
   -- The user turn (a list of contents), copied so that later edits of the
   -- caller's tables do not reach the history.
-  local input = copy(request.contents(message, "send_message_stream"))
-  errors.arg("send_message_stream", 2, config, "table", true)
+  local input = copy(request.contents(message, fname))
+  errors.arg(fname, 2, config, "table", true)
   local r
-  r, config = self:_build(input, config, "send_message_stream")
+  r, config = self:_build(input, config, fname)
+  local handlers, max = afc.settings(config, fname)
+  return run(self, input, r, handlers, max)
+end
+
+-- One turn, waited for; recorded when it ends well.
+function Chat:_send(input, r, handlers, max)
   local models = self.client.models
-  local handlers, max = afc.settings(config, "send_message_stream")
+  local res, added
+  if handlers then
+    res, added = afc.generate_loop(models, r, handlers, max)
+  else
+    res, added = models:_generate_once(r)
+  end
+  if not res then return nil, added end
+  self:_record(input, handlers and added or nil, res)
+  return res
+end
+
+-- One turn, streamed; recorded when the stream ends well. Returns the
+-- stream as a generic `for`'s four values (the last, its closing value).
+function Chat:_stream(input, r, handlers, max)
+  local models = self.client.models
   local s
   if handlers then
     s = afc.generate_stream(models, r, handlers, max, function(res, added)

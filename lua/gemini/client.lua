@@ -1,5 +1,7 @@
 --- The client: options, URLs, headers, retries, and the services.
 -- @module gemini.client
+local core = require("gemini.core")
+local defaults = require("gemini.defaults")
 local errors = require("gemini.errors")
 local json = require("gemini.json")
 local retry = require("gemini.retry")
@@ -8,14 +10,13 @@ local Client = {}
 Client.__index = Client
 
 local VERSION = "0.1.0"
-local DEFAULT_BASE = "https://generativelanguage.googleapis.com"
 
 -- ---- option checks: programmer errors raise, naming the option ------------
 
 -- What a bad value was, for a message: the number itself, else its type.
 local function shown(v)
   if type(v) == "number" then return tostring(v) end
-  return v == nil and "no value" or type(v)
+  return errors.typename(v)
 end
 
 local function bad(field, fname, expected, v, level)
@@ -32,8 +33,9 @@ local function check_seconds(v, field, fname, level)
 end
 
 -- The longest timeout passed on (about 24.8 days; longer is as good as
--- none): libcurl and libuv take milliseconds in a C int or long.
-local MAX_SECONDS = 2147483
+-- none): libcurl and libuv take milliseconds in a C int or long. The C
+-- core cuts its own there too.
+local MAX_SECONDS = core.MAX_SECONDS
 
 local function capped(seconds)
   return seconds and math.min(seconds, MAX_SECONDS)
@@ -225,22 +227,22 @@ function Client.new(opts)
         .. ")", 2)
     end
   end
-  local auth = opts.auth or "header"
+  local auth = opts.auth or defaults.auth
   if auth ~= "header" and auth ~= "bearer" then
     error("bad field 'auth' to 'Client' (\"header\" or \"bearer\" expected)", 2)
   end
   local base = opts.base_url or os.getenv("GEMINI_BASE_URL")
-  if base == nil or base == "" then base = DEFAULT_BASE end
+  if base == nil or base == "" then base = defaults.base_url end
   check_base_url(base)
 
   local self = setmetatable({
-    api_version = opts.api_version or "v1beta",
+    api_version = opts.api_version or defaults.api_version,
     base_url = base:gsub("/+$", ""),
-    timeout = opts.timeout or 600,
-    connect_timeout = opts.connect_timeout or 30,
-    stall_timeout = opts.stall_timeout or 300,
-    max_response_size = opts.max_response_size or 256 * 1024 * 1024,
-    max_event_size = opts.max_event_size or 16 * 1024 * 1024,
+    timeout = opts.timeout or defaults.timeout,
+    connect_timeout = opts.connect_timeout or defaults.connect_timeout,
+    stall_timeout = opts.stall_timeout or defaults.stall_timeout,
+    max_response_size = opts.max_response_size or defaults.max_response_size,
+    max_event_size = opts.max_event_size or defaults.max_event_size,
     retry = retry.policy(opts.retry),   -- true: the defaults
     proxy = opts.proxy, ca_file = opts.ca_file,
     verify = opts.verify ~= false,

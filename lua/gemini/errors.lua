@@ -315,30 +315,41 @@ end
 
 -- ---- argument checks (programmer errors raise) ----------------------------
 
-local function typename(v)
-  return type(v) == "nil" and "no value" or type(v)
+--- What a value is, for a message: its type, "no value" for nil.
+function M.typename(v)
+  return v == nil and "no value" or type(v)
 end
 
---- Raises `bad argument #n to 'fname' (expected expected, got type)` at the caller's caller.
+-- Whether `value` passes: of one of the `|`-separated types of
+-- `expected` (e.g. "string|table"), or nil when `optional`.
+local function passes(value, expected, optional)
+  if optional and value == nil then return true end
+  local t = type(value)
+  for want in expected:gmatch("[^|]+") do
+    if t == want then return true end
+  end
+  return false
+end
+
+-- Raises "bad <what> to 'fname' (<expected> expected, got <type>)" at the
+-- caller of the public function whose check (`arg` or `field`) called it.
+local function bad(what, fname, value, expected)
+  error(string.format("bad %s to '%s' (%s expected, got %s)", what, fname,
+    (expected:gsub("|", " or ")), M.typename(value)), 4)
+end
+
+--- Checks argument #n of `fname`: returns it, or raises
+-- `bad argument #n to 'fname' (expected expected, got type)` at the caller's caller.
 function M.arg(fname, n, value, expected, optional)
-  if optional and value == nil then return value end
-  local t = type(value)
-  for want in expected:gmatch("[^|]+") do
-    if t == want then return value end
-  end
-  error(string.format("bad argument #%d to '%s' (%s expected, got %s)",
-    n, fname, expected:gsub("|", " or "), typename(value)), 3)
+  if not passes(value, expected, optional) then bad("argument #" .. n, fname, value, expected) end
+  return value
 end
 
---- Raises a programmer error about a field of an argument table.
+--- Checks a field of an argument table: returns it, or raises
+-- `bad field 'field' to 'fname' (expected expected, got type)` at the caller's caller.
 function M.field(fname, field, value, expected, optional)
-  if optional and value == nil then return value end
-  local t = type(value)
-  for want in expected:gmatch("[^|]+") do
-    if t == want then return value end
-  end
-  error(string.format("bad field '%s' to '%s' (%s expected, got %s)",
-    field, fname, expected:gsub("|", " or "), typename(value)), 3)
+  if not passes(value, expected, optional) then bad("field '" .. field .. "'", fname, value, expected) end
+  return value
 end
 
 return M

@@ -11,7 +11,9 @@
 -- (`X-Goog-Upload-Command: query`) and the upload goes on from there, under
 -- the client's retry policy, each chunk from then on over a connection of
 -- its own. `files:upload` checks its arguments; the protocol is the upload
--- object of gemini.upload.
+-- object of gemini.upload. `get`, `delete` and `list`, and the file names
+-- they take (`files/abc`, `abc`, the file's URI or the File), are those of
+-- every collection (gemini.resource).
 --
 -- With the client's `loop`, each method also takes a trailing callback,
 -- `cb(err, result)` (for `list`, every file in a list), and returns a
@@ -19,61 +21,23 @@
 -- @module gemini.files
 local async = require("gemini.async")
 local core = require("gemini.core")
+local defaults = require("gemini.defaults")
 local errors = require("gemini.errors")
 local parts = require("gemini.parts")
+local resource = require("gemini.resource")
 local upload = require("gemini.upload")
 
-local Files = {}
-Files.__index = Files
+local Files = resource.service{ collection = "files", field = "files", noun = "file name",
+                                expected = "file name or File" }
+local check_self = Files.check_self
 
 --- Chunk size of both official SDKs (a multiple of the server's 256 KiB granularity).
-Files.CHUNK_SIZE = 8 * 1024 * 1024
+Files.CHUNK_SIZE = defaults.chunk_size
 
--- MIME types by file extension: those of `gemini.parts` (the formats the
--- Gemini API takes), plus more text types and a few other spellings.
--- Anything else needs an explicit mime_type.
-local MIME = {
-  rtf = "application/rtf", mp3 = "audio/mp3",
-  text = "text/plain", markdown = "text/markdown", tsv = "text/tab-separated-values",
-  mjs = "text/javascript", c = "text/x-c", h = "text/x-c", java = "text/x-java",
-  rtx = "text/richtext", aif = "audio/aiff", opus = "audio/opus", mkv = "video/x-matroska",
-}
-
---- The MIME type of a file name by its extension, or nil.
+--- The MIME type of a file name by its extension, or nil: the table of
+-- `gemini.parts` (anything else needs an explicit mime_type).
 -- @tparam string name
-function Files.guess_mime_type(name)
-  local ext = type(name) == "string" and name:match("%.([%w]+)$")
-  if not ext then return nil end
-  ext = ext:lower()
-  return MIME[ext] or parts.guess_mime_type("." .. ext)
-end
-
---- Creates the service; `client.files` is one.
-function Files.new(client)
-  return setmetatable({ client = client }, Files)
-end
-
-local function check_self(self, fname)
-  if getmetatable(self) ~= Files then
-    error(string.format("bad self to '%s' (call it as client.files:%s(...))", fname, fname), 3)
-  end
-end
-
---- `files/abc` from `files/abc`, `abc`, a full `https://.../files/abc` URI or
--- a File table; raises for anything else.
-function Files.normalize_name(v, fname)
-  fname = fname or "?"
-  if type(v) == "table" then v = v.name end
-  if type(v) ~= "string" or v == "" then
-    error(string.format("bad argument #1 to '%s' (file name or File expected, got %s)",
-      fname, v == "" and "empty string" or type(v)), 3)
-  end
-  local id = v:match("^https?://[^?#]-/files/([^/?#]+)$") or v:match("^files/(.*)$") or v
-  if not id:match("^[%w][%w%-_%.]*$") or id:find("..", 1, true) then
-    error(string.format("bad argument #1 to '%s' (invalid file name %q)", fname, v), 3)
-  end
-  return "files/" .. id
-end
+Files.guess_mime_type = parts.guess_mime_type
 
 -- The size of a file on disk, without reading it.
 local function file_size(path)
@@ -139,46 +103,6 @@ function Files:upload(args, cb)
   return u:run()
 end
 
---- One file's metadata.
--- @tparam string|table name `files/abc`, `abc`, its URI, or a File
--- @tparam[opt] function cb with the client's loop: `cb(err, file)`, and a handle is returned at once
--- @return the File, or nil, `gemini.Error`
-function Files:get(name, cb)
-  check_self(self, "get")
-  if cb ~= nil then
-    return async.call(self.client, "get", 2, cb, function(c) return c.files:get(name) end)
-  end
-  return self.client:_call{ method = "GET", path = Files.normalize_name(name, "get") }
-end
-
---- Deletes a file.
--- @tparam string|table name as for `get`
--- @tparam[opt] function cb with the client's loop: `cb(err, true)`, and a handle is returned at once
--- @return true, or nil, `gemini.Error`
-function Files:delete(name, cb)
-  check_self(self, "delete")
-  if cb ~= nil then
-    return async.call(self.client, "delete", 2, cb, function(c) return c.files:delete(name) end)
-  end
-  local res, err = self.client:_call{ method = "DELETE", path = Files.normalize_name(name, "delete") }
-  if not res then return nil, err end
-  return true
-end
-
---- Iterates over every file, page after page; raises the `gemini.Error`
--- when a page fails.
--- @tparam[opt] table opts `{page_size=, page_token=}`
--- @tparam[opt] function cb with the client's loop: `cb(err, files)`, and a handle is returned at once
-function Files:list(opts, cb)
-  check_self(self, "list")
-  if type(opts) == "function" and cb == nil then opts, cb = nil, opts end
-  if cb ~= nil then
-    return async.list(self.client, "list", 2, cb, function(c) return c.files:list(opts) end)
-  end
-  errors.arg("list", 1, opts, "table", true)
-  return self.client:_pages("files", "files", opts)
-end
-
 -- google.rpc.Code names, for a FAILED file's error.
 local RPC_CODES = {
   [1] = "CANCELLED", [2] = "UNKNOWN", [3] = "INVALID_ARGUMENT", [4] = "DEADLINE_EXCEEDED",
@@ -204,8 +128,10 @@ function Files:wait_active(file, opts, cb)
   local name = Files.normalize_name(file, "wait_active")
   errors.arg("wait_active", 2, opts, "table", true)
   opts = opts or {}
-  local timeout = errors.field("wait_active", "timeout", opts.timeout, "number", true) or 300
-  local interval = errors.field("wait_active", "interval", opts.interval, "number", true) or 2
+  local timeout = errors.field("wait_active", "timeout", opts.timeout, "number", true)
+    or defaults.wait_timeout
+  local interval = errors.field("wait_active", "interval", opts.interval, "number", true)
+    or defaults.wait_interval
   if timeout < 0 or interval < 0 then
     error("bad argument #2 to 'wait_active' (timeout and interval must not be negative)", 2)
   end

@@ -41,4 +41,12 @@ function M.is_object(v)
   return type(k) == "string"
 end
 
+--- Whether a Lua table is a list: no keys besides 1..#t (a builder's
+-- argument written as `{ a, b }`, not as a map).
+function M.is_list(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n == #t
+end
+
 return M

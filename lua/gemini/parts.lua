@@ -10,12 +10,9 @@
 -- @module gemini.parts
 local core = require("gemini.core")
 local json = require("gemini.json")
+local typename = require("gemini.errors").typename
 
 local M = {}
-
-local function typename(v)
-  return v == nil and "no value" or type(v)
-end
 
 local function need(fname, n, v, what, optional)
   if optional and v == nil then return end
@@ -25,19 +22,27 @@ local function need(fname, n, v, what, optional)
   end
 end
 
--- MIME types by file extension (lower case): the formats Gemini reads.
+-- MIME types by file extension (lower case): the formats Gemini reads, the
+-- one table of inline parts and uploads (gemini.files). Where the usual
+-- spelling and Gemini's differ, Gemini's documented one wins: "audio/mp3"
+-- (its audio guide; the SDKs' Python mimetypes would say "audio/mpeg") and
+-- "text/rtf" (its document guide; generateContent refuses
+-- "application/rtf" with a 400).
 local MIME = {
   png = "image/png", jpg = "image/jpeg", jpeg = "image/jpeg", gif = "image/gif",
   webp = "image/webp", heic = "image/heic", heif = "image/heif", bmp = "image/bmp",
   pdf = "application/pdf", json = "application/json", xml = "application/xml",
-  txt = "text/plain", md = "text/markdown", html = "text/html", htm = "text/html",
-  csv = "text/csv", css = "text/css", js = "text/javascript", py = "text/x-python",
-  lua = "text/x-lua", rtf = "text/rtf",
-  mp3 = "audio/mpeg", wav = "audio/wav", ogg = "audio/ogg", flac = "audio/flac",
-  aac = "audio/aac", aiff = "audio/aiff", m4a = "audio/mp4",
+  txt = "text/plain", text = "text/plain", md = "text/markdown", markdown = "text/markdown",
+  html = "text/html", htm = "text/html", csv = "text/csv", tsv = "text/tab-separated-values",
+  css = "text/css", js = "text/javascript", mjs = "text/javascript", py = "text/x-python",
+  lua = "text/x-lua", c = "text/x-c", h = "text/x-c", java = "text/x-java",
+  rtf = "text/rtf", rtx = "text/richtext",
+  mp3 = "audio/mp3", wav = "audio/wav", ogg = "audio/ogg", opus = "audio/opus",
+  flac = "audio/flac", aac = "audio/aac", aiff = "audio/aiff", aif = "audio/aiff",
+  m4a = "audio/mp4",
   mp4 = "video/mp4", mov = "video/quicktime", mpeg = "video/mpeg", mpg = "video/mpeg",
   avi = "video/x-msvideo", webm = "video/webm", wmv = "video/x-ms-wmv", flv = "video/x-flv",
-  ["3gp"] = "video/3gpp",
+  mkv = "video/x-matroska", ["3gp"] = "video/3gpp",
 }
 
 --- The MIME type for a file name or URI by its extension, or nil.

@@ -4,6 +4,7 @@
 -- camelCase, user data kept) is the encoder's job, in src/json.c.
 -- @module gemini.request
 local core = require("gemini.core")
+local typename = require("gemini.errors").typename
 
 local M = {}
 
@@ -136,7 +137,7 @@ function M.contents(v, fname)
   end
   if t ~= "table" then
     error(string.format("bad field 'contents' to '%s' (string or table expected, got %s)",
-      fname or "?", t == "nil" and "no value" or t), 3)
+      fname or "?", typename(v)), 3)
   end
   if is_content(v) then return { content(v, where) } end
   if is_part(v) or is_file(v) then
@@ -231,6 +232,8 @@ function M.split_config(config, fname)
   if body.systemInstruction ~= nil then
     body.systemInstruction = M.system_instruction(body.systemInstruction)
   end
+  -- Function declarations carry their Lua handlers, which stay here.
+  body.tools = require("gemini.tools").sendable(body.tools)
   local cc = body.cachedContent
   if type(cc) == "string" and not cc:find("/", 1, true) then
     body.cachedContent = "cachedContents/" .. cc

@@ -11,10 +11,6 @@ local json = require("gemini.json")
 
 local M = {}
 
--- Responses whose answer is expected as JSON (weak: no hidden field in the
--- response table itself, which stays exactly the decoded JSON).
-local json_mode = setmetatable({}, { __mode = "k" })
-
 local function parts0(res)
   local c = res.candidates
   c = type(c) == "table" and c[1]
@@ -60,25 +56,38 @@ function getters.text(res) return joined_text(res, false) end
 --- The thought-summary text (`thought = true` parts), joined; nil when none.
 function getters.thoughts(res) return joined_text(res, true) end
 
---- List of `{name=, args=, id=}` of the first candidate, or nil.
-function getters.function_calls(res)
+-- List of `pick(part[name])` for the parts of candidate 0 holding a table
+-- under `name` (a nil pick is left out), or nil when there is none.
+local function collect(res, name, pick)
   local parts = parts0(res)
   if not parts then return nil end
   local out
   for i = 1, #parts do
-    local fc = field(parts[i], "functionCall")
-    if type(fc) == "table" then
-      out = out or {}
-      out[#out + 1] = { name = fc.name, args = fc.args or {}, id = fc.id }
+    local v = field(parts[i], name)
+    if type(v) == "table" then
+      v = pick(v)
+      if v ~= nil then
+        out = out or {}
+        out[#out + 1] = v
+      end
     end
   end
   return out
 end
 
+local function call_of(fc)
+  return { name = fc.name, args = fc.args or {}, id = fc.id }
+end
+
+--- List of `{name=, args=, id=}` of the first candidate, or nil.
+function getters.function_calls(res)
+  return collect(res, "functionCall", call_of)
+end
+
 --- The JSON-mode answer decoded, or nil (not JSON mode, or no text).
 -- An answer that is not valid JSON raises a `gemini.Error` of kind "decode".
 function getters.parsed(res)
-  if not json_mode[res] then return nil end
+  if not getmetatable(res).json_mode then return nil end
   local text = joined_text(res, false)
   if text == nil then return nil end
   local v, msg = json.decode(text)
@@ -88,41 +97,22 @@ function getters.parsed(res)
   return v
 end
 
+-- `{mime_type=, data=<raw bytes>}` of one `inlineData`, or nil without data.
+local function blob_of(d)
+  if type(d.data) ~= "string" then return nil end
+  local bytes, msg = core.b64decode(d.data)
+  if bytes == nil then
+    errors.raise(errors.new("decode", "inline data is not valid base64: " .. tostring(msg)))
+  end
+  return { mime_type = d.mimeType, data = bytes }
+end
+
 --- List of `{mime_type=, data=<raw bytes>}` for the inline data parts, or nil.
 function getters.inline_data(res)
-  local parts = parts0(res)
-  if not parts then return nil end
-  local out
-  for i = 1, #parts do
-    local d = field(parts[i], "inlineData")
-    if type(d) == "table" and type(d.data) == "string" then
-      local bytes, msg = core.b64decode(d.data)
-      if bytes == nil then
-        errors.raise(errors.new("decode", "inline data is not valid base64: " .. tostring(msg)))
-      end
-      out = out or {}
-      out[#out + 1] = { mime_type = d.mimeType, data = bytes }
-    end
-  end
-  return out
+  return collect(res, "inlineData", blob_of)
 end
 
 -- ---- code execution and grounding ------------------------------------------
-
--- List of `pick(part[name])` for the parts of candidate 0 holding `name`.
-local function collect(res, name, pick)
-  local parts = parts0(res)
-  if not parts then return nil end
-  local out
-  for i = 1, #parts do
-    local v = field(parts[i], name)
-    if type(v) == "table" then
-      out = out or {}
-      out[#out + 1] = pick(v)
-    end
-  end
-  return out
-end
 
 --- The code the model ran with the code execution tool: list of
 -- `{language=, code=}` (the `executableCode` parts of the first candidate,
@@ -245,47 +235,55 @@ function getters.cited_text(res)
   return text
 end
 
--- The contents exchanged by automatic function calling, per response
--- (weak: nothing is added to the decoded JSON itself).
-local afc_history = setmetatable({}, { __mode = "k" })
-
---- Records the automatic function calling history of a response (used by
--- `gemini.afc`).
-function M.set_afc_history(res, list)
-  afc_history[res] = list
-end
-
 --- With automatic function calling: the contents of the first request
 -- followed by each (model function-call content, user function-response
 -- content) pair that was sent, as in the SDK; an empty list when the
 -- first answer had no calls; nil without automatic function calling. The
 -- final answer is the response itself.
 function getters.automatic_function_calling_history(res)
-  return afc_history[res]
+  return getmetatable(res).afc_history
 end
 
 M.getters = getters
 
-local mt = {
-  __index = function(res, k)
-    local g = getters[k]
-    if g then return g(res) end
-    return nil
-  end,
-}
-M.mt = mt
+-- ---- the metatables -------------------------------------------------------
+--
+-- What a response is besides its JSON (a JSON-mode answer, the history of
+-- automatic function calling) lives in its metatable, never in the table
+-- (which stays exactly the decoded JSON for `pairs`) nor in a table keyed
+-- by it (which a copy would not find): a copy given the same metatable is
+-- the same response. Plain and JSON-mode answers share one metatable each;
+-- a response of automatic function calling gets one of its own.
+
+local function index(res, k)
+  local g = getters[k]
+  if g then return g(res) end
+  return nil
+end
+
+local function metatable(json_mode, afc_history)
+  return { __index = index, json_mode = json_mode, afc_history = afc_history }
+end
+
+local PLAIN, JSON_MODE = metatable(false, nil), metatable(true, nil)
 
 --- Gives a decoded response its helpers.
 -- @tparam table t the decoded JSON
 -- @tparam[opt] boolean is_json the request asked for a JSON answer
 function M.wrap(t, is_json)
-  if is_json then json_mode[t] = true end
-  return setmetatable(t, mt)
+  return setmetatable(t, is_json and JSON_MODE or PLAIN)
+end
+
+--- Records the automatic function calling history of a wrapped response
+-- (used by `gemini.afc`).
+function M.set_afc_history(res, list)
+  setmetatable(res, metatable(getmetatable(res).json_mode, list))
 end
 
 --- Whether `t` is a wrapped response.
 function M.is_response(t)
-  return getmetatable(t) == mt
+  local mt = getmetatable(t)
+  return type(mt) == "table" and mt.__index == index
 end
 
 return M

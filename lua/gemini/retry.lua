@@ -19,14 +19,12 @@
 -- coroutine transports (and OpenResty) never block.
 -- @module gemini.retry
 local core = require("gemini.core")
+local defaults = require("gemini.defaults")
 
 local M = {}
 
---- The policy of a client without a `retry` option.
-M.DEFAULT = {
-  attempts = 5, initial_delay = 1, max_delay = 60, exp_base = 2, jitter = 1,
-  http_status_codes = { 408, 429, 500, 502, 503, 504 },
-}
+--- The policy of a client without a `retry` option (gemini.defaults').
+M.DEFAULT = defaults.retry
 
 --- A policy from a `retry` option: `base` (else the defaults) overridden
 -- field by field; false is off. (The fields were checked by the client.)

@@ -19,6 +19,8 @@
 -- @module gemini.schema
 local json = require("gemini.json")
 local camel = require("gemini.request").camel
+local typename = require("gemini.errors").typename
+local is_list = json.is_list
 
 local M = {}
 
@@ -28,17 +30,6 @@ local COMMON = { description = "string", nullable = "boolean", title = "string",
 
 local function fail(fname, field, what, level)
   error(string.format("bad field '%s' to 'schema.%s' (%s)", field, fname, what), level)
-end
-
-local function typename(v)
-  return v == nil and "no value" or type(v)
-end
-
--- Whether table `t` has no keys besides 1..#t.
-local function is_list(t)
-  local n = 0
-  for _ in pairs(t) do n = n + 1 end
-  return n == #t
 end
 
 local function is_integer(v)

@@ -10,14 +10,11 @@
 -- mismatch before any request, naming the right parameter.
 -- @module gemini.thinking
 local request = require("gemini.request")
+local typename = require("gemini.errors").typename
 
 local M = {}
 
 local LEVELS = { MINIMAL = true, LOW = true, MEDIUM = true, HIGH = true }
-
-local function typename(v)
-  return v == nil and "no value" or type(v)
-end
 
 -- The `include_thoughts` option (either spelling) of `opts`, checked.
 local function include_thoughts(fname, opts)

@@ -11,30 +11,18 @@
 --      tool_config = T.tool_config{ mode = "ANY", allowed_function_names = { "get_weather" } },
 --    }
 --
--- A Lua `handler` cannot travel in JSON, so it is not kept in the tool
--- table: `functions` records it in a side table (weak-keyed by the tool
--- table it returned), and `handlers(config.tools)` finds it again for the
--- automatic function calling loop.
+-- A Lua `handler` stays on its function declaration, where any copy of
+-- the tool (a shallow one, a `pairs` one, a hand-written declaration with a
+-- `handler`) keeps it: `handlers(config.tools)` finds it for the automatic
+-- function calling loop, and `sendable(config.tools)` is the list as it goes
+-- on the wire, without the handlers (JSON cannot carry a function).
 -- @module gemini.tools
 local json = require("gemini.json")
 local camel = require("gemini.request").camel
+local typename = require("gemini.errors").typename
+local is_list = json.is_list
 
 local M = {}
-
--- tool table -> { name -> handler }; weak keys, so a dropped tool frees its
--- handlers too.
-local handlers_of = setmetatable({}, { __mode = "k" })
-
-local function typename(v)
-  return v == nil and "no value" or type(v)
-end
-
--- Whether table `t` has no keys besides 1..#t.
-local function is_list(t)
-  local n = 0
-  for _ in pairs(t) do n = n + 1 end
-  return n == #t
-end
 
 local function object(t)
   return setmetatable(t or {}, json.object_mt)
@@ -143,7 +131,7 @@ function M.functions(list)
     error("bad argument #1 to 'tools.functions' (a list of function declarations expected, got a"
       .. " table with other keys: write tools.functions{ {name = ...}, ... })", 2)
   end
-  local decls, handlers, seen = {}, nil, {}
+  local decls, seen = {}, {}
   for i = 1, #list do
     local d = list[i]
     local where = "[" .. i .. "]"
@@ -186,19 +174,26 @@ function M.functions(list)
         .. " expected, e.g. gemini.schema.object{...}; got type %s)", where, out.name,
         tostring(p.type)), 2)
     end
-    if out.handler then
-      handlers = handlers or {}
-      handlers[out.name] = out.handler
-      out.handler = nil
-    end
     decls[i] = out
   end
-  local tool = { functionDeclarations = array(decls) }
-  if handlers then handlers_of[tool] = handlers end
-  return tool
+  return { functionDeclarations = array(decls) }
 end
 
---- The Lua handlers of the function declarations in a tools list.
+-- The function declarations of one tool (either spelling), or nil.
+local function declarations(tool)
+  if type(tool) ~= "table" then return nil end
+  local decls = tool.functionDeclarations
+  if decls == nil then decls = tool.function_declarations end
+  return type(decls) == "table" and decls or nil
+end
+
+-- Whether a declaration carries a Lua handler.
+local function has_handler(d)
+  return type(d) == "table" and type(d.handler) == "function"
+end
+
+--- The Lua handlers of the function declarations in a tools list (a
+-- declaration's `handler` field, however the tool was built or copied).
 -- @tparam[opt] table tools a `config.tools` list
 -- @treturn table|nil map name -> handler, or nil when no declaration has one
 function M.handlers(tools)
@@ -208,15 +203,63 @@ function M.handlers(tools)
   end
   local out
   for i = 1, #tools do
-    local h = handlers_of[tools[i]]
-    if h then
-      for name, fn in pairs(h) do
+    local decls = declarations(tools[i]) or {}
+    for j = 1, #decls do
+      local d = decls[j]
+      if has_handler(d) then
         out = out or {}
-        out[name] = fn
+        out[d.name] = d.handler
       end
     end
   end
   return out
+end
+
+-- `t` copied (one level, its JSON marker kept) without key `drop`.
+local function copy_without(t, drop)
+  local c = {}
+  for k, v in pairs(t) do
+    if k ~= drop then c[k] = v end
+  end
+  return setmetatable(c, getmetatable(t))
+end
+
+-- One tool as sent: the tool itself when no declaration has a handler,
+-- else a copy whose declarations have none. The caller's tables are not
+-- changed.
+local function sendable_tool(tool)
+  local decls = declarations(tool)
+  if not decls then return tool end
+  local out
+  for j = 1, #decls do
+    if has_handler(decls[j]) then
+      out = out or copy_without(decls, nil)
+      out[j] = copy_without(decls[j], "handler")
+    end
+  end
+  if not out then return tool end
+  local t = copy_without(tool, "function_declarations")
+  t.functionDeclarations = out
+  return t
+end
+
+--- A `config.tools` list as it goes on the wire: the Lua `handler` of each
+-- function declaration left out (the rest as given). The list itself when
+-- there is nothing to leave out; never changes the caller's tables. Every
+-- request body with tools is built through it.
+-- @param tools a `config.tools` list (anything else is returned as it is,
+-- for the encoder to judge)
+function M.sendable(tools)
+  if type(tools) ~= "table" then return tools end
+  local out
+  for i = 1, #tools do
+    local t = sendable_tool(tools[i])
+    if t ~= tools[i] then
+      out = out or copy_without(tools, nil)
+      out[i] = t
+    end
+  end
+  return out or tools
 end
 
 local MODES = { AUTO = true, ANY = true, NONE = true, VALIDATED = true }

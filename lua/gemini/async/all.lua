@@ -9,6 +9,7 @@
 local adapter = require("gemini.async.adapter")
 local async = require("gemini.async")
 local core = require("gemini.core")
+local defaults = require("gemini.defaults")
 local errors = require("gemini.errors")
 local multi = require("gemini.async.multi")
 local task = require("gemini.async.task")
@@ -21,7 +22,8 @@ local function check(models, requests, opts)
   errors.arg(FNAME, 1, requests, "table")
   errors.arg(FNAME, 2, opts, "table", true)
   opts = opts or {}
-  local conc = errors.field(FNAME, "concurrency", opts.concurrency, "number", true) or 8
+  local conc = errors.field(FNAME, "concurrency", opts.concurrency, "number", true)
+    or defaults.concurrency
   if conc < 1 or conc ~= math.floor(conc) then
     error("bad field 'concurrency' to 'generate_content_all' (a positive integer expected)", 3)
   end

@@ -33,8 +33,11 @@ local function fresh(loop)
   if loop.update_time then loop.update_time() end
 end
 
--- What libcurl wants to know about a socket, as luv poll events.
-local EVENTS = { [1] = "r", [2] = "w", [3] = "rw" }
+-- The socket flags of the C side (`take_changes` gives them, `socket_action`
+-- takes them), and what libcurl wants to know about a socket as luv poll
+-- events.
+local POLL_IN, POLL_OUT, POLL_ERR = core.POLL_IN, core.POLL_OUT, core.POLL_ERR
+local EVENTS = { [POLL_IN] = "r", [POLL_OUT] = "w", [POLL_IN + POLL_OUT] = "rw" }
 
 --- Makes a transport on `loop` (the luv module or `vim.loop`).
 -- `opts.per_socket`: a poll handle per socket even where epoll exists (the
@@ -123,7 +126,7 @@ end
 
 function Transport:_poll(fd, what)
   local p = self.polls[fd]
-  if what == 0 then
+  if what == 0 then     -- no flag: no longer watched
     if p then
       self.polls[fd] = nil
       self.poll_cbs[fd] = nil
@@ -141,10 +144,10 @@ function Transport:_poll(fd, what)
     self.poll_cbs[fd] = function(err, events)
       if self.closed then return end
       local flags = 0
-      if err then flags = 4 end
+      if err then flags = POLL_ERR end
       if events then
-        if events:find("r", 1, true) then flags = flags + 1 end
-        if events:find("w", 1, true) then flags = flags + 2 end
+        if events:find("r", 1, true) then flags = flags + POLL_IN end
+        if events:find("w", 1, true) then flags = flags + POLL_OUT end
       end
       self.session:socket_action(fd, flags)
       self:_after()

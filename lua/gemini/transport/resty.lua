@@ -17,6 +17,7 @@
 -- the phases that work.
 -- @module gemini.transport.resty
 local builtin = require("gemini.transport.resty_http")
+local defaults = require("gemini.defaults")
 
 local Transport = { resty = true }
 Transport.__index = Transport
@@ -25,8 +26,6 @@ local PHASES = {
   rewrite = true, server_rewrite = true, access = true, content = true, timer = true,
   ssl_cert = true, ssl_session_fetch = true, ssl_client_hello = true, preread = true,
 }
-
-local PIECE = 65536
 
 -- Raises (a programmer error: the code runs in the wrong place) unless the
 -- current phase has cosockets.
@@ -59,7 +58,7 @@ local function via_resty_http(http, spec, ms)
   local u, uerr = builtin.parse_url(spec.url)
   if not u then return nil, "transport", uerr end
   local httpc = http.new()
-  httpc:set_timeouts(math.floor((spec.connect_timeout or 30) * 1000), ms, ms)
+  httpc:set_timeouts(math.floor((spec.connect_timeout or defaults.connect_timeout) * 1000), ms, ms)
   local ok, err = httpc:connect{ scheme = u.scheme, host = u.host, port = u.port,
                                  ssl_verify = spec.verify ~= false, ssl_server_name = u.host }
   if not ok then return nil, kind_of(err), "connect: " .. tostring(err) end
@@ -85,7 +84,7 @@ local function via_resty_http(http, spec, ms)
     read = function(self)
       if self.done then return nil end
       if not reader then self.done = true; httpc:set_keepalive() return nil end
-      local piece, rerr = reader(PIECE)
+      local piece, rerr = reader(defaults.read_size)
       if rerr then self.done = true; httpc:close() return nil, kind_of(rerr), rerr end
       if not piece then self.done = true; httpc:set_keepalive() return nil end
       return piece
@@ -131,7 +130,7 @@ end
 --- Whole request: `{status=, headers=, body=}` or nil, kind, message,
 -- final.
 function Transport:request(spec)
-  local timeout = spec.timeout or 600
+  local timeout = spec.timeout or defaults.timeout
   local deadline = ngx.now() + timeout
   local res, kind, msg = self:_start(spec, timeout)
   if not res then return nil, kind, msg end
@@ -195,7 +194,7 @@ end
 --- Starts a request and waits for its headers: a reader with `status` and
 -- `headers`, or nil, kind, message.
 function Transport:open(spec)
-  local timeout = spec.timeout or 600
+  local timeout = spec.timeout or defaults.timeout
   local stall = spec.stall_timeout
   local first = stall and math.min(stall, timeout) or timeout
   local res, kind, msg = self:_start(spec, first)

@@ -12,11 +12,11 @@
 -- Errors come as `gemini.transport` says: (nil, kind, msg), kind "timeout"
 -- or "transport".
 -- @module gemini.transport.resty_http
+local defaults = require("gemini.defaults")
+
 local M = {}
 
-local POOL_SIZE = 32
-local IDLE_MS = 60000
-local PIECE = 65536
+local PIECE = defaults.read_size
 
 local function parse_url(url)
   local scheme, authority, path = url:match("^(https?)://([^/?#]+)(.*)$")
@@ -45,7 +45,7 @@ function Response:_finish(clean)
   self.sock = nil
   self.done = true
   if clean and self.keepalive then
-    sock:setkeepalive(IDLE_MS, POOL_SIZE)
+    sock:setkeepalive(defaults.keepalive_timeout * 1000, defaults.pool_size)
   else
     sock:close()
   end
@@ -166,8 +166,9 @@ function M.request(opts)
   local pool = table.concat({ u.scheme, u.host, u.port, verify and "v" or "nv" }, ":")
   for attempt = 1, 2 do
     local sock = ngx.socket.tcp()
-    local timeout_ms = math.floor((opts.timeout or 60) * 1000)
-    sock:settimeouts(math.floor((opts.connect_timeout or 30) * 1000), timeout_ms, timeout_ms)
+    local timeout_ms = math.floor((opts.timeout or defaults.timeout) * 1000)
+    sock:settimeouts(math.floor((opts.connect_timeout or defaults.connect_timeout) * 1000),
+      timeout_ms, timeout_ms)
     local ok, err = sock:connect(u.host, u.port, { pool = pool })
     if not ok then return nil, kind_of(err), "connect: " .. tostring(err) end
     local reused = sock:getreusedtimes() > 0
