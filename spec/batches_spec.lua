@@ -101,6 +101,20 @@ describe("client.batches", function()
       assert.equal("BATCH_STATE_PENDING", job.operation.metadata.state)
     end)
 
+    it("sends function declarations without their Lua handlers: their calls come back as answers", function()
+      local called = false
+      local tools = { gemini.tools.functions{ { name = "get_weather", description = "Weather in a city",
+        parameters = gemini.schema.object({ { "city", gemini.schema.string() } }),
+        handler = function() called = true end } } }
+      local job = finished({ { contents = "Weather in Paris?", config = { tools = tools } } })
+      local decl = m:log()[1].json.batch.inputConfig.requests.requests[1].request.tools[1].functionDeclarations[1]
+      assert.same({ name = "get_weather", description = "Weather in a city", parameters = { type = "OBJECT",
+        properties = { city = { type = "STRING" } }, propertyOrdering = { "city" } } }, decl)
+      local items = collect(client.batches:results(job))
+      assert.equal("get_weather", items[1].res.function_calls[1].name)
+      assert.is_false(called)
+    end)
+
     it("gives the job a display name when none is given (the API requires one)", function()
       local job = assert(client.batches:create{ model = MODEL, src = { "hi" } })
       assert.matches("^gemini%-lua%-%d+%-%d+%-%x%x%x%x$", m:last().json.batch.displayName)

@@ -21,46 +21,24 @@
 -- @module gemini.batches
 local async = require("gemini.async")
 local core = require("gemini.core")
+local defaults = require("gemini.defaults")
 local deliver = require("gemini.async.deliver").deliver
 local errors = require("gemini.errors")
 local json = require("gemini.json")
 local lines = require("gemini.lines")
 local request = require("gemini.request")
+local resource = require("gemini.resource")
 local response = require("gemini.response")
 
-local Batches = {}
-Batches.__index = Batches
+local to_job
 
---- `wait`'s defaults: the first pause between polls, the factor it grows
--- by after each poll and its cap, in seconds; and the timeout, three days
--- (a job the service has not finished in 48 hours ends EXPIRED).
-Batches.WAIT = { interval = 5, backoff = 1.5, max_interval = 60, timeout = 3 * 86400 }
-
---- Creates the service; `client.batches` is one.
-function Batches.new(client)
-  return setmetatable({ client = client }, Batches)
-end
-
-local function check_self(self, fname)
-  if getmetatable(self) ~= Batches then
-    error(string.format("bad self to '%s' (call it as client.batches:%s(...))", fname, fname), 3)
-  end
-end
-
---- `batches/x` from `batches/x`, `x` or a job table; raises for anything else.
-function Batches.normalize_name(v, fname)
-  fname = fname or "?"
-  if type(v) == "table" then v = v.name end
-  if type(v) ~= "string" or v == "" then
-    error(string.format("bad argument #1 to '%s' (batch name or job expected, got %s)",
-      fname, v == "" and "empty string" or type(v)), 3)
-  end
-  local id = v:match("^batches/(.*)$") or v
-  if not id:match("^[%w][%w%-_%.]*$") or id:find("..", 1, true) then
-    error(string.format("bad argument #1 to '%s' (invalid batch name %q)", fname, v), 3)
-  end
-  return "batches/" .. id
-end
+-- `get`, `list` and the names (`batches/x`, `x`, a URI or a job) are those
+-- of every collection (gemini.resource), each answer made a job. The list
+-- is a ListOperationsResponse: its field is "operations" (12.1).
+local Batches = resource.service{ collection = "batches", field = "batches", noun = "batch name",
+  expected = "batch name or job", list_field = "operations",
+  wrap = function(client, op) return to_job(client, op) end }
+local check_self = Batches.check_self
 
 -- ---- the job ------------------------------------------------------------------
 
@@ -126,7 +104,7 @@ end
 -- and `operation` (the decoded Operation, as sent).
 -- @param client the client (its secrets are redacted from `error`)
 -- @tparam table op
-function Batches.to_job(client, op)
+function to_job(client, op)
   local md = type(op.metadata) == "table" and op.metadata or {}
   local state = job_state(md.state)
   return {
@@ -142,6 +120,7 @@ function Batches.to_job(client, op)
     operation = op,
   }
 end
+Batches.to_job = to_job
 
 -- ---- create -----------------------------------------------------------------------
 
@@ -329,7 +308,7 @@ local function send_create(self, model, method, display, webhook, input, ho)
     path = model .. ":" .. method, body = json.encode(body, { root = "request" }), http_options = ho,
   }
   if not op then return nil, err end
-  return Batches.to_job(self.client, op)
+  return to_job(self.client, op)
 end
 
 -- The inputConfig of a file source, uploading a local file first.
@@ -485,36 +464,6 @@ end
 
 -- ---- get, list, cancel, delete ------------------------------------------------------
 
---- One job.
--- @tparam string|table name `batches/x`, `x` or a job
--- @tparam[opt] function cb with the client's loop: `cb(err, job)`, and a handle is returned at once
--- @return the job, or nil, `gemini.Error`
-function Batches:get(name, cb)
-  check_self(self, "get")
-  if cb ~= nil then
-    return async.call(self.client, "get", 2, cb, function(c) return c.batches:get(name) end)
-  end
-  local op, err = self.client:_call{ method = "GET", path = Batches.normalize_name(name, "get") }
-  if not op then return nil, err end
-  return Batches.to_job(self.client, op)
-end
-
---- Iterates over every job, page after page (the API's list of
--- operations); raises the `gemini.Error` when a page fails.
--- @tparam[opt] table opts `{page_size=, page_token=}`
--- @tparam[opt] function cb with the client's loop: `cb(err, jobs)`, and a handle is returned at once
-function Batches:list(opts, cb)
-  check_self(self, "list")
-  if type(opts) == "function" and cb == nil then opts, cb = nil, opts end
-  if cb ~= nil then
-    return async.list(self.client, "list", 2, cb, function(c) return c.batches:list(opts) end)
-  end
-  errors.arg("list", 1, opts, "table", true)
-  local client = self.client
-  -- The list is a ListOperationsResponse: its key is "operations" (12.1).
-  return client:_pages("batches", "operations", opts, function(op) return Batches.to_job(client, op) end)
-end
-
 --- Asks the service to cancel a job; `get` (or `wait`) then shows it
 -- JOB_STATE_CANCELLED.
 -- @tparam string|table name as for `get`
@@ -531,20 +480,16 @@ function Batches:cancel(name, cb)
   return true
 end
 
+local delete = Batches.delete
+
 --- Deletes a job (its results go with it).
 -- @tparam string|table name as for `get`
 -- @tparam[opt] function cb with the client's loop: `cb(err, true)`, and a handle is returned at once
 -- @return true, or nil, `gemini.Error`
 function Batches:delete(name, cb)
-  check_self(self, "delete")
-  if cb ~= nil then
-    return async.call(self.client, "delete", 2, cb, function(c) return c.batches:delete(name) end)
-  end
-  local path = Batches.normalize_name(name, "delete")
-  local res, err = self.client:_call{ method = "DELETE", path = path }
-  if not res then return nil, err end
-  json_modes[path] = nil
-  return true
+  local ok, err = delete(self, name, cb)
+  if ok == true then json_modes[Batches.normalize_name(name, "delete")] = nil end
+  return ok, err
 end
 
 -- ---- wait ---------------------------------------------------------------------------
@@ -579,11 +524,10 @@ function Batches:wait(job, opts, cb)
   local name = Batches.normalize_name(job, fname)
   errors.arg(fname, 2, opts, "table", true)
   opts = opts or {}
-  local D = Batches.WAIT
-  local timeout = seconds(fname, "timeout", opts.timeout, D.timeout)
-  local interval = seconds(fname, "interval", opts.interval, D.interval, true)
+  local timeout = seconds(fname, "timeout", opts.timeout, defaults.batch_timeout)
+  local interval = seconds(fname, "interval", opts.interval, defaults.batch_interval, true)
   local max_interval = math.max(interval, seconds(fname, "max_interval", opts.max_interval,
-    D.max_interval, true))
+    defaults.batch_max_interval, true))
   local on_progress = errors.field(fname, "on_progress", opts.on_progress, "function", true)
   if cb ~= nil then
     local client = self.client
@@ -599,7 +543,7 @@ function Batches:wait(job, opts, cb)
     if not j then
       local op, err = client:_call{ method = "GET", path = name }
       if not op then return nil, err end
-      j = Batches.to_job(client, op)
+      j = to_job(client, op)
       if on_progress then on_progress(j) end
     end
     if j.done then return j end
@@ -609,7 +553,7 @@ function Batches:wait(job, opts, cb)
         .. " timeout)", name, tostring(j.state), timeout), { job = j })
     end
     client.transport:sleep(math.min(interval, left))
-    interval = math.min(interval * D.backoff, max_interval)
+    interval = math.min(interval * defaults.batch_growth, max_interval)
     j = nil
   end
 end
@@ -801,7 +745,7 @@ function Batches:results(job, opts, cb)
   if not j then
     local op, err = client:_call{ method = "GET", path = name }
     if not op then errors.raise(err) end
-    j = Batches.to_job(client, op)
+    j = to_job(client, op)
   end
   local r = setmetatable({ client = client, name = name, n = 0, json = as_json,
                            flags = json_modes[name] }, Results)

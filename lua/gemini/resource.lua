@@ -83,12 +83,16 @@ end
 -- `check_self`, `get`, `delete` and (without parents) `list`; the caller
 -- adds the methods that only its collection has.
 -- @tparam table spec as for `normalizer`, and `field`: the client's field
---   that holds the service (`client.files`), for messages and callbacks
+--   that holds the service (`client.files`), for messages and callbacks;
+--   optional `list_field`: the list's field in each page of `list` (default
+--   the collection: "files"), and `wrap`: `wrap(client, answer)` gives what
+--   `get` and each item of `list` return (default the answer as decoded)
 -- @treturn table the class
 function M.service(spec)
   local Service = {}
   Service.__index = Service
   local field = spec.field
+  local wrap = spec.wrap
   local name_of = M.normalizer(spec)
   local want = segments(spec.collection)
 
@@ -132,7 +136,7 @@ function M.service(spec)
   -- @tparam[opt] function cb with the client's loop: `cb(err, resource)`
   -- @return the resource, or nil, `gemini.Error`
   function Service:get(name, cb)
-    return on_one(self, "get", "GET", name, cb)
+    return on_one(self, "get", "GET", name, cb, wrap and function(r) return wrap(self.client, r) end)
   end
 
   --- Deletes a resource.
@@ -155,7 +159,9 @@ function M.service(spec)
       return async.list(self.client, "list", 2, cb, function(c) return c[field]:list(opts) end)
     end
     errors.arg("list", 1, opts, "table", true)
-    return self.client:_pages(spec.collection, spec.collection, opts)
+    local client = self.client
+    return client:_pages(spec.collection, spec.list_field or spec.collection, opts,
+      wrap and function(item) return wrap(client, item) end)
   end
   if #want == 1 then Service.list = list end
 
