@@ -30,14 +30,13 @@ local request = require("gemini.request")
 local resource = require("gemini.resource")
 local response = require("gemini.response")
 
-local to_job
-
 -- `get`, `list` and the names (`batches/x`, `x`, a URI or a job) are those
 -- of every collection (gemini.resource), each answer made a job. The list
 -- is a ListOperationsResponse: its field is "operations" (12.1).
-local Batches = resource.service{ collection = "batches", field = "batches", noun = "batch name",
+local Batches
+Batches = resource.service{ collection = "batches", field = "batches", noun = "batch name",
   expected = "batch name or job", list_field = "operations",
-  wrap = function(client, op) return to_job(client, op) end }
+  wrap = function(client, op) return Batches.to_job(client, op) end }
 local check_self = Batches.check_self
 
 -- ---- the job ------------------------------------------------------------------
@@ -104,7 +103,7 @@ end
 -- and `operation` (the decoded Operation, as sent).
 -- @param client the client (its secrets are redacted from `error`)
 -- @tparam table op
-function to_job(client, op)
+function Batches.to_job(client, op)
   local md = type(op.metadata) == "table" and op.metadata or {}
   local state = job_state(md.state)
   return {
@@ -120,7 +119,7 @@ function to_job(client, op)
     operation = op,
   }
 end
-Batches.to_job = to_job
+local to_job = Batches.to_job
 
 -- ---- create -----------------------------------------------------------------------
 
@@ -587,13 +586,96 @@ local function open_download(client, file_name)
   }
 end
 
+local Results = {}
+Results.__index = Results
+
+--- Every answer of a job that has ended, one by one:
+--
+--    for i, res, err, key in client.batches:results(job) do ... end
+--
+-- `res` is a response with the helpers of `generate_content` (`res.text`,
+-- `res.parsed`...; an embedding batch's `res.embeddings[1].values`), or
+-- `err` the item's `gemini.Error` (kind "api", `status` the google.rpc code
+-- name, `code` its HTTP status); `key` the item's key (`metadata.key` of an
+-- inlined request, `key` of a JSONL line). Inlined answers come in input
+-- order (`i` the request's position); a result file is downloaded and read
+-- line by line as it arrives, never held whole (`i` counts its lines).
+-- When the download fails, its error comes as one more `i, nil, err`
+-- (without a key) and the loop ends: never a silent end.
+-- @tparam string|table job a job or its name; a job that has not ended is
+--   fetched once more. A FAILED job raises its error; a CANCELLED or
+--   EXPIRED one without results gives none; one still running raises.
+-- @tparam[opt] table opts `{json=}`: true or false says whether the
+--   answers are JSON-mode ones (`res.parsed`); by default, for an inlined
+--   job made by this process, what each request asked for, else false.
+--   With a callback: `on_item = function(i, res, err, key)` too.
+-- @tparam[opt] function cb with the client's loop: `cb(err, items)`, every
+--   item as `items[i] = { response =, error =, key = }` (err: the error
+--   that ended the reading, the items read until then still given); with
+--   `opts.on_item`, each item is handed to it as it arrives instead, none
+--   is kept, and `cb(err, n)` gives their number. A handle is returned at once.
+-- @return the `Results` object (callable: the iterator of a generic `for`)
+function Batches:results(job, opts, cb)
+  check_self(self, "results")
+  if type(opts) == "function" and cb == nil then opts, cb = nil, opts end
+  local fname = "results"
+  local name = Batches.normalize_name(job, fname)
+  errors.arg(fname, 2, opts, "table", true)
+  opts = opts or {}
+  local as_json = errors.field(fname, "json", opts.json, "boolean", true)
+  local on_item = errors.field(fname, "on_item", opts.on_item, "function", true)
+  if cb ~= nil then
+    local client = self.client
+    return async.call(client, fname, 3, cb, function(c)
+      local r = c.batches:results(job, { json = as_json })
+      local items = not on_item and {} or nil
+      while true do
+        local i, res, err, key = r:next()
+        if i == nil then break end
+        if r.error then break end
+        if on_item then
+          deliver(client, on_item, i, res, err, key)
+        else
+          items[i] = { response = res, error = err, key = key }
+        end
+      end
+      return items or r.n, r.error
+    end)
+  end
+  if on_item then
+    error("bad field 'on_item' to 'results' (for the callback form; a for loop gets each item)", 2)
+  end
+  local client = self.client
+  local j = type(job) == "table" and job.done == true and job or nil
+  if not j then
+    local op, err = client:_call{ method = "GET", path = name }
+    if not op then errors.raise(err) end
+    j = to_job(client, op)
+  end
+  local r = setmetatable({ client = client, name = name, n = 0, json = as_json,
+                           flags = json_modes[name] }, Results)
+  local dest = j.dest or {}
+  if dest.inlined_responses then
+    r.list = dest.inlined_responses
+  elseif dest.file_name then
+    r.file = dest.file_name
+  elseif j.state == "JOB_STATE_FAILED" then
+    errors.raise(j.error or client:error("api", name .. " failed (no reason given)",
+      { status = "UNKNOWN", code = 500 }))
+  elseif j.done then
+    r.ended = true            -- cancelled or expired: no results
+  else
+    error(string.format("bad argument #1 to 'results' (%s is %s: wait for it to end first)",
+      name, tostring(j.state)), 2)
+  end
+  return r, nil, nil, r
+end
+
 --- The answers of a job, in order: what `results` returns. Callable, so it
 -- drives a generic `for`; `next()`; `close()` (also on `break` under Lua
 -- 5.4, and on garbage collection); `error`, the error that ended the
 -- reading early (the download failed), once it has.
 -- @type Results
-local Results = {}
-Results.__index = Results
 
 -- One item of a result ({response=} or {error=}, and its key or metadata)
 -- -> res, err, key.
@@ -683,87 +765,5 @@ end
 
 Results.__close = Results.close
 Results.__gc = Results.close
-
---- Every answer of a job that has ended, one by one:
---
---    for i, res, err, key in client.batches:results(job) do ... end
---
--- `res` is a response with the helpers of `generate_content` (`res.text`,
--- `res.parsed`...; an embedding batch's `res.embeddings[1].values`), or
--- `err` the item's `gemini.Error` (kind "api", `status` the google.rpc code
--- name, `code` its HTTP status); `key` the item's key (`metadata.key` of an
--- inlined request, `key` of a JSONL line). Inlined answers come in input
--- order (`i` the request's position); a result file is downloaded and read
--- line by line as it arrives, never held whole (`i` counts its lines).
--- When the download fails, its error comes as one more `i, nil, err`
--- (without a key) and the loop ends: never a silent end.
--- @tparam string|table job a job or its name; a job that has not ended is
---   fetched once more. A FAILED job raises its error; a CANCELLED or
---   EXPIRED one without results gives none; one still running raises.
--- @tparam[opt] table opts `{json=}`: true or false says whether the
---   answers are JSON-mode ones (`res.parsed`); by default, for an inlined
---   job made by this process, what each request asked for, else false.
---   With a callback: `on_item = function(i, res, err, key)` too.
--- @tparam[opt] function cb with the client's loop: `cb(err, items)`, every
---   item as `items[i] = { response =, error =, key = }` (err: the error
---   that ended the reading, the items read until then still given); with
---   `opts.on_item`, each item is handed to it as it arrives instead, none
---   is kept, and `cb(err, n)` gives their number. A handle is returned at once.
--- @return the `Results` object (callable: the iterator of a generic `for`)
-function Batches:results(job, opts, cb)
-  check_self(self, "results")
-  if type(opts) == "function" and cb == nil then opts, cb = nil, opts end
-  local fname = "results"
-  local name = Batches.normalize_name(job, fname)
-  errors.arg(fname, 2, opts, "table", true)
-  opts = opts or {}
-  local as_json = errors.field(fname, "json", opts.json, "boolean", true)
-  local on_item = errors.field(fname, "on_item", opts.on_item, "function", true)
-  if cb ~= nil then
-    local client = self.client
-    return async.call(client, fname, 3, cb, function(c)
-      local r = c.batches:results(job, { json = as_json })
-      local items = not on_item and {} or nil
-      while true do
-        local i, res, err, key = r:next()
-        if i == nil then break end
-        if r.error then break end
-        if on_item then
-          deliver(client, on_item, i, res, err, key)
-        else
-          items[i] = { response = res, error = err, key = key }
-        end
-      end
-      return items or r.n, r.error
-    end)
-  end
-  if on_item then
-    error("bad field 'on_item' to 'results' (for the callback form; a for loop gets each item)", 2)
-  end
-  local client = self.client
-  local j = type(job) == "table" and job.done == true and job or nil
-  if not j then
-    local op, err = client:_call{ method = "GET", path = name }
-    if not op then errors.raise(err) end
-    j = to_job(client, op)
-  end
-  local r = setmetatable({ client = client, name = name, n = 0, json = as_json,
-                           flags = json_modes[name] }, Results)
-  local dest = j.dest or {}
-  if dest.inlined_responses then
-    r.list = dest.inlined_responses
-  elseif dest.file_name then
-    r.file = dest.file_name
-  elseif j.state == "JOB_STATE_FAILED" then
-    errors.raise(j.error or client:error("api", name .. " failed (no reason given)",
-      { status = "UNKNOWN", code = 500 }))
-  elseif j.done then
-    r.ended = true            -- cancelled or expired: no results
-  else
-    error(string.format("bad argument #1 to 'results' (%s is %s: wait for it to end first)",
-      name, tostring(j.state)), 2)
-  end
-  return r, nil, nil, r
-end
 
 return Batches
