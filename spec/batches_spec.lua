@@ -194,6 +194,8 @@ describe("client.batches", function()
       assert.has_error(function() B:create{ model = MODEL, src = { "a", path = "x" } } end,
         "bad field 'src' to 'create' (a list of requests, \"files/...\", { path = }, { file_name = }"
         .. " or { inlined_requests = } expected, one of them)")
+      assert.has_error(function() B:create{ model = MODEL, src = { path = 5 } } end,
+        "bad field 'src.path' to 'create' (string expected, got number)")
       assert.has_error(function() B:create{ model = MODEL, src = { path = "x", name = "y" } } end,
         "bad field 'src.name' to 'create' (unknown; expected path, mime_type, display_name, on_progress)")
       assert.has_error(function() B:create{ model = MODEL, src = { inlined_requests = {} } } end,
@@ -444,6 +446,19 @@ describe("client.batches", function()
       assert.is_true(took >= 0.29 and took < 1.5, "took " .. took)
     end)
 
+    it("cuts a poll that hangs at the wait's timeout", function()
+      local job = assert(client.batches:create{ model = MODEL, src = { "hi" } })
+      m:faults{ { type = "stall", seconds = 5, match = "/batches/" } }
+      local t0 = gemini.core.now()
+      local res, err = client.batches:wait(job, { timeout = 0.5 })
+      local took = gemini.core.now() - t0
+      assert.is_nil(res)
+      assert.equal("timeout", err.kind)
+      assert.equal(job.name .. " is still unknown (a poll got no answer in time) after 0.5s"
+        .. " (batches:wait timeout)", err.message)
+      assert.is_true(took >= 0.45 and took < 2, "took " .. took)
+    end)
+
     it("returns the error of a poll that fails", function()
       local job = assert(client.batches:create{ model = MODEL, src = { "hi" } })
       m:faults{ { type = "status", code = 400, message = "bad poll" } }
@@ -457,7 +472,7 @@ describe("client.batches", function()
       assert.has_error(function() client.batches:wait("batches/x", { interval = 0 }) end,
         "bad field 'interval' to 'wait' (a positive finite number of seconds expected)")
       assert.has_error(function() client.batches:wait("batches/x", { timeout = -1 }) end,
-        "bad field 'timeout' to 'wait' (a non-negative finite number of seconds expected)")
+        "bad field 'timeout' to 'wait' (a positive finite number of seconds expected)")
       assert.has_error(function() client.batches:wait("batches/x", { on_progress = 1 }) end,
         "bad field 'on_progress' to 'wait' (function expected, got number)")
       assert.has_error(function() client.batches:wait("batches/x", {}, function() end) end,
@@ -501,7 +516,16 @@ describe("client.batches", function()
       assert.is_nil(items[2].res.parsed)
     end)
 
-    it("fetches a job given by name, and raises for one still running", function()
+    it("fetches a job given by name or as its Operation", function()
+      local job = finished({ "hi" })
+      for _, given in ipairs({ job.name, job.operation }) do
+        local items = collect(client.batches:results(given))
+        assert.equal(1, #items)
+        assert.matches('You asked: "hi"', items[1].res.text, 1, true)
+      end
+    end)
+
+    it("raises for a job still running", function()
       local job = assert(client.batches:create{ model = MODEL, src = { "hi" } })
       assert.has_error(function() client.batches:results(job) end,
         "bad argument #1 to 'results' (" .. job.name .. " is JOB_STATE_PENDING: wait for it to end first)")

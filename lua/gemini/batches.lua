@@ -121,6 +121,12 @@ function Batches.to_job(client, op)
 end
 local to_job = Batches.to_job
 
+-- A job that has ended, as `to_job` made it (not an Operation or a table
+-- of the caller's own, which are fetched again by name).
+local function ended_job(v)
+  return type(v) == "table" and v.done == true and type(v.operation) == "table"
+end
+
 -- ---- create -----------------------------------------------------------------------
 
 -- Whether each inlined request of a job made here asked for a JSON answer,
@@ -244,6 +250,7 @@ local UPLOAD_KEYS = { path = true, mime_type = true, display_name = true, on_pro
 
 -- Uploads a local JSONL request file: its File name, or nil, err.
 local function upload(client, src, fname)
+  errors.field(fname, "src.path", src.path, "string")
   for k in pairs(src) do
     if not UPLOAD_KEYS[k] then
       error(string.format("bad field 'src.%s' to '%s' (unknown; expected path, mime_type,"
@@ -493,12 +500,13 @@ end
 
 -- ---- wait ---------------------------------------------------------------------------
 
-local function seconds(fname, field, v, default, min_exclusive)
+-- A positive finite number of seconds, or `default` for nil; raises else.
+local function seconds(fname, field, v, default)
   errors.field(fname, field, v, "number", true)
   if v == nil then return default end
-  if not (v >= 0 and v < math.huge) or (min_exclusive and v == 0) then
-    error(string.format("bad field '%s' to '%s' (a %s finite number of seconds expected)",
-      field, fname, min_exclusive and "positive" or "non-negative"), 3)
+  if not (v > 0 and v < math.huge) then
+    error(string.format("bad field '%s' to '%s' (a positive finite number of seconds expected)",
+      field, fname), 3)
   end
   return v
 end
@@ -507,7 +515,9 @@ end
 -- (or the operation says done). The pause between polls starts at
 -- `interval` and grows by half after each poll up to `max_interval`;
 -- pauses go through the transport, so an event loop or an OpenResty
--- worker is never blocked. Each poll is a `get` with the client's retries.
+-- worker is never blocked. Each poll is a `get` with the client's retries,
+-- given at most the time left. When the next pause would reach the
+-- timeout, the wait sleeps until then and gives the timeout error.
 -- @tparam string|table job a job or its name (a job that has ended is returned at once)
 -- @tparam[opt] table opts `{timeout= (seconds, 3 days), interval= (5),
 --   max_interval= (60), on_progress=function(job)}`: `on_progress` gets the
@@ -524,9 +534,9 @@ function Batches:wait(job, opts, cb)
   errors.arg(fname, 2, opts, "table", true)
   opts = opts or {}
   local timeout = seconds(fname, "timeout", opts.timeout, defaults.batch_timeout)
-  local interval = seconds(fname, "interval", opts.interval, defaults.batch_interval, true)
+  local interval = seconds(fname, "interval", opts.interval, defaults.batch_interval)
   local max_interval = math.max(interval, seconds(fname, "max_interval", opts.max_interval,
-    defaults.batch_max_interval, true))
+    defaults.batch_max_interval))
   local on_progress = errors.field(fname, "on_progress", opts.on_progress, "function", true)
   if cb ~= nil then
     local client = self.client
@@ -537,21 +547,36 @@ function Batches:wait(job, opts, cb)
   end
   local client = self.client
   local deadline = core.now() + timeout
-  local j = type(job) == "table" and job.done == true and job or nil
+  local function timed_out(last)
+    return client:error("timeout", string.format("%s is still %s after %gs (batches:wait timeout)",
+      name, last and tostring(last.state) or "unknown (a poll got no answer in time)", timeout),
+      { job = last })
+  end
+  local j = ended_job(job) and job or nil
+  local last
   while true do
     if not j then
-      local op, err = client:_call{ method = "GET", path = name }
-      if not op then return nil, err end
+      -- A poll has the time left, so that a server that hangs cannot hold
+      -- the wait past its timeout.
+      local left = deadline - core.now()
+      local ho = left < client.timeout and { timeout = math.max(left, 0.001) } or nil
+      local op, err = client:_call{ method = "GET", path = name, http_options = ho }
+      if not op then
+        if ho and err.kind == "timeout" then return nil, timed_out(last) end
+        return nil, err
+      end
       j = to_job(client, op)
       if on_progress then on_progress(j) end
     end
     if j.done then return j end
+    last = j
     local left = deadline - core.now()
-    if left <= 0 then
-      return nil, client:error("timeout", string.format("%s is still %s after %gs (batches:wait"
-        .. " timeout)", name, tostring(j.state), timeout), { job = j })
+    -- No time for another poll after the pause: the time is up.
+    if interval >= left then
+      if left > 0 then client.transport:sleep(left) end
+      return nil, timed_out(last)
     end
-    client.transport:sleep(math.min(interval, left))
+    client.transport:sleep(interval)
     interval = math.min(interval * defaults.batch_growth, max_interval)
     j = nil
   end
@@ -646,7 +671,7 @@ function Batches:results(job, opts, cb)
     error("bad field 'on_item' to 'results' (for the callback form; a for loop gets each item)", 2)
   end
   local client = self.client
-  local j = type(job) == "table" and job.done == true and job or nil
+  local j = ended_job(job) and job or nil
   if not j then
     local op, err = client:_call{ method = "GET", path = name }
     if not op then errors.raise(err) end
