@@ -32,13 +32,13 @@ CFLAGS     ?= -O2 -g
 ALL_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) $(LUA_CFLAGS) $(CURL_CFLAGS)
 LDFLAGS_SO = -shared $(LDFLAGS)
 
-SRCS  = src/core.c src/compat.c src/buf.c src/http.c src/sse.c src/json.c src/json_decode.c src/base64.c
+SRCS  = src/core.c src/compat.c src/buf.c src/http.c src/sse.c src/json.c src/json_decode.c src/base64.c src/text.c
 HDRS  = $(wildcard src/*.h)
 BUILD ?= build/$(LUA)
 OBJS  = $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 SO    = $(BUILD)/gemini/core.so
 
-.PHONY: all test test-one test-asan install clean deps demo check docs fuzz fuzz-build valgrind bench examples bench-upload
+.PHONY: all test test-one test-asan install clean deps demo check docs fuzz fuzz-build valgrind bench examples bench-upload bench-download bench-batch
 
 all: $(SO)
 
@@ -187,6 +187,14 @@ bench:
 # Peak memory of a 1 GB (sparse) file uploaded to the mock: far below its size.
 bench-upload: $(SO)
 	LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/upload_memory.lua
+
+# Peak memory of a 50 MB download written to disk (cut and resumed): flat.
+bench-download: $(SO)
+	LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/download_memory.lua
+
+# Peak memory of reading a 1 GB batch result file line by line: flat.
+bench-batch: $(SO)
+	LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/batch_results_memory.lua
 
 # The HTML reference of every public name, from the LDoc comments.
 docs:

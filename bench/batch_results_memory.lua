@@ -1,31 +1,23 @@
--- Peak memory of reading a 1 GB batch result file with client.batches:results.
---
---   LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="build/lua5.4/?.so;;" \
---     lua5.4 bench/batch_results_memory.lua
+-- Peak memory of reading a 1 GB batch result file with client.batches:results
+-- (make bench-batch).
 --
 -- Makes a batch job from a one-line request file on the project's mock
 -- server, scripted (fault "batch", result_size) so that its result file is
--- BENCH_RESULTS_SIZE bytes (default 1 GiB) of JSONL lines of about 600
+-- BENCH_RESULTS_SIZE bytes (default 1 GiB) of JSONL lines of about 800
 -- bytes, one in 1000 an item error; the mock generates them as it sends
 -- them and keeps none. Then reads every answer through the real download
--- (libcurl, line splitting, JSON decoding, a response with its helpers per
--- line) and reports the peak resident memory (VmHWM) of this Lua process
--- and of the mock against the file size. A measurement, not a test.
+-- (the API's redirect, libcurl, line splitting, JSON decoding, a response
+-- with its helpers per line) and reports the peak resident memory (VmHWM)
+-- of this Lua process and of the mock against the file size. A
+-- measurement, not a test.
 local gemini = require("gemini")
 local core = require("gemini.core")
 local mock = require("support.mock")
 
 local size = tonumber(os.getenv("BENCH_RESULTS_SIZE") or "") or 1024 * 1024 * 1024
 
-local function status_kb(pid, field)
-  local f = io.open("/proc/" .. pid .. "/status", "r")
-  if not f then return nil end
-  local text = f:read("*a")
-  f:close()
-  return tonumber(text:match(field .. ":%s*(%d+) kB"))
-end
-
-local function mib(kb) return kb and string.format("%.1f MiB", kb / 1024) or "?" end
+local common = dofile((arg[0]:match("^(.-)[^/]*$") or "") .. "common.lua")
+local status_kb, mib = common.status_kb, common.mib
 
 local m = mock.start{ key = "bench-key" }
 local client = gemini.Client{ api_key = "bench-key", base_url = m.url, timeout = 3600 }

@@ -28,4 +28,16 @@ function M.result(seconds, check)
   io.write(string.format("result %.6f %s\n", seconds, tostring(check)))
 end
 
+--- A field of /proc/<pid>/status in kB (`pid` may be "self"), or nil.
+function M.status_kb(pid, field)
+  local f = io.open("/proc/" .. pid .. "/status", "r")
+  if not f then return nil end
+  local text = f:read("*a")
+  f:close()
+  return tonumber(text:match(field .. ":%s*(%d+) kB"))
+end
+
+--- kB as "12.3 MiB" ("?" for nil).
+function M.mib(kb) return kb and string.format("%.1f MiB", kb / 1024) or "?" end
+
 return M

@@ -12,15 +12,8 @@ local mock = require("support.mock")
 
 local size = tonumber(os.getenv("BENCH_UPLOAD_SIZE") or "") or 1024 * 1024 * 1024
 
-local function status_kb(pid, field)
-  local f = io.open("/proc/" .. pid .. "/status", "r")
-  if not f then return nil end
-  local text = f:read("*a")
-  f:close()
-  return tonumber(text:match(field .. ":%s*(%d+) kB"))
-end
-
-local function mib(kb) return kb and string.format("%.1f MiB", kb / 1024) or "?" end
+local common = dofile((arg[0]:match("^(.-)[^/]*$") or "") .. "common.lua")
+local status_kb, mib = common.status_kb, common.mib
 
 local path = os.tmpname()
 assert(os.execute("truncate -s " .. size .. " " .. mock.shell_quote(path)),

@@ -83,7 +83,8 @@ describe_uv("client.batches on a luv loop", function()
     local reqs = {}
     for i = 1, 40 do reqs[i] = { contents = "question " .. i, key = "q" .. i } end
     c.batches:write_requests(path, reqs)
-    m:faults{ { type = "batch", states = { "PENDING", "SUCCEEDED" }, cut_at = 15000 } }
+    m:faults{ { type = "batch", states = { "PENDING", "SUCCEEDED" } }, { type = "download", cut = 15000 },
+              { type = "status", code = 403, match = ":download" } }
     local seen, r = {}, {}
     c.batches:create({ model = MODEL, src = { path = path } }, function(err, job)
       assert(job, err)
@@ -102,7 +103,7 @@ describe_uv("client.batches on a luv loop", function()
       assert.equal("q" .. i, s.key)
       assert.matches('You asked: "question ' .. i .. '"', s.text, 1, true)
     end
-    assert.equal("transport", r.err.kind)
+    assert.equal(403, r.err.code)
   end)
 
   it("gives wait's timeout and a failed create to the callback; raises programmer errors at once", function()
@@ -146,7 +147,9 @@ describe_ngx("client.batches in OpenResty (cosockets)", function()
 
   -- The body of nginx's http block: a client per worker, and a location
   -- that makes a job (inlined, or from a request file written under the
-  -- prefix), waits for it and prints its answers.
+  -- prefix), waits for it and prints its answers. A result file's signed
+  -- URL names nginx itself (a cosocket resolves no names without nginx's
+  -- `resolver`), relayed to the mock with the Host the client sent.
   local HTTP = [[
   init_worker_by_lua_block {
     package.loaded.test_client = require("gemini").Client{ api_key = "%s", base_url = "%s",
@@ -155,6 +158,7 @@ describe_ngx("client.batches in OpenResty (cosockets)", function()
   server {
     listen 127.0.0.1:%d;
     location /ping { return 204; }
+    location /signed/ { proxy_pass %s; proxy_set_header Host $http_host; proxy_buffering off; }
     location /batch {
       content_by_lua_block {
         local client = package.loaded.test_client
@@ -182,7 +186,7 @@ describe_ngx("client.batches in OpenResty (cosockets)", function()
 
   setup(function()
     n = nginx.new()
-    n:start(string.format(HTTP, KEY, m.url, n.port))
+    n:start(string.format(HTTP, KEY, m.url, n.port, m.url))
   end)
 
   teardown(function()
@@ -194,11 +198,14 @@ describe_ngx("client.batches in OpenResty (cosockets)", function()
     assert.matches("^JOB_STATE_SUCCEEDED after 4 polls\n", body)
     assert.matches('\n1 nil [^\n]*You asked: "inline 1"', body)
     assert.matches('\n2 nil [^\n]*You asked: "inline 2"', body)
+    m:faults{ { type = "download", host = "127.0.0.1:" .. n.port } }
     body = n:get("/batch?q=fromfile&file=1")
     assert.matches("^JOB_STATE_SUCCEEDED after 4 polls\n", body)
     assert.matches('\n1 1 [^\n]*You asked: "fromfile 1"', body)
     assert.matches('\n2 2 [^\n]*You asked: "fromfile 2"', body)
-    assert.matches(":download$", m:last().path)
+    local e = m:last()
+    assert.matches("^/signed/", e.path)
+    assert.is_false(e.credentials)
   end)
 
   it("waits for 8 jobs at once in one worker in about the time of one (polling never blocks it)", function()

@@ -554,9 +554,15 @@ describe("client.batches", function()
       local job = file_job(3, { fail_items = { 2 } })
       assert.equal("files/batch-" .. job.name:match("[^/]*$"), job.dest.file_name)
       local items = collect(client.batches:results(job))
-      local dl = m:last()
-      assert.equal("/v1beta/" .. job.dest.file_name .. ":download", dl.path)
-      assert.same({ alt = "media" }, dl.query)
+      -- through the download of gemini.download: the API's redirect to a
+      -- signed URL on another host, followed without the key
+      local dl = logged(":download$")
+      assert.equal(1, #dl)
+      assert.equal("/v1beta/" .. job.dest.file_name .. ":download", dl[1].path)
+      assert.same({ alt = "media" }, dl[1].query)
+      local signed = logged("^/signed/")
+      assert.equal(1, #signed)
+      assert.is_false(signed[1].credentials)
       assert.equal(3, #items)
       assert.equal("q1", items[1].key)
       assert.matches('You asked: "question 1"', items[1].res.text, 1, true)
@@ -604,14 +610,27 @@ describe("client.batches", function()
       assert.equal("q3", items[3].key)
     end)
 
-    it("ends a cut download with its error as the last item, never silently", function()
-      local job = file_job(50, { cut_at = 20000 })
+    it("resumes a cut download where it stopped: every line, once", function()
+      local job = file_job(50)
+      m:faults{ { type = "download", cut = 20000 } }
+      local items = collect(client.batches:results(job))
+      assert.equal(50, #items)
+      for i = 1, 50 do assert.equal("q" .. i, items[i].key) end
+      local signed = logged("^/signed/")
+      assert.equal(2, #signed)
+      assert.equal(20000, signed[2].range_start)
+    end)
+
+    it("ends a download that fails for good with its error as the last item, never silently", function()
+      local job = file_job(50)
+      m:faults{ { type = "download", cut = 20000 }, { type = "status", code = 403, match = ":download" } }
       local items = collect(client.batches:results(job))
       local last = items[#items]
       assert.is_true(#items > 5 and #items < 50, #items .. " items")
       assert.is_nil(last.res)
       assert.is_nil(last.key)
-      assert.equal("transport", last.err.kind)
+      assert.equal("api", last.err.kind)
+      assert.equal(403, last.err.code)
       for i = 1, #items - 1 do assert.equal("q" .. i, items[i].key) end
     end)
 
@@ -634,7 +653,7 @@ describe("client.batches", function()
       assert.is_nil(r:next())
       assert.is_true(m:wait_for(function(log)
         local e = log[#log]
-        return e.path:find(":download$") and (e.disconnected or e.t_end) and not e.completed
+        return e.path:find("^/signed/") and (e.disconnected or e.t_end) and not e.completed
       end, 5))
     end)
   end)

@@ -62,8 +62,9 @@ local EXPECT = {
                              "%-%- output %(OUTCOME_OK%):\n5117", "is 5117" },
   ["image_generation.lua"] = { "saved out%.png %(image/png, %d+ bytes%)" },
   ["batch_prompts.lua"] = { "== %[1%] Why is the sky blue%?\n[^\n]*You asked", "3 answers, 0 failed" },
+  ["video.lua"] = { "started models/veo%-3%.1%-generate%-preview/operations/%w+", "saved out%.mp4 %(65536 bytes%)" },
 }
-local ARGS = { ["image_generation.lua"] = "out.png" }
+local ARGS = { ["image_generation.lua"] = "out.png", ["video.lua"] = "out.mp4" }
 
 describe("examples", function()
   teardown(function()
@@ -97,12 +98,15 @@ describe("examples", function()
     end)
   end
 
-  it("image_generation.lua writes a real PNG", function()
-    local _, _, status = run("image_generation.lua", "picture.png")
+  -- Runs an example that writes the file `out`: its bytes and stderr.
+  local function written(name, out)
+    local _, stderr, status = run(name, out)
     assert.equal(0, status)
-    local f = assert(io.open(tmp .. "/picture.png", "rb"))
-    local png = f:read("*a")
-    f:close()
+    return assert(mock.read_file(tmp .. "/" .. out)), stderr
+  end
+
+  it("image_generation.lua writes a real PNG", function()
+    local png = written("image_generation.lua", "picture.png")
     assert.equal("\137PNG\r\n\26\n", png:sub(1, 8))
     assert.equal("IEND", png:sub(-8, -5))
   end)
@@ -119,6 +123,13 @@ describe("examples", function()
     local answers = mock.read_file(tmp .. "/answers.txt")
     assert.matches('== %[1%] First question%?\n[^\n]*You asked: "First question%?"', answers)
     assert.matches('== %[2%] Second question%?\n[^\n]*You asked: "Second question%?"', answers)
+  end)
+
+  it("video.lua writes an MP4", function()
+    local mp4, stderr = written("video.lua", "clip.mp4")
+    assert.equal("ftyp", mp4:sub(5, 8))
+    assert.matches("still running after %d+s\n.*done after %d+s\n", stderr)
+    assert.matches("downloading: 65536 / 65536 bytes", stderr, 1, true)
   end)
 
   it("quickstart.lua takes the prompt as its argument", function()

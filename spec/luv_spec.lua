@@ -21,13 +21,7 @@ describe_uv("callback API on luv", function()
 
   local function now() return uv.hrtime() / 1e9 end
 
-  local function ticker(ms)
-    uv.update_time()
-    local t = { n = 0, timer = uv.new_timer() }
-    t.timer:start(ms, ms, function() t.n = t.n + 1 end)
-    function t.stop() t.timer:close() end
-    return t
-  end
+  local function ticker(ms) return loop.ticker(uv, ms) end
 
   setup(function()
     c = m:client{ loop = uv, retry = { initial_delay = 0.05, jitter = 0 } }

@@ -391,3 +391,135 @@ describe("sse_framer", function()
     assert.truthy(#s > 30e6)
   end)
 end)
+
+-- A streamed request of gemini.core that frames its body in C as it
+-- arrives (req:frame_sse), through the real HTTP stack: the same rules as
+-- core.sse_framer (one implementation), whatever the server's chunking.
+describe("streamed requests (req:frame_sse, flow control)", function()
+  local mock = require("support.mock")
+  local KEY = "sse-request-key-5e1b"
+  local m
+
+  setup(function()
+    m = mock.start{ key = KEY }
+  end)
+  teardown(function()
+    m:stop()
+  end)
+  before_each(function()
+    m:reset()
+  end)
+
+  -- Starts a stream call whose body is `pieces`, each its own HTTP chunk
+  -- (none: the mock's answer, or its fault).
+  local function open(pieces, streamed)
+    if pieces then m:script{ { chunks = pieces, delay = 0 } } end
+    local req = core.session():request{
+      method = "POST",
+      url = m.url .. "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+      headers = { "x-goog-api-key: " .. KEY, "Content-Type: application/json" },
+      body = '{"contents":[{"parts":[{"text":"x"}]}]}',
+      streamed = streamed,
+    }
+    assert.is_true(req:await("headers", 5000))
+    assert.equal(200, req:status())
+    return req
+  end
+
+  -- Every event of a framed request, in order, and its error.
+  local function events_of(req)
+    local events, q = {}, {}
+    while true do
+      local n = req:take_events(q)
+      for i = 1, n or 0 do
+        events[#events + 1] = q[i]
+        q[i] = nil
+      end
+      if not n then
+        if req:is_done() then return events, req:error() end
+        req:await("data", 5000)
+      end
+    end
+  end
+
+  local PIECES = {
+    "\239\187\191data: a\r", "\ndata: b\n\n", ": a comment\n",
+    "data: {\"x\":", " 1}\r\n\r", "\n", "data:\n\n", "event: e\nid: 7\ndata: ", "last\n\n",
+  }
+
+  it("hands over the events of the body, split anywhere, as core.sse_framer does", function()
+    local req = open(PIECES)
+    req:frame_sse()
+    local events, kind = events_of(req)
+    assert.is_nil(kind)
+    local want = run(table.concat(PIECES))
+    assert.same({ "a\nb", '{"x": 1}', "", "last" }, want)
+    assert.same(want, events)
+    assert.is_nil(req:finish_sse())
+    assert.is_nil(req:take())                   -- no body string is made
+    req:close()
+  end)
+
+  it("frames the bytes that came before it was asked to", function()
+    local req = open(PIECES)
+    assert.is_true(req:await("done", 5000))
+    req:frame_sse()
+    assert.same(run(table.concat(PIECES)), (events_of(req)))
+    req:close()
+  end)
+
+  it("gives the data of a last event the body cut off", function()
+    local req = open({ "data: whole\n\n", "data: {\"error\":", "{}}\ndata: more" })
+    req:frame_sse()
+    assert.same({ "whole" }, (events_of(req)))
+    assert.equal('{"error":{}}\nmore', req:finish_sse())
+    req:close()
+  end)
+
+  it("ends the transfer at an event past max_event_size, after the events before it", function()
+    local req = open({ "data: 0123456789\n\n", "data: 0123456789a\n\n", "data: never\n\n" })
+    req:frame_sse{ max_event_size = 10 }
+    local events, kind, msg, final = events_of(req)
+    assert.same({ "0123456789" }, events)
+    assert.equal("stream", kind)
+    assert.equal("SSE event larger than 10 bytes", msg)
+    assert.is_true(final)
+    req:close()
+  end)
+
+  it("checks its options as core.sse_framer does, and frames once", function()
+    local req = open({ "data: x\n\n" })
+    assert.has_error(function() req:frame_sse{ max_event_size = 0 } end,
+      "bad argument #1 to 'frame_sse' (max_event_size must be >= 1)")
+    req:frame_sse()
+    assert.has_error(function() req:frame_sse() end, "the request is already framed")
+    assert.has_error(function() req:take_events() end)
+    req:close()
+    local plain = open({ "data: x\n\n" })
+    assert.has_error(function() plain:finish_sse() end, "the request is not framed (frame_sse)")
+    plain:close()
+  end)
+
+  it("stops reading a streamed body while 256 KB wait untaken, from the first byte", function()
+    m:faults{ { type = "big", bytes = 2000000 } }
+    local req = open(nil, true)
+    for _ = 1, 10 do req:await("done", 30) end      -- libcurl runs; nothing is taken
+    local _, received = req:progress()
+    assert.is_false(req:is_done())
+    assert.is_true(received < 300 * 1024, ("%.0f bytes were read ahead"):format(received))
+    local got = 0
+    while true do
+      local piece = req:take()
+      if piece then
+        got = got + #piece
+      elseif req:is_done() then
+        break
+      else
+        req:await("data", 5000)
+      end
+    end
+    assert.is_nil(req:error())
+    assert.is_true(got > 2000000)
+    req:close()
+  end)
+end)

@@ -66,15 +66,44 @@ describe("generate_content_stream", function()
     assert.is_true(m:wait_for(function(log) return log[1] and log[1].disconnected end, 3))
   end)
 
-  it("closes the connection when the stream is collected", function()
+  -- Opens a slow stream on client `c`, takes a chunk, drops the stream and
+  -- collects: true when the mock then sees the connection closed.
+  local function closed_when_dropped(c)
     m:faults{ { type = "slow_stream", delay = 0.1, events = 50 } }
     do
-      local s = client.models:generate_content_stream{ model = MODEL, contents = "x" }
+      local s = c.models:generate_content_stream{ model = MODEL, contents = "x" }
       assert.truthy(s:next())
     end
     collectgarbage()
     collectgarbage()
-    assert.is_true(m:wait_for(function(log) return log[1] and log[1].disconnected end, 3))
+    return m:wait_for(function(log) return log[1] and log[1].disconnected end, 3)
+  end
+
+  it("closes the connection when the stream is collected", function()
+    assert.is_true(closed_when_dropped(client))
+  end)
+
+  it("closes the transfer when the stream is collected, whoever else holds its reader", function()
+    -- A transport that keeps the readers it opened (as one that closes them
+    -- all at the end would): only the stream's own collection can close
+    -- this one. Lua 5.1 and LuaJIT run no __gc of a table.
+    local curl = require("gemini.transport.curl").new()
+    local kept = {}
+    local transport = {
+      request = function(_, spec) return curl:request(spec) end,
+      open = function(_, spec)
+        local reader, kind, msg, final = curl:open(spec)
+        kept[#kept + 1] = reader
+        return reader, kind, msg, final
+      end,
+      sleep = function(_, seconds) curl:sleep(seconds) end,
+      close = function() curl:close() end,
+    }
+    local c = gemini.Client{ api_key = KEY, base_url = m.url, retry = false, transport = transport }
+    assert.is_true(closed_when_dropped(c))
+    assert.is_true(m:last().events_sent < 50)
+    assert.equal(1, #kept)
+    c:close()
   end)
 
   it("reads LF-only separators and thousands of events", function()
@@ -193,5 +222,29 @@ describe("generate_content_stream", function()
     assert.equal("hmmm", r.thoughts)
     assert.equal("f", r.function_calls[1].name)
     assert.equal(9, r.usageMetadata.totalTokenCount)
+  end)
+
+  it("keeps a long answer's text out of the Lua heap until the end, then joins it", function()
+    local piece = ("0123456789abcdef"):rep(128)     -- 2 KB
+    local chunks = {}
+    for i = 1, 1000 do
+      chunks[i] = { candidates = { { content = { role = "model", parts = { { text = piece } } } } } }
+    end
+    m:script{ { chunks = chunks, delay = 0 } }
+    local s = client.models:generate_content_stream{ model = MODEL, contents = "x" }
+    collectgarbage()
+    local base, grew, n = collectgarbage("count"), 0, 0
+    for _ in s do
+      n = n + 1
+      if n % 100 == 0 then
+        collectgarbage()
+        grew = math.max(grew, collectgarbage("count") - base)
+      end
+    end
+    assert.equal(1000, n)
+    assert.equal(piece:rep(1000), s.response.text)
+    -- 2 MB of text were merged; the live Lua heap held the events waiting
+    -- to be handed over (up to 256 KB), never the text.
+    assert.is_true(grew < 500, ("the Lua heap grew by %.0f KB"):format(grew))
   end)
 end)

@@ -87,6 +87,18 @@ describe("TLS", function()
     assert.is_true(#table.concat(text) > 0)
   end)
 
+  it("downloads through an https redirect, and refuses one to http", function()
+    local c = client{ ca_file = dir .. "/cert.pem" }
+    m:reset()
+    m:blob{ id = "abc", text = "over TLS" }
+    assert.equal("over TLS", c.files:download{ file = "abc" })        -- https://localhost:PORT/signed/...
+    m:faults{ { type = "download", location = "http://127.0.0.1:" .. m.port .. "/signed/abc?sig=x" } }
+    local data, err = c.files:download{ file = "abc" }
+    assert.is_nil(data)
+    assert.equal("the download's redirect (HTTP 302) cannot be followed: it goes from https to http",
+      err.message)
+  end)
+
   it("still refuses with a ca_file that does not hold the server's certificate", function()
     -- Another self-signed certificate: valid PEM, wrong issuer.
     local other = make_cert()

@@ -9,6 +9,7 @@
  *   base64.c  base64 encode/decode for inline data
  *   buf.c     the byte buffer all of them grow (below)
  *   compat.c  what the Lua versions do differently (compat.h)
+ *   text.c    text builder (a streamed answer's text, joined once)
  */
 #ifndef GEMINI_CORE_H
 #define GEMINI_CORE_H
@@ -21,6 +22,7 @@ void gemini_open_sse(lua_State *L);
 void gemini_open_json(lua_State *L);
 void gemini_open_json_decode(lua_State *L);   /* after gemini_open_json */
 void gemini_open_base64(lua_State *L);
+void gemini_open_text(lua_State *L);          /* after gemini_open_json (gm_buf) */
 
 /* The byte buffer (buf.c), the one growable block of the C parts.
  * len bytes of data are in use, cap allocated; all zero is an empty buffer.

@@ -19,10 +19,15 @@
  *                              body_file=, body_offset=, body_length=,
  *                              timeout=, connect_timeout=, stall_timeout=,
  *                              proxy=, ca_file=, verify=, max_body=,
- *                              fresh_connect= }
+ *                              fresh_connect=, streamed= }
  *   req:await("headers"|"data"|"done" [, timeout_ms]) -> ready (boolean)
  *   req:status(), req:headers(), req:take(), req:error(), req:is_done(),
  *   req:progress(), req:close(), req:id(), req:check_stall()
+ *
+ *   -- a Server-Sent-Events body, framed in C as it arrives (blocking mode):
+ *   req:frame_sse{ max_event_size=, lenient= }  -- from now on, instead of take:
+ *   req:take_events(queue) -> n      -- event data in queue[1..n] (nil: none yet)
+ *   req:finish_sse() -> data | nil   -- at the end: an event the body cut off
  *
  *   -- event-loop mode (no sess:step / req:await on such a session):
  *   sess:watch([aggregate]) -> fd | nil  -- fd: one descriptor for all sockets
@@ -37,6 +42,7 @@
  *   core.MAX_SECONDS   the longest timeout a request keeps (longer ones are cut)
  */
 #include "core.h"
+#include "sse.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -46,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -100,6 +107,14 @@ typedef struct request {
     int overflow;
     int streamed;           /* the body is taken piece by piece (a stream) */
     int paused;             /* paused by on_body until the next take() */
+    /* With frame_sse, the body goes through the framer instead of `body`,
+     * and `events` holds the events not yet taken, each as its size_t
+     * length and its bytes. sse_status is the framer's failure, which
+     * ends the transfer, and sse_error its message. */
+    gm_sse *sse;
+    gm_buf events;
+    int sse_status;
+    char sse_error[64];
 
     double stall_ms;        /* fail when no byte arrives for this long */
     double last_byte_ms;    /* when the last byte arrived (or the start) */
@@ -131,10 +146,31 @@ static void note_progress(request *r)
 
 /* ---- libcurl callbacks: fill buffers only ------------------------------- */
 
+/* The framer's emit function: queues one event for take_events. */
+static int queue_event(void *ud, const char *data, size_t len)
+{
+    request *r = ud;
+    return gm_buf_append(&r->events, (const char *)&len, sizeof len)
+        && gm_buf_append(&r->events, data, len);
+}
+
+/* Frames body bytes into events; 0 (the transfer must end) when the
+ * framer fails. */
+static int frame_body(request *r, const char *p, size_t len)
+{
+    int st = gm_sse_feed(r->sse, p, len, queue_event, r);
+    if (st == GM_SSE_OK)
+        return 1;
+    r->sse_status = st;
+    gm_sse_message(r->sse, st, r->sse_error, sizeof r->sse_error);
+    return 0;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
     request *r = ud;
     size_t len = size * n;
+    size_t waiting = r->sse != NULL ? r->events.len : r->body.len;
     r->headers_done = 1;
     r->last_byte_ms = now_ms();
     /* Flow control: a stream whose reader is behind is paused rather than
@@ -142,7 +178,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
      * may read megabytes). libcurl keeps these bytes and hands them over
      * again after take() resumes it. Blocking mode only: an event loop
      * would not hear of the resumption. */
-    if (r->streamed && r->body.len >= FLOW_LIMIT && !r->sess->watching) {
+    if (r->streamed && waiting >= FLOW_LIMIT && !r->sess->watching) {
         r->paused = 1;
         return CURL_WRITEFUNC_PAUSE;
     }
@@ -151,7 +187,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
         return 0;           /* makes curl fail with CURLE_WRITE_ERROR */
     }
     r->received += len;
-    if (!gm_buf_append(&r->body, p, len))
+    if (r->sse != NULL ? !frame_body(r, p, len) : !gm_buf_append(&r->body, p, len))
         return 0;
     note_progress(r);
     return len;
@@ -263,11 +299,12 @@ static const char *opt_string(lua_State *L, int t, const char *k, size_t *len)
     return v;
 }
 
-/* Collects messages of finished transfers into their request objects. */
-static void collect_done(session *s)
+/* Collects messages of finished transfers into their request objects;
+ * returns how many finished. */
+static int collect_done(session *s)
 {
     CURLMsg *msg;
-    int left;
+    int left, n = 0;
     while ((msg = curl_multi_info_read(s->multi, &left)) != NULL) {
         request *r = NULL;
         if (msg->msg != CURLMSG_DONE)
@@ -282,7 +319,9 @@ static void collect_done(session *s)
         if (r->result == CURLE_OK)
             r->headers_done = 1;
         note_progress(r);
+        n++;
     }
+    return n;
 }
 
 static void request_detach(request *r)
@@ -312,6 +351,12 @@ static void request_release(lua_State *L, request *r)
     }
     gm_buf_free(&r->head);
     gm_buf_free(&r->body);
+    gm_buf_free(&r->events);
+    if (r->sse != NULL) {
+        gm_sse_free(r->sse);
+        free(r->sse);
+        r->sse = NULL;
+    }
     luaL_unref(L, LUA_REGISTRYINDEX, r->body_ref);
     r->body_ref = LUA_NOREF;
     luaL_unref(L, LUA_REGISTRYINDEX, r->sess_ref);
@@ -476,6 +521,12 @@ static int l_session_request(lua_State *L)
     lua_getfield(L, 2, "verify");
     verify = lua_isnil(L, -1) || lua_toboolean(L, -1);
     lua_pop(L, 1);
+    /* A body read piece by piece is under flow control from its first
+     * byte: one curl_multi_perform waiting for the headers may read on
+     * into the body. (Else it starts with the first take.) */
+    lua_getfield(L, 2, "streamed");
+    r->streamed = lua_toboolean(L, -1);
+    lua_pop(L, 1);
     lua_getfield(L, 2, "fresh_connect");
     if (lua_toboolean(L, -1)) {
         /* A connection of its own, closed afterwards: libcurl re-sends a
@@ -496,6 +547,14 @@ static int l_session_request(lua_State *L)
     curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(r->easy, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(r->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    /* Over TLS the server may offer HTTP/2: a transfer started while the
+     * session's connection is still being set up waits to learn whether it
+     * can share it, rather than opening its own (50 calls at once would
+     * otherwise pay 50 handshakes and keep 50 connections). Plain http://
+     * is HTTP/1.1 here, where waiting would only delay the first calls
+     * until the first answer. */
+    if (strncasecmp(url, "https://", 8) == 0)
+        curl_easy_setopt(r->easy, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -532,23 +591,26 @@ static int l_session_request(lua_State *L)
     return 1;
 }
 
-/* Runs whatever transfers are ready, without waiting. */
-static int session_perform(session *s)
+/* Runs whatever transfers are ready, without waiting; *finished gets
+ * how many ended. Returns how many still run. */
+static int session_perform(session *s, int *finished)
 {
     int running = 0;
     curl_multi_perform(s->multi, &running);
-    collect_done(s);
+    *finished = collect_done(s);
     return running;
 }
 
-/* One round of work: run what is ready, wait up to timeout_ms for sockets,
- * run again. */
+/* One round of work: run what is ready and, unless that ended a transfer
+ * (its owner has work to do now: hand over the answer, start the next
+ * call), wait up to timeout_ms for sockets and run again. */
 static int session_step(session *s, int timeout_ms)
 {
-    int running = session_perform(s);
-    if (running > 0 && timeout_ms > 0) {
+    int finished;
+    int running = session_perform(s, &finished);
+    if (running > 0 && timeout_ms > 0 && finished == 0) {
         curl_multi_poll(s->multi, NULL, 0, timeout_ms, NULL);
-        running = session_perform(s);
+        running = session_perform(s, &finished);
     }
     return running;
 }
@@ -814,7 +876,7 @@ static int ready(const request *r, int what)
     if (what == READY_HEADERS)
         return r->headers_done;
     if (what == READY_DATA)
-        return r->body.len > 0;
+        return r->body.len > 0 || r->events.len > 0;
     return 0;
 }
 
@@ -837,8 +899,8 @@ static int l_request_await(lua_State *L)
         strcpy(r->errbuf, "session closed");
     }
     while (!ready(r, what)) {
-        int wait = 1000;
-        session_perform(r->sess);
+        int wait = 1000, finished;
+        session_perform(r->sess, &finished);
         if (ready(r, what) || check_stall(r))
             break;
         if (r->stall_ms > 0) {
@@ -908,6 +970,17 @@ static int l_request_headers(lua_State *L)
     return 1;
 }
 
+/* After the reader took what waited: a transfer paused by on_body goes on. */
+static void resume(request *r)
+{
+    if (r->paused) {
+        r->paused = 0;
+        r->last_byte_ms = now_ms();     /* a paused transfer is not stalled */
+        if (!r->done && r->easy != NULL)
+            curl_easy_pause(r->easy, CURLPAUSE_CONT);
+    }
+}
+
 /* Hands over the body bytes received so far (nil when none). */
 static int l_request_take(lua_State *L)
 {
@@ -918,12 +991,87 @@ static int l_request_take(lua_State *L)
         return 0;
     lua_pushlstring(L, r->body.data, r->body.len);
     r->body.len = 0;
-    if (r->paused) {
-        r->paused = 0;
-        r->last_byte_ms = now_ms();     /* a paused transfer is not stalled */
-        if (!r->done && r->easy != NULL)
-            curl_easy_pause(r->easy, CURLPAUSE_CONT);
+    resume(r);
+    return 1;
+}
+
+/* Ends a transfer whose framer failed on bytes it already had. */
+static void end_framing(request *r)
+{
+    request_detach(r);
+    if (!r->done) {
+        r->done = 1;
+        r->result = CURLE_WRITE_ERROR;
     }
+}
+
+/* From now on the body is framed as Server-Sent Events as it arrives
+ * (src/sse.c's rules; options as core.sse_framer's); the bytes received so
+ * far go through the framer first. The body is then handed over as
+ * events by take_events only. Blocking mode: an event loop takes bytes. */
+static int l_request_frame_sse(lua_State *L)
+{
+    request *r = check_request(L, 1);
+    size_t max;
+    int lenient;
+    gm_sse_options(L, 2, &max, &lenient);
+    if (r->sse != NULL)
+        return luaL_error(L, "the request is already framed");
+    r->sse = malloc(sizeof *r->sse);
+    if (r->sse == NULL)
+        return luaL_error(L, "not enough memory");
+    gm_sse_init(r->sse, max, lenient);
+    r->streamed = 1;
+    if (r->body.len > 0) {
+        int ok = frame_body(r, r->body.data, r->body.len);
+        gm_buf_free(&r->body);
+        if (!ok)
+            end_framing(r);
+        resume(r);
+    }
+    return 0;
+}
+
+/* Stores the data of the events framed so far in the table at index 2,
+ * from [1] on; returns how many (nothing when none is complete yet, as
+ * take does). */
+static int l_request_take_events(lua_State *L)
+{
+    request *r = check_request(L, 1);
+    const char *p, *end;
+    int n = 0;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    p = r->events.data;
+    end = p + r->events.len;
+    while (p < end) {
+        size_t len;
+        memcpy(&len, p, sizeof len);
+        p += sizeof len;
+        lua_pushlstring(L, p, len);
+        lua_rawseti(L, 2, ++n);
+        p += len;
+    }
+    r->events.len = 0;
+    resume(r);
+    if (n == 0)
+        return 0;
+    lua_pushinteger(L, n);
+    return 1;
+}
+
+/* At the end of a framed body: the data of a last event the body cut off
+ * (nil when none). */
+static int l_request_finish_sse(lua_State *L)
+{
+    request *r = check_request(L, 1);
+    const char *data;
+    size_t len;
+    if (r->sse == NULL)
+        return luaL_error(L, "the request is not framed (frame_sse)");
+    if (gm_sse_finish(r->sse, &data, &len) != GM_SSE_OK || data == NULL)
+        return 0;
+    lua_pushlstring(L, data, len);
+    gm_sse_reset(r->sse);
     return 1;
 }
 
@@ -960,7 +1108,15 @@ static int l_request_error(lua_State *L)
 {
     request *r = check_request(L, 1);
     const char *msg;
-    if (!r->done || r->result == CURLE_OK)
+    if (!r->done)
+        return 0;
+    if (r->sse_status != GM_SSE_OK) {
+        lua_pushstring(L, r->sse_status == GM_SSE_TOO_BIG ? "stream" : "transport");
+        lua_pushstring(L, r->sse_error);
+        lua_pushboolean(L, 1);
+        return 3;
+    }
+    if (r->result == CURLE_OK)
         return 0;
     if (r->overflow) {
         char line[96];
@@ -1086,6 +1242,9 @@ void gemini_open_http(lua_State *L)
         { "status", l_request_status },
         { "headers", l_request_headers },
         { "take", l_request_take },
+        { "frame_sse", l_request_frame_sse },
+        { "take_events", l_request_take_events },
+        { "finish_sse", l_request_finish_sse },
         { "error", l_request_error },
         { "is_done", l_request_is_done },
         { "progress", l_request_progress },

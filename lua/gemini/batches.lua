@@ -22,6 +22,7 @@
 local async = require("gemini.async")
 local core = require("gemini.core")
 local defaults = require("gemini.defaults")
+local download = require("gemini.download")
 local deliver = require("gemini.async.deliver").deliver
 local errors = require("gemini.errors")
 local json = require("gemini.json")
@@ -584,33 +585,6 @@ end
 
 -- ---- results ------------------------------------------------------------------------
 
--- The body of a generated file (a batch's result file) as a reader:
--- `read()` gives a piece, nil at the end, or nil, err; `close()`. Opened
--- with the client's retries; once open, a failure is the reader's error.
--- Stand-in for gemini.download (being written in parallel), with its
--- reader's interface.
-local function open_download(client, file_name)
-  local spec, retries = client:_prepare{ method = "GET", path = file_name .. ":download",
-                                         query = { alt = "media" }, stream = true }
-  -- Read piece by piece, never held: max_response_size does not apply.
-  spec.max_body = nil
-  local reader, err
-  while true do
-    spec.timeout = retries:time_left()
-    reader, err = client:_open_once(spec)
-    if reader then break end
-    if not retries:wait(err) then return nil, err end
-  end
-  return {
-    read = function()
-      local piece, kind, msg, final = reader:read()
-      if piece or not kind then return piece end
-      return nil, client:transport_error(kind, msg, final)
-    end,
-    close = function() reader:close() end,
-  }
-end
-
 local Results = {}
 Results.__index = Results
 
@@ -623,9 +597,10 @@ Results.__index = Results
 -- `err` the item's `gemini.Error` (kind "api", `status` the google.rpc code
 -- name, `code` its HTTP status); `key` the item's key (`metadata.key` of an
 -- inlined request, `key` of a JSONL line). Inlined answers come in input
--- order (`i` the request's position); a result file is downloaded and read
--- line by line as it arrives, never held whole (`i` counts its lines).
--- When the download fails, its error comes as one more `i, nil, err`
+-- order (`i` the request's position); a result file is downloaded
+-- (`gemini.download`: its redirect followed, a cut resumed) and read line
+-- by line as it arrives, never held whole (`i` counts its lines). When the
+-- download fails for good, its error comes as one more `i, nil, err`
 -- (without a key) and the loop ends: never a silent end.
 -- @tparam string|table job a job or its name; a job that has not ended is
 --   fetched once more. A FAILED job raises its error; a CANCELLED or
@@ -751,7 +726,7 @@ function Results:next()
     return self.n, self:_item(item, self.n)
   end
   if not self.lines then
-    local reader, err = open_download(self.client, self.file)
+    local reader, err = download.open(self.client, self.file)
     if not reader then return self:_fail(err) end
     self.reader, self.lines = reader, lines.new(reader)
   end

@@ -160,6 +160,7 @@ local function add_services(client)
   client.caches = require("gemini.caches").new(client)
   client.batches = require("gemini.batches").new(client)
   client.chats = require("gemini.chats").new(client)
+  client.operations = require("gemini.operations").new(client)
   return client
 end
 
@@ -176,7 +177,7 @@ end
 -- fragment. `timeout` bounds a whole call, retries and backoff waits
 -- included (see `gemini.retry`).
 -- @tparam[opt] table opts
--- @return a client with `models`, `chats`, `files`, `caches`, `batches`
+-- @return a client with `models`, `chats`, `files`, `caches`, `batches`, `operations`
 function Client.new(opts)
   local A = errors.arg
   A("Client", 1, opts, "table", true)
@@ -329,28 +330,58 @@ end
 local USER_AGENT = "gemini-lua/" .. VERSION .. " " .. _VERSION:gsub(" ", "/")
   .. (jit and (" " .. jit.version:gsub(" ", "/")) or "")
 
---- Request headers: content type, auth, user agent, extras.
-function Client:_headers(extra, content_type)
+-- Headers whose value is a credential: logged as [REDACTED] whatever they
+-- hold (the key, or a token the caller put there), and never sent to
+-- another origin.
+local SECRET_HEADERS = { ["x-goog-api-key"] = true, authorization = true,
+                         ["proxy-authorization"] = true }
+
+local function is_credential(name)
+  return SECRET_HEADERS[name:lower()] == true
+end
+
+--- Request headers: content type, auth, user agent, extras. `anonymous`:
+-- no credential at all, neither the client's nor one in the extra headers
+-- (a request to another origin: an upload session URL or a download's
+-- signed URL authorises itself).
+function Client:_headers(extra, content_type, anonymous)
   local h = {
     "Content-Type: " .. (content_type or "application/json"),
     "User-Agent: " .. USER_AGENT,
     "x-goog-api-client: " .. USER_AGENT,
   }
-  if self._key then
+  if self._key and not anonymous then
     if self._auth == "bearer" then
       h[#h + 1] = "Authorization: Bearer " .. self._key
     else
       h[#h + 1] = "x-goog-api-key: " .. self._key
     end
   end
-  for _, line in ipairs(self._extra_headers) do h[#h + 1] = line end
+  for _, line in ipairs(self._extra_headers) do
+    if not (anonymous and is_credential(line:match("^[^:]*"))) then h[#h + 1] = line end
+  end
   if extra then
     for k, v in pairs(extra) do
       check_header_value(k, v, "bad field 'http_options.headers'")
-      h[#h + 1] = k .. ": " .. v
+      if not (anonymous and is_credential(k)) then h[#h + 1] = k .. ": " .. v end
     end
   end
   return h
+end
+
+-- scheme://host:port of a URL, lower case, for the same-origin check.
+local function origin(url)
+  local scheme, host = url:match("^(%a[%w+.-]*)://([^/?#]+)")
+  if not scheme then return nil end
+  scheme, host = scheme:lower(), host:lower():gsub("^.*@", "")
+  if not host:find(":%d+$") then host = host .. (scheme == "https" and ":443" or ":80") end
+  return scheme .. "://" .. host
+end
+
+--- Whether `url` is on the configured server's origin (scheme, host and
+-- port of `base_url`): the only one that gets the credentials.
+function Client:_own_origin(url)
+  return origin(url) ~= nil and origin(url) == origin(self.base_url)
 end
 
 --- An error with the client's secrets redacted from it.
@@ -371,19 +402,18 @@ function Client:_log(fmt, ...)
   end
 end
 
--- Headers whose value is a credential: logged as [REDACTED] whatever they
--- hold (the key, or a token the caller put there).
-local SECRET_HEADERS = { ["x-goog-api-key"] = true, authorization = true,
-                         ["proxy-authorization"] = true }
-
 --- Logs a request about to go out: method, URL, `note`, then one line per
--- header with credentials redacted (debug = true / log = function).
+-- header with credentials redacted (debug = true / log = function). The
+-- query of a URL on another origin is not shown: there it is what
+-- authorises the request (a download's signed URL).
 function Client:_log_request(spec, note)
   if not self.log then return end
-  self:_log("gemini: %s %s (%s)", spec.method, spec.url, note)
+  local url = spec.url
+  if not self:_own_origin(url) then url = url:gsub("%?.*$", "?[REDACTED]") end
+  self:_log("gemini: %s %s (%s)", spec.method, url, note)
   for _, h in ipairs(spec.headers or {}) do
     local name = h:match("^([^:]*):")
-    if name and SECRET_HEADERS[name:lower()] then
+    if name and is_credential(name) then
       local scheme = h:match("^[^:]*:%s*(%a+) ") or ""
       h = name .. ": " .. (scheme ~= "" and scheme .. " " or "") .. "[REDACTED]"
     end
@@ -393,14 +423,20 @@ end
 
 --- The transfer spec of one call.
 -- @tparam table call `{method, path, query, body (string), raw_path,
---  url, headers, stream, http_options}`
+--  url, headers (name -> value, over those of http_options), anonymous
+--  (no credentials: see `_headers`), stream, http_options}`
 function Client:_spec(call)
   local ho = self:_check_http_options(call.http_options) or {}
   local extra = ho.headers
+  if call.headers then
+    extra = {}
+    for k, v in pairs(ho.headers or {}) do extra[k] = v end
+    for k, v in pairs(call.headers) do extra[k] = v end
+  end
   return {
     method = call.method or "POST",
     url = call.url or self:url(call.path, call.query, call.raw_path),
-    headers = self:_headers(extra, call.content_type),
+    headers = self:_headers(extra, call.content_type, call.anonymous),
     body = call.body,
     body_file = call.body_file, body_offset = call.body_offset, body_length = call.body_length,
     on_progress = call.on_progress,

@@ -47,6 +47,15 @@ return {
   wait_timeout = 300,
   wait_interval = 2,
 
+  --- `operations:wait`: the first wait between polls, how much longer each
+  -- next one is, the longest (Google's Veo samples poll every 10 s).
+  operation_interval = 1,
+  operation_growth = 1.5,
+  operation_max_interval = 10,
+
+  --- Downloads: the most redirects followed (the API answers with one).
+  max_redirects = 5,
+
   --- `models:generate_content_all`: requests in flight at once.
   concurrency = 8,
 

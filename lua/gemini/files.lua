@@ -1,5 +1,6 @@
---- `client.files`: uploads with Google's resumable protocol, and get, list,
--- delete, and waiting for a file to become ACTIVE.
+--- `client.files`: uploads with Google's resumable protocol, downloads
+-- (gemini.download), and get, list, delete, and waiting for a file to
+-- become ACTIVE.
 --
 -- An upload is one `start` request (the file's metadata; the answer names a
 -- session URL) and then the bytes in chunks of `chunk_size`, each POSTed to
@@ -22,6 +23,7 @@
 local async = require("gemini.async")
 local core = require("gemini.core")
 local defaults = require("gemini.defaults")
+local download = require("gemini.download")
 local errors = require("gemini.errors")
 local parts = require("gemini.parts")
 local resource = require("gemini.resource")
@@ -101,6 +103,37 @@ function Files:upload(args, cb)
   })
   if not u then return nil, err end
   return u:run()
+end
+
+--- Downloads a file (generated media, batch result files): streamed to
+-- disk piece by piece with `path`, else returned as a string of at most the
+-- client's `max_response_size` bytes. The API redirects the download to a
+-- signed URL, which is followed without sending the key to another origin;
+-- a cut download resumes with a Range request (see gemini.download).
+-- @tparam table args `{file=, path=, on_progress = function(done, total),
+--   http_options=}`: `file` is a File, a video (`op.response.generated_videos[i].video`,
+--   or the generated video itself), "files/abc", "abc" or a URI naming
+--   `files/abc`; `on_progress` gets the bytes so far and the file's size
+--   (nil until the server says it), done never decreasing, last `(n, n)`
+-- @tparam[opt] function cb with the client's loop: `cb(err, result)`, and a handle is returned at once
+-- @return with `path`, the number of bytes written (the file is complete at
+--   `path`; on failure nothing is left there); without, the bytes; or nil,
+--   `gemini.Error`
+function Files:download(args, cb)
+  check_self(self, "download")
+  if cb ~= nil then
+    return async.call(self.client, "download", 2, cb, function(c) return c.files:download(args) end)
+  end
+  errors.arg("download", 1, args, "table")
+  local path = errors.field("download", "path", args.path, "string", true)
+  local on_progress = errors.field("download", "on_progress", args.on_progress, "function", true)
+  local ho = self.client:_check_http_options(args.http_options, "download")
+  if not download.file_id(args.file) then
+    error(string.format("bad field 'file' to 'download' (%s expected, got %s)", download.EXPECTED,
+      errors.typename(args.file)), 2)
+  end
+  return download.fetch(self.client, args.file,
+    { path = path, on_progress = on_progress, http_options = ho })
 end
 
 -- google.rpc.Code names, for a FAILED file's error.

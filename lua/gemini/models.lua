@@ -1,5 +1,5 @@
 --- `client.models`: generate (whole and streamed), count tokens, embed,
--- get and list models.
+-- generate videos, get and list models.
 -- @module gemini.models
 local errors = require("gemini.errors")
 local json = require("gemini.json")
@@ -9,6 +9,8 @@ local stream = require("gemini.stream")
 local afc = require("gemini.afc")
 local async = require("gemini.async")
 local all = require("gemini.async.all")
+local operations = require("gemini.operations")
+local videos = require("gemini.videos")
 
 local Models = {}
 Models.__index = Models
@@ -223,6 +225,32 @@ function Models:list(opts, cb)
   end
   errors.arg("list", 1, opts, "table", true)
   return self.client:_pages("models", "models", opts)
+end
+
+--- Starts generating videos (Veo, `:predictLongRunning`): the operation,
+-- not done yet; `client.operations:wait(op)` waits for it, and then
+-- `op.response.generated_videos[i].video` goes to `files:download`.
+-- @tparam table req `{model=, prompt=, image=, video=, config = {number_of_videos=,
+--   duration_seconds=, aspect_ratio=, resolution=, person_generation=,
+--   negative_prompt=, enhance_prompt=, last_frame=, reference_images=,
+--   webhook_config=, http_options=}}`, or prompt, image and video in
+--   `source = {...}`; an image is `{image_bytes=, mime_type=}`, an answer's
+--   `res.inline_data[i]` or `gemini.parts.from_file(path)` (see gemini.videos)
+-- @tparam[opt] function cb with the client's loop: `cb(err, op)`, and a handle is returned at once
+-- @return the operation (`op.name`), or nil, `gemini.Error`
+function Models:generate_videos(req, cb)
+  check_self(self, "generate_videos")
+  if cb ~= nil then
+    return async.call(self.client, "generate_videos", 2, cb,
+      function(c) return c.models:generate_videos(req) end)
+  end
+  local r = videos.request(req, "generate_videos")
+  local op, err = self.client:_call{
+    path = r.model .. ":predictLongRunning", body = json.encode_verbatim(r.body),
+    http_options = self.client:_check_http_options(r.http_options, "generate_videos"),
+  }
+  if not op then return nil, err end
+  return operations.wrap(op)
 end
 
 --- Generates answers to many requests at once over one connection pool:

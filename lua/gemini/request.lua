@@ -4,6 +4,7 @@
 -- camelCase, user data kept) is the encoder's job, in src/json.c.
 -- @module gemini.request
 local core = require("gemini.core")
+local resource = require("gemini.resource")
 local typename = require("gemini.errors").typename
 
 local M = {}
@@ -34,20 +35,14 @@ end
 M.get = get
 
 --- `models/x` for a bare model id; a name with a `/` is used as given.
--- A name is one or more segments of letters, digits, `-`, `.` and `_`
--- joined by `/`, so the request path is exactly
--- `/{version}/{name}:{method}`: no `..`, no percent escape, no control
--- character, query or fragment can reach the URL.
+-- A name must be ids joined by `/` (`resource.is_path`), so the request
+-- path is exactly `/{version}/{name}:{method}`.
 function M.model(name, fname)
   if type(name) ~= "string" or name == "" then
     error(string.format("bad field 'model' to '%s' (string expected, got %s)",
       fname or "?", name == "" and "empty string" or type(name)), 3)
   end
-  local ok = not name:find("..", 1, true)
-  for segment in (name .. "/"):gmatch("([^/]*)/") do
-    ok = ok and segment:find("^[%w][%w%-%._]*$") ~= nil
-  end
-  if not ok then
+  if not resource.is_path(name) then
     error(string.format("bad field 'model' to '%s' (invalid model name %q)", fname or "?", name), 3)
   end
   if name:find("/", 1, true) then return name end

@@ -34,6 +34,18 @@ local function segments(path)
   return out
 end
 
+--- Whether `path` is one or more ids (see `ID`) joined by `/`: a name that
+-- can be a request's path as it is, whatever its collection (a model, an
+-- operation of any kind), since no `..`, escape, query, fragment or host
+-- can be in it.
+function M.is_path(path)
+  if type(path) ~= "string" or path:find("..", 1, true) then return false end
+  for _, s in ipairs(segments(path)) do
+    if not s:find(M.ID) then return false end
+  end
+  return true
+end
+
 -- Whether `path` names a resource of the collection whose segments are
 -- `want`: one more segment than the collection, each `*` and the last an
 -- id matching `id`, the others as written.

@@ -25,39 +25,31 @@ Stream.__index = Stream
 -- @tparam[opt] function on_done called with (response) when the stream ends well
 function M.new(client, call, is_json, on_done)
   call.stream = true
-  return setmetatable({
+  local self = setmetatable({
     client = client, call = call, is_json = is_json, on_done = on_done,
     q = {}, qi = 1, qn = 0, delivered = 0,
   }, Stream)
+  -- Lua 5.1 and LuaJIT run no __gc of a table: a userdata held by the
+  -- stream alone closes it when both are collected (newproxy exists there
+  -- only). A finalizer must not raise (LuaJIT passes the error on to
+  -- whatever ran the collector), hence the pcall.
+  if newproxy then
+    local sentinel = newproxy(true)
+    getmetatable(sentinel).__gc = function() pcall(Stream.close, self) end
+    self.gc_sentinel = sentinel
+  end
+  return self
 end
 
--- Text parts that differ only in their text merge into one part.
+-- Text parts that differ only in their text merge into one part. (Parts
+-- are decoded JSON: no __pairs, hence `next`.)
 local TEXT_PART_KEYS = { text = true, thought = true, thoughtSignature = true }
 local function text_only(p)
   if type(p) ~= "table" or type(p.text) ~= "string" then return false end
-  for k in pairs(p) do
+  for k in next, p do
     if not TEXT_PART_KEYS[k] then return false end
   end
   return true
-end
-
--- Text pieces are folded into one block every FOLD pieces, so a long stream
--- keeps its text, not one small string (and its overhead) per chunk.
-local FOLD = 256
-
-local function add_piece(self, part, text)
-  local pl = self.pieces[part]
-  local n = #pl + 1
-  pl[n] = text
-  if n >= FOLD then
-    local blocks = self.blocks[part]
-    if not blocks then
-      blocks = {}
-      self.blocks[part] = blocks
-    end
-    blocks[#blocks + 1] = table.concat(pl)
-    self.pieces[part] = {}
-  end
 end
 
 -- The merged candidate for candidate `c`, the i-th of its chunk. Candidates
@@ -79,22 +71,28 @@ local function merged_candidate(self, c, i)
   return mc
 end
 
--- Appends the parts of one chunk's content to the merged parts.
-local function merge_parts(self, parts, cparts)
-  local pieces = self.pieces
+-- Appends the parts of one chunk's content to the merged parts. `texts`
+-- maps each merged text part to the builder of its text (core.text_builder):
+-- a long answer's text is kept as bytes in C, not as a Lua string per
+-- chunk, and joined once at the end.
+local function merge_parts(texts, parts, cparts)
   local j, p = 1, cparts[1]
   while p ~= nil do
     local last = parts[#parts]
-    if last and pieces[last] and text_only(p)
+    local b = last and texts[last]
+    if b and type(p) == "table" and next(p, next(p)) == nil and type(p.text) == "string"
+      and last.thought ~= true then
+      b:add(p.text)                           -- the usual chunk: `{text = ...}` alone
+    elseif b and text_only(p)
       and (last.thought == true) == (p.thought == true)
       and not (p.thoughtSignature and last.thoughtSignature) then
-      add_piece(self, last, p.text)
-      last.thoughtSignature = last.thoughtSignature or p.thoughtSignature
+      b:add(p.text)
+      if p.thoughtSignature then last.thoughtSignature = p.thoughtSignature end
     elseif type(p) == "table" then
       local np = {}
       for k, v in next, p do np[k] = v end
       parts[#parts + 1] = np
-      if text_only(np) then pieces[np] = { np.text } end
+      if text_only(np) then texts[np] = core.text_builder(np.text) end
     else
       parts[#parts + 1] = p                   -- not a part: kept as sent
     end
@@ -103,10 +101,10 @@ local function merge_parts(self, parts, cparts)
   end
 end
 
--- Adds a chunk to the merged response: text joined (through piece lists,
--- so a long stream is not quadratic), other parts appended in order, the
--- last finishReason, usageMetadata and other fields kept. Runs once per
--- chunk, hence plain loops (chunks are decoded JSON: no holes, no
+-- Adds a chunk to the merged response: text joined (through a builder per
+-- text part, so a long stream is not quadratic), other parts appended in
+-- order, the last finishReason, usageMetadata and other fields kept. Runs
+-- once per chunk, hence plain loops (chunks are decoded JSON: no holes, no
 -- metamethods below the top). Any JSON shape is taken without a raise: a
 -- candidate that is not an object has nothing to merge and is skipped,
 -- a part that is not one is kept as it came.
@@ -114,7 +112,7 @@ function Stream:_merge(chunk)
   local m = self.merged
   if not m then
     m = { candidates = {} }
-    self.merged, self.pieces, self.blocks = m, {}, {}
+    self.merged, self.texts = m, {}
     self.by_index, self.index_keys = {}, {}
   end
   for k, v in next, chunk do
@@ -122,10 +120,14 @@ function Stream:_merge(chunk)
   end
   local cands = chunk.candidates
   if type(cands) ~= "table" then return end
+  local by_index = self.by_index
   for i = 1, #cands do
     local c = cands[i]
     if type(c) == "table" then
-      local mc = merged_candidate(self, c, i)
+      -- The usual case first: an index already seen (a key that cannot be
+      -- one, such as NaN or a string, reads nil and takes the long way).
+      local index = c.index
+      local mc = by_index[index == nil and i - 1 or index] or merged_candidate(self, c, i)
       for k, v in next, c do
         if k ~= "content" then mc[k] = v end
       end
@@ -136,7 +138,8 @@ function Stream:_merge(chunk)
           mcontent = { role = content.role or "model", parts = {} }
           mc.content = mcontent
         end
-        if type(content.parts) == "table" then merge_parts(self, mcontent.parts, content.parts) end
+        local cparts = content.parts
+        if type(cparts) == "table" then merge_parts(self.texts, mcontent.parts, cparts) end
       end
     end
   end
@@ -144,19 +147,48 @@ end
 
 function Stream:_finish_merge()
   local m = self.merged or { candidates = {} }
-  local blocks = self.blocks
-  for part, pl in pairs(self.pieces or {}) do
-    local bl = blocks[part]
-    if bl then
-      bl[#bl + 1] = table.concat(pl)
-      part.text = table.concat(bl)
-    else
-      part.text = table.concat(pl)
-    end
+  for part, b in pairs(self.texts or {}) do
+    part.text = b:result()
   end
-  self.pieces, self.blocks, self.by_index, self.index_keys = nil, nil, nil, nil
+  self.texts, self.by_index, self.index_keys = nil, nil, nil
   if #m.candidates == 0 then m.candidates = nil end
   return response.wrap(m, self.is_json)
+end
+
+-- ---- events from a reader ----------------------------------------------------
+
+-- A byte reader of a transport that does not frame events itself (luv,
+-- OpenResty), framed here by `core.sse_framer`: the same `read_events`
+-- and `cut_event` as `gemini.transport.curl`'s reader, which frames in C.
+local Framed = {}
+Framed.__index = Framed
+
+function Framed:read_events(q)
+  while true do
+    local bytes, kind, msg, final = self.reader:read()
+    if not bytes then return nil, kind, msg, final end
+    local n, err = self.framer:feed(bytes, q)
+    if not n then return nil, "stream", err, true end
+    if n > 0 then return n end
+  end
+end
+
+function Framed:cut_event()
+  return self.framer:finish()
+end
+
+function Framed:close()
+  self.reader:close()
+end
+
+-- The events of an opened reader: `read_events(q) -> n | nil, kind, msg,
+-- final` (data of the next events in q[1..n]) and `cut_event()`.
+local function events_of(reader, opts)
+  if reader.frame_events then
+    reader:frame_events(opts)
+    return reader
+  end
+  return setmetatable({ reader = reader, framer = core.sse_framer(opts) }, Framed)
 end
 
 function Stream:_release()
@@ -189,8 +221,7 @@ function Stream:_open()
   self.spec.timeout = self.retries:time_left()
   local reader, err = client:_open_once(self.spec)
   if not reader then return nil, err end
-  self.reader = reader
-  self.framer = core.sse_framer({ max_event_size = client.max_event_size })
+  self.reader = events_of(reader, { max_event_size = client.max_event_size })
   self.qi, self.qn = 1, 0
   return true
 end
@@ -211,7 +242,7 @@ end
 
 -- The end of the body: a clean end, or an event cut short.
 function Stream:_eof()
-  local pending = self.framer:finish()
+  local pending = self.reader:cut_event()
   if pending and pending:find("%S") then
     local v = json.decode(pending)
     if type(v) == "table" and type(v.error) == "table" then
@@ -245,10 +276,8 @@ function Stream:next()
       local _
       _, err = self:_open()
     else
-      local bytes, kind, msg, final = self.reader:read()
-      if bytes then
-        local n, ferr = self.framer:feed(bytes, self.q)
-        if not n then return self:_fail(self.client:error("stream", ferr)) end
+      local n, kind, msg, final = self.reader:read_events(self.q)
+      if n then
         self.qi, self.qn = 1, n
       elseif kind then
         err = self.client:transport_error(kind, msg, final)

@@ -37,15 +37,6 @@ local function basename(path)
   return path:match("([^/]+)$") or path
 end
 
--- scheme://host:port of a URL, lower case, for the same-origin check.
-local function origin(url)
-  local scheme, host = url:match("^(%a[%w+.-]*)://([^/?#]+)")
-  if not scheme then return nil end
-  scheme, host = scheme:lower(), host:lower():gsub("^.*@", "")
-  if not host:find(":%d+$") then host = host .. (scheme == "https" and ":443" or ":80") end
-  return scheme .. "://" .. host
-end
-
 -- The `http_options` of a call with the protocol's headers added.
 local function with_headers(ho, extra)
   local h = {}
@@ -112,7 +103,7 @@ function M.start(client, src)
     chunk = math.ceil(chunk / granularity) * granularity
   end
   return setmetatable({
-    client = client, url = url, same_origin = origin(url) == origin(client.base_url),
+    client = client, url = url, same_origin = client:_own_origin(url),
     ho = src.http_options, total = src.total, chunk = chunk, path = src.path, data = src.data,
     on_progress = src.on_progress, reported = -1,
     retries = client:_retries(src.http_options),   -- no deadline: see above
@@ -133,20 +124,10 @@ end
 
 -- The transfer spec of one request to the session URL.
 function Upload:_spec(headers, fields)
-  local spec = self.client:_spec{ method = "POST", url = self.url,
+  -- The session URL authorises the upload; the key goes along only when
+  -- it points at the configured server (as the JS SDK does).
+  local spec = self.client:_spec{ method = "POST", url = self.url, anonymous = not self.same_origin,
                                   http_options = with_headers(self.ho, headers) }
-  if not self.same_origin then
-    -- The session URL authorises the upload; the key goes along only when
-    -- it points at the configured server (as the JS SDK does).
-    local h = {}
-    for _, line in ipairs(spec.headers) do
-      local lower = line:lower()
-      if not lower:find("^x%-goog%-api%-key:") and not lower:find("^authorization:") then
-        h[#h + 1] = line
-      end
-    end
-    spec.headers = h
-  end
   for k, v in pairs(fields or {}) do spec[k] = v end
   return spec
 end

@@ -27,8 +27,8 @@ Create (wire-format-2 12.2, 12.3, 12.9):
          {"batch": {...}}, an unknown field (batch, inputConfig, item, request,
          generationConfig), no displayName, not exactly one of fileName and
          requests, an empty request list, an input file that does not exist
-         or whose content the mock did not keep (files_routes.py keeps
-         uploads up to KEEP_CONTENT bytes), a model that does not exist.
+         or whose bytes the mock did not keep (media_routes.py keeps uploads
+         up to KEEP_UPLOAD bytes), a model that does not exist.
          A request that is well formed but invalid (no contents, a thinking
          level for a 2.x model, a bad JSONL line) is not refused here: its
          item fails in the results, as at Google.
@@ -51,12 +51,11 @@ an embedding is {"embedding": {"values": [...]}}. An item error is a
 google.rpc.Status with the numeric code: {"code": 3, "message"}.
 
 The result file is a File of files_routes.py's store ("source": "GENERATED",
-"mimeType": "application/jsonl"): JSONL lines {"response": ..., "key": k} or
+"mimeType": "application/jsonl") whose bytes media_routes.py's download
+route serves (a blob of its BLOBS, with its redirect, Range and the
+"download" fault's cut): JSONL lines {"response": ..., "key": k} or
 {"error": {...}, "key": k}, each ended by "\\n", in input order, "key" echoed
-from the input line (absent when the line had none). It is served by
-GET {v}/files/<id>:download?alt=media (serve_file_download below: a stand-in
-until the media download route lands; it serves a File's private "_content"
-bytes, or its "_stream" generator, in 64 KiB writes with a Content-Length).
+from the input line (absent when the line had none).
 
     POST {v}/batches/<id>:cancel  -> {}; the next GET shows CANCELLED (done).
                                      A job already ended stays as it is.
@@ -72,13 +71,12 @@ Fault (POST /_mock/faults), taken by the next create:
             default code 13), fail_items (1-based inputs whose item fails),
             item_error ({"code", "message"}; default code 13 INTERNAL),
             long_text (bytes: the first answer's text has that length),
-            result_size (bytes: the result file is that many bytes of
-            generated lines, about 600 bytes each, whatever the inputs; it is
-            never held in memory; a file source is needed), no_final_newline
-            (the result file's last line has no "\\n"), garbage_line (n: the
-            n-th line of the result file is not JSON), cut_at (bytes: a
-            download of the result file stops there, the connection closed
-            with the whole Content-Length announced).
+            result_size (bytes: the result file is at least that many bytes
+            of generated lines of one length, about 800 bytes, one in 1000 an
+            item error, whatever the inputs; made as sent, never held; a file
+            source is needed), no_final_newline (the result file's last line
+            has no "\\n"), garbage_line (n: the n-th line of the result file
+            is not JSON).
 """
 
 import base64
@@ -88,6 +86,7 @@ import threading
 import time
 
 import files_routes
+import media_routes
 
 KEEP_ORDER = ["PENDING", "PENDING", "RUNNING", "RUNNING", "SUCCEEDED"]
 ENDED = {"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"}
@@ -101,7 +100,6 @@ INPUT_FIELDS = {"fileName", "file_name", "requests"}
 ITEM_FIELDS = {"request", "metadata"}
 EMBED_FIELDS = {"model", "content", "taskType", "task_type", "title", "outputDimensionality",
                 "output_dimensionality"}
-WRITE_BLOCK = 64 * 1024
 
 
 class Jobs:
@@ -216,11 +214,12 @@ def register(mock):
         if f is None:
             ctx.send_error(400, "Input file %s does not exist." % name)
             return None
-        content = f.get("_content")
-        if content is None:
-            ctx.send_error(400, "mock: the content of %s was not kept (uploads over %d bytes "
-                                "are only hashed)" % (name, files_routes.KEEP_CONTENT))
+        blob = media_routes.find_blob(fid)
+        if blob is None or "data" not in blob:
+            ctx.send_error(400, "mock: the bytes of %s were not kept (uploads over %d bytes "
+                                "are only hashed)" % (name, media_routes.KEEP_UPLOAD))
             return None
+        content = blob["data"]
         out = []
         for n, line in enumerate(content.decode("utf-8", "replace").split("\n"), 1):
             if not line.strip():
@@ -394,10 +393,8 @@ def register(mock):
                 item.update(answer(job, n, it))
                 out.append(item)
             return {"inlinedResponses": {"inlinedResponses": out}}
-        f = result_file(ctx, job)
-        with files_routes.STORE.lock:
-            files_routes.STORE.files[f["name"][len("files/"):]] = f
-        return {"responsesFile": f["name"]}
+        name = result_file(ctx, job)
+        return {"responsesFile": name}
 
     def result_lines(job):
         """The result file's lines (bytes, "\\n" ended) for the job's items."""
@@ -413,8 +410,9 @@ def register(mock):
         return out
 
     def synthetic(size):
-        """(total size, generator factory) of about `size` bytes of result
-        lines, one in 1000 an error: never held whole."""
+        """(total size, source) of at least `size` bytes of result lines, all
+        of one length, one in 1000 an item error: source(start, end) makes
+        the bytes [start, end) as they are sent, so none is held."""
         def line(n):
             key = "line-%09d" % n
             if n % 1000 == 999:
@@ -424,28 +422,22 @@ def register(mock):
                 text = "Answer %09d: " % n + "lorem ipsum dolor sit amet " * 16
                 obj = {"response": mock.gen_response(text, "models/gemini-2.5-flash",
                                                      "mock-big-%09d" % n, 8, 100), "key": key}
-            return mock.dumps(obj) + b"\n"
-        # Every answer line has one length, every error line another (the
-        # numbers are zero-padded): whole runs of 1000 lines, then line by line.
-        run = 999 * len(line(0)) + len(line(999))
-        count = size // run * 1000
-        total = size // run * run
-        while total < size:
-            total += len(line(count))
-            count += 1
+            return mock.dumps(obj)
+        width = len(line(0)) + 1
 
-        def gen():
-            buf = bytearray()
-            for n in range(count):
-                buf += line(n)
-                if len(buf) >= WRITE_BLOCK:
-                    yield bytes(buf)
-                    buf = bytearray()
-            if buf:
-                yield bytes(buf)
-        return total, gen
+        def padded(n):      # blanks inside the object, so every line has one length
+            text = line(n)
+            return text[:-1] + b" " * (width - 1 - len(text)) + b"}\n"
+        count = -(-size // width)
+
+        def source(start, end):
+            first = start // width
+            data = b"".join(padded(n) for n in range(first, min(count, -(-end // width))))
+            return data[start - first * width:end - first * width]
+        return count * width, source
 
     def result_file(ctx, job):
+        """Makes the job's result file (a File and its bytes); its name."""
         f = job["fault"]
         fid = "batch-" + job["id"]
         t = now()
@@ -458,20 +450,20 @@ def register(mock):
                                                                          ctx.version, fid),
                 "state": "ACTIVE", "source": "GENERATED"}
         if f.get("result_size"):
-            size, gen = synthetic(int(f["result_size"]))
-            meta["_stream"] = gen
+            size, source = synthetic(int(f["result_size"]))
+            media_routes.BLOBS.put(fid, size=size, source=source, mime=meta["mimeType"])
         else:
             content = b"".join(result_lines(job))
             if f.get("no_final_newline") and content.endswith(b"\n"):
                 content = content[:-1]
             size = len(content)
-            meta["_content"] = content
+            media_routes.BLOBS.put(fid, data=content, mime=meta["mimeType"])
             meta["sha256Hash"] = base64.b64encode(
                 hashlib.sha256(content).digest()).decode("ascii")
         meta["sizeBytes"] = str(size)
-        if f.get("cut_at") is not None:
-            meta["_cut_at"] = int(f["cut_at"])
-        return meta
+        with files_routes.STORE.lock:
+            files_routes.STORE.files[fid] = meta
+        return meta["name"]
 
     # -- get, list, cancel, delete ------------------------------------------------
 
@@ -537,47 +529,3 @@ def register(mock):
             JOBS.jobs.pop(ctx.params["id"], None)
         ctx.send_json(200, {})
         ctx.update(completed=True)
-
-    # -- downloads (stand-in) ---------------------------------------------------
-
-    @route("GET", r"files/(?P<id>[^/:]+):download")
-    def serve_file_download(ctx):
-        """GET files/<id>:download?alt=media: the bytes of a File that has
-        them (a batch result file). A stand-in until the media download
-        route (redirects, Range) is merged: that route then serves these
-        files through the same private fields, "_content" (bytes) or
-        "_stream" (a function giving an iterator of bytes), and honours
-        "_cut_at" (stop after that many bytes and close)."""
-        if ctx.query.get("alt") != "media":
-            ctx.send_error(400, "Downloads need alt=media.")
-            return
-        with files_routes.STORE.lock:
-            f = files_routes.STORE.files.get(ctx.params["id"])
-        if f is None:
-            ctx.send_error(404, "Requested entity was not found.", "NOT_FOUND")
-            return
-        if "_content" not in f and "_stream" not in f:
-            ctx.send_error(400, "Only generated files can be downloaded.", "FAILED_PRECONDITION")
-            return
-        h = ctx.h
-        size = int(f["sizeBytes"])
-        cut = f.get("_cut_at")
-        h.send_response(200)
-        h.send_header("Content-Type", f.get("mimeType") or "application/octet-stream")
-        h.send_header("Content-Length", str(size))
-        if cut is not None:
-            h.close_connection = True
-            h.send_header("Connection", "close")
-        h.end_headers()
-        ctx.update(status=200)
-        blocks = f["_stream"]() if "_stream" in f else (
-            f["_content"][i:i + WRITE_BLOCK] for i in range(0, size, WRITE_BLOCK))
-        sent = 0
-        for block in blocks:
-            if cut is not None and sent + len(block) >= cut:
-                h.sendall(block[:cut - sent])
-                ctx.update(fault="result_cut", bytes_sent=cut)
-                return
-            h.sendall(block)
-            sent += len(block)
-        ctx.update(completed=True, bytes_sent=sent)

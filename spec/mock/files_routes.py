@@ -36,11 +36,9 @@ wire-format.md section 7):
 Requests to a session URL need no API key: the URL authorises them, as at
 Google (a key they do send must still be right).
 
-Upload bytes are never kept beyond KEEP_CONTENT: each chunk is read from the
-socket in 1 MiB blocks into a running SHA-256 and a byte count (the File's
-sizeBytes and sha256Hash come from them), so a 1 GB upload costs the mock no
-memory. A file of at most KEEP_CONTENT bytes keeps them in its private
-"_content" (a batch's JSONL input, batch_routes.py, reads them). The
+Upload bytes are never kept: each chunk is read from the socket in 1 MiB
+blocks into a running SHA-256 and a byte count (the File's sizeBytes and
+sha256Hash come from them), so a 1 GB upload costs the mock no memory. The
 request log keeps only the first LOG_KEEP bytes of a chunk's body.
 
 Files: GET files (pageSize default 10, max 100), GET files/ID, DELETE
@@ -99,7 +97,6 @@ import time
 import urllib.parse
 
 LOG_KEEP = 64 * 1024       # bytes of a chunk body kept in the request log
-KEEP_CONTENT = 4 << 20     # uploads up to this size keep their bytes (File "_content")
 READ_BLOCK = 1 << 20
 GRANULARITY = 256 * 1024
 FILE_FIELDS = {"name", "displayName", "display_name", "mimeType", "mime_type",
@@ -216,7 +213,6 @@ def register(mock):
             matched = (sess is not None and sess["status"] == "active"
                        and offset == sess["received"])
             hasher = sess["hash"].copy() if matched else None
-            keep = matched and sess["data"] is not None
         target = split.path + ("?" + split.query if split.query else "")
 
         def only(f):
@@ -229,7 +225,7 @@ def register(mock):
             limit = min(n, to_int(fault.get("bytes"), n // 2))
         got, prefix = 0, bytearray()
         up = {"sid": sid, "offset": offset, "length": 0, "declared": n, "hash": hasher,
-              "matched": matched, "cut": fault, "data": bytearray() if keep else None}
+              "matched": matched, "cut": fault}
         self._upload = up
         while got < limit:
             block = self.rfile.read(min(READ_BLOCK, limit - got))
@@ -242,8 +238,6 @@ def register(mock):
             up["length"] = got
             if hasher is not None:
                 hasher.update(block)
-            if up["data"] is not None:
-                up["data"] += block
             if len(prefix) < LOG_KEEP:
                 prefix += block[:LOG_KEEP - len(prefix)]
         if fault is not None and fault["type"] == "upload_cut":
@@ -273,8 +267,6 @@ def register(mock):
                 return False
             sess["received"] += up["length"]
             sess["hash"] = up["hash"]
-            if sess["data"] is not None:
-                sess["data"] += up["data"]
             up["matched"] = False   # committed once
             return True
 
@@ -368,7 +360,6 @@ def register(mock):
             "display_name": meta.get("displayName", meta.get("display_name")),
             "processing": f, "base": host_base(ctx), "prefix": ctx.prefix[:-len("/upload")],
             "version": ctx.version, "file": None, "strict": fault.get("type") == "upload_strict",
-            "data": bytearray() if size <= KEEP_CONTENT else None,
         }
         with STORE.lock:
             STORE.sessions[sid] = sess
@@ -400,8 +391,6 @@ def register(mock):
         }
         if sess["display_name"]:
             f["displayName"] = sess["display_name"]
-        if sess["data"] is not None:
-            f["_content"] = bytes(sess["data"])   # what a batch reads from its input file
         fault = sess["processing"]
         gets = None
         if fault is not None:

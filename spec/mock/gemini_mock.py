@@ -1997,6 +1997,9 @@ class Server(http.server.ThreadingHTTPServer):
 # Files (resumable upload) and cachedContents live in their own module.
 import files_routes  # noqa: E402
 files_routes.register(sys.modules[__name__])
+# Long-running operations (Veo) and downloads, after files (it reads uploads).
+import media_routes  # noqa: E402
+media_routes.register(sys.modules[__name__])
 import batch_routes  # noqa: E402  (batch jobs; after files_routes, whose store it uses)
 batch_routes.register(sys.modules[__name__])
 

@@ -5,6 +5,7 @@
 --   local loop = require("support.loop")
 --   loop.run(uv, 10)   -- runs until nothing is left to do; fails after 10 s;
 --                      -- returns the 50 ms ticks that fired meanwhile
+--   local t = loop.ticker(uv, 20)   -- t.n counts 20 ms ticks until t.stop()
 
 local M = {}
 
@@ -29,6 +30,16 @@ function M.run(uv, limit)
   uv.run("nowait")
   assert(not timed_out, "the loop did not finish in time")
   return ticks
+end
+
+--- A timer that counts its ticks every `ms` milliseconds in `t.n` until
+-- `t.stop()`: a loop blocked by something ticks seldom.
+function M.ticker(uv, ms)
+  uv.update_time()
+  local t = { n = 0, timer = uv.new_timer() }
+  t.timer:start(ms, ms, function() t.n = t.n + 1 end)
+  function t.stop() t.timer:close() end
+  return t
 end
 
 return M

@@ -7,6 +7,8 @@
 --   m.port, m.url, m.key, m:client{ retry = false }   -- a gemini.Client of this server
 --   m:reset(); m:faults{ {type = "status", code = 429, times = 2, retry_delay = "0.01s"} }
 --   m:script{ {chunks = {...}} }
+--   m:blob{ id = "abc", size = 1000 }                  -- a file to download
+--   m:operation{ name = "batches/x", polls = 2, response = {...} }
 --   m:log(), m:last(), m:wait_for(function(log) ... end, timeout)
 --   m:request{ method =, path =, headers =, body =, raw =, max_time = }   -- one curl call
 --   m:stop()
@@ -251,6 +253,20 @@ end
 function Mock:script(list)
   if type(list) == "string" then list = '{"responses":' .. list .. "}" else list = { responses = list } end
   return self:_control("POST", "/_mock/script", list)
+end
+
+--- Registers a file the mock serves at files/<id>:download (see
+-- spec/mock/media_routes.py): `{id =, text = "..." | size = n (bytes of
+-- lines that name their offset), mime_type =}`. Returns its name, "files/<id>".
+function Mock:blob(t)
+  return self:_control("POST", "/_mock/blobs", t).name
+end
+
+--- Makes a long-running operation the mock's GET {version}/{name} polls:
+-- `{name = ".../operations/<id>", polls = n (not done for n polls),
+-- response = {...} | error = {...}, metadata = {...}}`. Returns it.
+function Mock:operation(t)
+  return self:_control("POST", "/_mock/operations", t)
 end
 
 --- The request log: a list of entries (top-level JSON nulls removed).

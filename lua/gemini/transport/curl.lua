@@ -32,12 +32,12 @@ end
 local Reader = {}
 Reader.__index = Reader
 
---- Next piece of the body: a string, nil at the end, or nil, kind, message.
-function Reader:read()
-  local req = self.req
+-- What `take(req, arg)` hands over next (nil while nothing waits), waiting
+-- for the transfer; nil at its end; nil, kind, message, final on failure.
+local function next_of(req, take, arg)
   while true do
-    local data = req:take()
-    if data then return data end
+    local got = take(req, arg)
+    if got then return got end
     if req:is_done() then
       local kind, msg, final = req:error()
       if kind then return nil, kind, msg, final end
@@ -45,6 +45,32 @@ function Reader:read()
     end
     req:await("data")
   end
+end
+
+--- Next piece of the body: a string, nil at the end, or nil, kind, message.
+function Reader:read()
+  return next_of(self.req, self.req.take)
+end
+
+--- Frames the rest of the body as Server-Sent Events inside the request,
+-- as it arrives (the rules of `core.sse_framer`, in C): no body string is
+-- made. `opts` is core.sse_framer's `{max_event_size=}`. From now on
+-- `read_events` and `cut_event` replace `read`. Readers of other
+-- transports have no such method (gemini.stream frames their bytes).
+function Reader:frame_events(opts)
+  self.req:frame_sse(opts)
+end
+
+--- The data of the next events: stored in `q[1..n]`, returns n (> 0); nil
+-- at the end; nil, kind, message, final on failure (kind "stream" when an
+-- event passed max_event_size).
+function Reader:read_events(q)
+  return next_of(self.req, self.req.take_events, q)
+end
+
+--- After the end: the data of a last event the body cut off, or nil.
+function Reader:cut_event()
+  return self.req:finish_sse()
 end
 
 --- Ends the transfer at once; the connection is closed, not reused.
@@ -55,6 +81,7 @@ end
 --- Starts a request and waits for its headers: a reader with `status` and
 -- `headers`, or nil, kind, message, final.
 function Transport:open(spec)
+  spec.streamed = true
   local req = self.session:request(spec)
   req:await("headers")
   local status = req:status()

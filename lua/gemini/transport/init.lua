@@ -7,13 +7,15 @@
 --   { method, url, headers = {"Name: value", ...}, body = string,
 --     body_file =, body_offset =, body_length =,   -- a body read from a file
 --     timeout =, connect_timeout =, stall_timeout =, proxy =, ca_file =,
---     verify =, max_body =, fresh_connect =, on_progress = }
+--     verify =, max_body =, fresh_connect =, streamed =, on_progress = }
 --
 -- `timeout` bounds the whole transfer, `stall_timeout` a stream's silence.
 -- `fresh_connect = true`: a connection of its own, closed after the request
 -- (an upload chunk must not be re-sent by libcurl behind the upload's back);
 -- `on_progress(sent, total)`: upload progress. A transport without either
--- habit ignores them.
+-- habit ignores them. `streamed = true` (set by `open`): the body is
+-- read piece by piece, so libcurl pauses the transfer while 256 KB wait
+-- untaken, from the first byte on.
 --
 -- Answers. Any HTTP status is an answer: a 404 or a 503 comes back as a
 -- response, for the client to read. Only a transfer that got no complete
@@ -36,6 +38,11 @@
 --       reader:read() -> piece | nil | nil, kind, msg, final
 --                        (a non-empty string; nil: the body ended well)
 --       reader:close()  ends the transfer at once; harmless when repeated
+--       Optional, the fast path of gemini.stream (curl's reader only):
+--       reader:frame_events{max_event_size=}  frame the body as SSE in C;
+--       then reader:read_events(q) -> n | nil | nil, kind, msg, final
+--       (the data of n events in q[1..n]) and reader:cut_event() -> the
+--       data of an event the end of the body cut off, or nil.
 --   t:sleep(seconds)    a retry's backoff (only the caller waits)
 --   t:close()           ends every transfer; the transport is done
 --
