@@ -512,17 +512,19 @@ local function seconds(fname, field, v, default)
   return v
 end
 
---- Polls a job until it ends: SUCCEEDED, FAILED, CANCELLED or EXPIRED
--- (or the operation says done). The pause between polls starts at
--- `interval` and grows by half after each poll up to `max_interval`;
--- pauses go through the transport, so an event loop or an OpenResty
--- worker is never blocked. Each poll is a `get` with the client's retries,
--- given at most the time left. When the next pause would reach the
--- timeout, the wait sleeps until then and gives the timeout error.
--- @tparam string|table job a job or its name (a job that has ended is returned at once)
--- @tparam[opt] table opts `{timeout= (seconds, 3 days), interval= (5),
---   max_interval= (60), on_progress=function(job)}`: `on_progress` gets the
---   job after every poll, the last one included
+--- Polls a job until it ends (SUCCEEDED, FAILED, CANCELLED or EXPIRED:
+-- the operation is then done), with `client.operations:wait`, the one
+-- poller of long-running operations: the pause between polls starts at
+-- `interval` and grows by half after each poll up to `max_interval`, and
+-- goes through the transport, so an event loop or an OpenResty worker is
+-- never blocked. Each poll is a `get` with the client's retries.
+-- @tparam string|table job a job or its name: a name is polled at once, a
+--   job still running after the first pause, a job that has ended is
+--   returned as it is
+-- @tparam[opt] table opts `{timeout= (seconds, 3 days: a job not done in
+--   48 hours ends EXPIRED), interval= (5), max_interval= (60),
+--   on_progress=function(job)}`: `on_progress` gets the job after every
+--   poll, the last one included
 -- @tparam[opt] function cb with the client's loop: `cb(err, job)`, and a handle is returned at once
 -- @return the job in whatever state it ended (check `job.state`); or nil,
 --   `gemini.Error`: kind "timeout" when the time is up (its `job` field
@@ -534,53 +536,28 @@ function Batches:wait(job, opts, cb)
   local name = Batches.normalize_name(job, fname)
   errors.arg(fname, 2, opts, "table", true)
   opts = opts or {}
-  local timeout = seconds(fname, "timeout", opts.timeout, defaults.batch_timeout)
-  local interval = seconds(fname, "interval", opts.interval, defaults.batch_interval)
-  local max_interval = math.max(interval, seconds(fname, "max_interval", opts.max_interval,
-    defaults.batch_max_interval))
+  local client = self.client
   local on_progress = errors.field(fname, "on_progress", opts.on_progress, "function", true)
+  local o = {
+    timeout = seconds(fname, "timeout", opts.timeout, defaults.batch_timeout),
+    interval = seconds(fname, "interval", opts.interval, defaults.batch_interval),
+    max_interval = seconds(fname, "max_interval", opts.max_interval, defaults.batch_max_interval),
+  }
   if cb ~= nil then
-    local client = self.client
-    local o = { timeout = timeout, interval = interval, max_interval = max_interval }
     -- Progress reaches the caller the way callbacks do on this loop.
     if on_progress then o.on_progress = function(j) deliver(client, on_progress, j) end end
     return async.call(client, fname, 3, cb, function(c) return c.batches:wait(job, o) end)
   end
-  local client = self.client
-  local deadline = core.now() + timeout
-  local function timed_out(last)
-    return client:error("timeout", string.format("%s is still %s after %gs (batches:wait timeout)",
-      name, last and tostring(last.state) or "unknown (a poll got no answer in time)", timeout),
-      { job = last })
+  if ended_job(job) then return job end
+  if on_progress then o.on_progress = function(op) on_progress(to_job(client, op)) end end
+  local op, err = client.operations:wait(type(job) == "table" and job.operation or name, o)
+  if op then return to_job(client, op) end
+  if err.kind == "timeout" and err.operation then
+    local last = to_job(client, err.operation)
+    return nil, client:error("timeout", string.format("%s is still %s after %gs (batches:wait"
+      .. " timeout)", name, tostring(last.state), o.timeout), { job = last })
   end
-  local j = ended_job(job) and job or nil
-  local last
-  while true do
-    if not j then
-      -- A poll has the time left, so that a server that hangs cannot hold
-      -- the wait past its timeout.
-      local left = deadline - core.now()
-      local ho = left < client.timeout and { timeout = math.max(left, 0.001) } or nil
-      local op, err = client:_call{ method = "GET", path = name, http_options = ho }
-      if not op then
-        if ho and err.kind == "timeout" then return nil, timed_out(last) end
-        return nil, err
-      end
-      j = to_job(client, op)
-      if on_progress then on_progress(j) end
-    end
-    if j.done then return j end
-    last = j
-    local left = deadline - core.now()
-    -- No time for another poll after the pause: the time is up.
-    if interval >= left then
-      if left > 0 then client.transport:sleep(left) end
-      return nil, timed_out(last)
-    end
-    client.transport:sleep(interval)
-    interval = math.min(interval * defaults.batch_growth, max_interval)
-    j = nil
-  end
+  return nil, err
 end
 
 -- ---- results ------------------------------------------------------------------------
