@@ -24,15 +24,7 @@ describe_uv("client.batches on a luv loop", function()
     c = m:client{ loop = uv, retry = { initial_delay = 0.01, jitter = 0 } }
   end)
 
-  teardown(function()
-    if c then c:close() end
-    uv.run()
-  end)
-
-  after_each(function()
-    uv.run("nowait")
-    assert.is_false(uv.loop_alive(), "the loop still has work after the test")
-  end)
+  loop.hygiene(uv, { teardown = teardown, after_each = after_each }, function() return c end)
 
   it("takes callbacks on create, get, list, wait, results, cancel and delete", function()
     local r = { progress = {} }
