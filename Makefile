@@ -38,7 +38,7 @@ BUILD ?= build/$(LUA)
 OBJS  = $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 SO    = $(BUILD)/gemini/core.so
 
-.PHONY: all test test-one test-asan install clean deps demo check docs fuzz fuzz-build valgrind bench examples bench-upload bench-download
+.PHONY: all test test-one test-asan install clean deps demo check docs fuzz fuzz-build valgrind bench examples bench-upload bench-download bench-batch
 
 all: $(SO)
 
@@ -191,6 +191,10 @@ bench-upload: $(SO)
 # Peak memory of a 50 MB download written to disk (cut and resumed): flat.
 bench-download: $(SO)
 	LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/download_memory.lua
+
+# Peak memory of reading a 1 GB batch result file line by line: flat.
+bench-batch: $(SO)
+	LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/batch_results_memory.lua
 
 # The HTML reference of every public name, from the LDoc comments.
 docs:

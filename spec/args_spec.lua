@@ -229,6 +229,24 @@ describe("argument checks", function()
     end)
   end)
 
+  describe("client.batches", function()
+    local c = client()
+    it("checks create, create_embeddings, write_requests, get, list, cancel, delete, wait and results", function()
+      local B = c.batches
+      walk("create", 1, "table", function(v) return B:create(v) end)
+      walk("create_embeddings", 1, "table", function(v) return B:create_embeddings(v) end)
+      expect(raise_of(B.create, B, { model = "gemini-2.5-flash", src = 5 }), "bad field 'src' to 'create'")
+      walk("write_requests", 1, "string", function(v) return B:write_requests(v, { "a" }) end)
+      walk("write_requests", 2, "table|function", function(v) return B:write_requests("/nonexistent/x", v) end)
+      for _, fname in ipairs({ "get", "delete", "cancel", "wait", "results" }) do
+        walk(fname, 1, "string|table", function(v) return B[fname](B, v) end)
+      end
+      walk("wait", 2, "nil|table|function", function(v) return B:wait("batches/x", v) end)
+      walk("results", 2, "nil|table|function", function(v) return B:results("batches/x", v) end)
+      walk("list", 1, "nil|table|function", function(v) return B:list(v) end)
+    end)
+  end)
+
   describe("builders", function()
     it("gemini.tools", function()
       local T = gemini.tools

@@ -61,6 +61,7 @@ local EXPECT = {
   ["code_execution.lua"] = { "%-%- code %(PYTHON%):", "print%(sum%(primes%)%)",
                              "%-%- output %(OUTCOME_OK%):\n5117", "is 5117" },
   ["image_generation.lua"] = { "saved out%.png %(image/png, %d+ bytes%)" },
+  ["batch_prompts.lua"] = { "== %[1%] Why is the sky blue%?\n[^\n]*You asked", "3 answers, 0 failed" },
   ["video.lua"] = { "started models/veo%-3%.1%-generate%-preview/operations/%w+", "saved out%.mp4 %(65536 bytes%)" },
   ["file_search.lua"] = { "indexed fileSearchStores/lighthouse%-%w+/documents/keeper%-log%-txt%-%w+",
                           "14 storms and 3 rescues%.%[1%]", "floor%.%[2%]", "%[1%] keeper%-log%.txt: The lighthouse",
@@ -111,6 +112,20 @@ describe("examples", function()
     local png = written("image_generation.lua", "picture.png")
     assert.equal("\137PNG\r\n\26\n", png:sub(1, 8))
     assert.equal("IEND", png:sub(-8, -5))
+  end)
+
+  it("batch_prompts.lua turns a file of prompts into a file of answers, with a progress line", function()
+    local f = assert(io.open(tmp .. "/prompts.txt", "w"))
+    f:write("First question?\n\nSecond question?\n")
+    f:close()
+    local stdout, stderr, status = run("batch_prompts.lua", "prompts.txt answers.txt")
+    assert.equal(0, status)
+    assert.matches("2 answers, 0 failed, written to answers.txt", stdout, 1, true)
+    assert.matches("created batches/%S+ %(2 requests%)", stderr)
+    assert.matches("\rJOB_STATE_SUCCEEDED +2 of 2 done", stderr)
+    local answers = mock.read_file(tmp .. "/answers.txt")
+    assert.matches('== %[1%] First question%?\n[^\n]*You asked: "First question%?"', answers)
+    assert.matches('== %[2%] Second question%?\n[^\n]*You asked: "Second question%?"', answers)
   end)
 
   it("video.lua writes an MP4", function()

@@ -27,17 +27,7 @@ describe_uv("callback API on luv", function()
     c = m:client{ loop = uv, retry = { initial_delay = 0.05, jitter = 0 } }
   end)
 
-  teardown(function()
-    if c then c:close() end
-    uv.run()
-  end)
-
-  after_each(function()
-    -- Nothing of the pool may keep the loop busy or leak between tests: no
-    -- request left in flight, no socket still watched.
-    uv.run("nowait")
-    assert.is_false(uv.loop_alive(), "the loop still has work after the test")
-  end)
+  loop.hygiene(uv, { teardown = teardown, after_each = after_each }, function() return c end)
 
   it("returns a handle at once and calls back on the loop", function()
     local got

@@ -23,15 +23,10 @@ describe_uv("a video on a luv loop", function()
     tmpfiles = {}
   end)
 
-  teardown(function()
-    if c then c:close() end
-    uv.run()
-    for _, p in ipairs(tmpfiles) do os.remove(p) end
-  end)
+  loop.hygiene(uv, { teardown = teardown, after_each = after_each }, function() return c end)
 
-  after_each(function()
-    uv.run("nowait")
-    assert.is_false(uv.loop_alive(), "the loop still has work after the test")
+  teardown(function()
+    for _, p in ipairs(tmpfiles) do os.remove(p) end
   end)
 
   it("generates, waits and downloads through callbacks, never blocking the loop", function()

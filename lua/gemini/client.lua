@@ -158,6 +158,7 @@ local function add_services(client)
   client.models = require("gemini.models").new(client)
   client.files = require("gemini.files").new(client)
   client.caches = require("gemini.caches").new(client)
+  client.batches = require("gemini.batches").new(client)
   client.file_search_stores = require("gemini.file_search_stores").new(client)
   client.chats = require("gemini.chats").new(client)
   client.operations = require("gemini.operations").new(client)
@@ -177,7 +178,7 @@ end
 -- fragment. `timeout` bounds a whole call, retries and backoff waits
 -- included (see `gemini.retry`).
 -- @tparam[opt] table opts
--- @return a client with `models`, `chats`, `files`, `caches`, `operations`
+-- @return a client with `models`, `chats`, `files`, `caches`, `batches`, `operations`
 function Client.new(opts)
   local A = errors.arg
   A("Client", 1, opts, "table", true)

@@ -32,6 +32,13 @@ return {
   --- An upload's chunk: both official SDKs' (a multiple of the server's 256 KiB).
   chunk_size = 8 * MiB,
 
+  --- `batches:wait` (operations:wait with these): the first pause between
+  -- polls, the longest (Google's guide polls every 30 s), and how long to
+  -- wait: three days (a job not done in 48 hours ends EXPIRED).
+  batch_interval = 5,
+  batch_max_interval = 60,
+  batch_timeout = 3 * 86400,
+
   --- Automatic function calling: the most requests one call makes (the SDK's).
   maximum_remote_calls = 10,
 

@@ -288,6 +288,31 @@ function M.from_object(obj, secret)
   return M.new("api", type(e.message) == "string" and e.message or "error in stream", fields, secret)
 end
 
+-- google.rpc.Code (google/rpc/code.proto): number -> { name, HTTP status }.
+local RPC = {
+  [1] = { "CANCELLED", 499 }, [2] = { "UNKNOWN", 500 }, [3] = { "INVALID_ARGUMENT", 400 },
+  [4] = { "DEADLINE_EXCEEDED", 504 }, [5] = { "NOT_FOUND", 404 }, [6] = { "ALREADY_EXISTS", 409 },
+  [7] = { "PERMISSION_DENIED", 403 }, [8] = { "RESOURCE_EXHAUSTED", 429 },
+  [9] = { "FAILED_PRECONDITION", 400 }, [10] = { "ABORTED", 409 }, [11] = { "OUT_OF_RANGE", 400 },
+  [12] = { "UNIMPLEMENTED", 501 }, [13] = { "INTERNAL", 500 }, [14] = { "UNAVAILABLE", 503 },
+  [15] = { "DATA_LOSS", 500 }, [16] = { "UNAUTHENTICATED", 401 },
+}
+
+--- Builds the error of a `google.rpc.Status` that is not an HTTP answer
+-- (an operation's `error`, a batch item's `error`): `code` there is the
+-- numeric gRPC code, so the error gets kind "api", `status` the code's name
+-- (or the status the object names, if any) and `code` the HTTP status the
+-- name maps to (wire-format-2 12.6; an unknown code: UNKNOWN, 500).
+-- @tparam table st `{code=, message=, details=, status=?}`
+-- @param[opt] secret what to redact (see `new`)
+function M.from_rpc(st, secret)
+  local n = tonumber(st.code)
+  local rpc = RPC[n] or RPC[2]
+  return M.new("api", type(st.message) == "string" and st.message or ("error " .. tostring(st.code)),
+    { status = type(st.status) == "string" and st.status or rpc[1], code = rpc[2],
+      details = type(st.details) == "table" and st.details or nil }, secret)
+end
+
 -- ---- argument checks (programmer errors raise) ----------------------------
 
 --- What a value is, for a message: its type, "no value" for nil.

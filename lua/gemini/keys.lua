@@ -30,6 +30,7 @@ return {
   -- user key/value pairs (billing labels, metadata)
   labels = "verbatim",
   metadata = "verbatim",
+  userMetadata = "verbatim",      -- a batch's webhookConfig
   -- JSON Schema documents, whose keywords and property names are spelled
   -- as JSON Schema says
   parametersJsonSchema = "verbatim",

@@ -33,12 +33,17 @@ end
 -- is_json=}`, where `config` is the flat config with the REST fields given
 -- at the top level of `req` merged in (see `request.generate_config`).
 -- Exposed so chats and later layers build requests the same way.
-function Models:build_generate(req, fname)
+-- @tparam table req
+-- @tparam string fname the call, for messages
+-- @tparam[opt] boolean model_optional `req.model` may be absent (a line of
+--   a batch's request file, whose model is the batch's): then `model` is
+--   nil and the checks that depend on it (thinking) are left to the server
+function Models:build_generate(req, fname, model_optional)
   check_self(self, fname)
   errors.arg(fname, 1, req, "table")
   local config = request.generate_config(req, fname)
-  local model = request.model(req.model, fname)
-  require("gemini.thinking").check(model, config, self.client.check_thinking)
+  local model = (req.model ~= nil or not model_optional) and request.model(req.model, fname) or nil
+  if model then require("gemini.thinking").check(model, config, self.client.check_thinking) end
   local body = request.split_config(config, fname)
   body.contents = request.contents(req.contents, fname)
   return {
@@ -141,6 +146,31 @@ function Models:count_tokens(req, cb)
   }
 end
 
+--- The contents of an embed request, one per embedding: a list of plain
+-- strings is one content per string (several embeddings), whereas for
+-- generate it would be one content of several parts.
+-- @param contents as `embed_content` takes them
+-- @tparam string fname the call, for messages
+function Models.embed_contents(contents, fname)
+  local list = request.contents(contents, fname)
+  if type(contents) == "table" and #contents > 0 and #list == 1 then
+    list = {}
+    for i, v in ipairs(contents) do list[i] = request.contents(v, fname)[1] end
+  end
+  return list
+end
+
+--- One EmbedContentRequest: `content` and the fields of the embed `config`
+-- (`task_type`, `title`, `output_dimensionality`; not `http_options`), and
+-- `model` when given.
+function Models.embed_request(content, config, model)
+  local r = { model = model, content = content }
+  for k, v in pairs(config) do
+    if request.camel(k) ~= "httpOptions" then r[k] = v end
+  end
+  return r
+end
+
 --- Embeds one text (embedContent) or several (batchEmbedContents); either
 -- way the answer has `embeddings[i].values`, one per input.
 -- @tparam table req `{model=, contents= "text" or {"a", "b"}, config={task_type=, output_dimensionality=, title=}}`
@@ -155,33 +185,19 @@ function Models:embed_content(req, cb)
   request.check_keys(req, "embed", "embed_content")
   local model = request.model(req.model, "embed_content")
   local config = errors.field("embed_content", "config", req.config, "table", true) or {}
-  local contents = request.contents(req.contents, "embed_content")
-  local function one(content)
-    local r = { model = model, content = content }
-    for k, v in pairs(config) do
-      local ck = request.camel(k)
-      if ck ~= "httpOptions" then r[k] = v end
-    end
-    return r
-  end
+  local items = Models.embed_contents(req.contents, "embed_content")
   local ho = self.client:_http_options(config, "embed_content")
-  -- A list of plain strings is one content per string (several embeddings),
-  -- whereas for generate it would be one content of several parts.
-  local items = contents
-  if type(req.contents) == "table" and #req.contents > 0 and #contents == 1 then
-    items = {}
-    for i, v in ipairs(req.contents) do items[i] = request.contents(v, "embed_content")[1] end
-  end
   if #items == 1 then
     local res, err = self.client:_call{
-      path = model .. ":embedContent", body = encode(one(items[1])), http_options = ho,
+      path = model .. ":embedContent", body = encode(Models.embed_request(items[1], config, model)),
+      http_options = ho,
     }
     if not res then return nil, err end
     res.embeddings = res.embeddings or { res.embedding }
     return res
   end
   local requests = {}
-  for i, c in ipairs(items) do requests[i] = one(c) end
+  for i, c in ipairs(items) do requests[i] = Models.embed_request(c, config, model) end
   return self.client:_call{
     path = model .. ":batchEmbedContents", body = encode({ requests = requests }), http_options = ho,
   }

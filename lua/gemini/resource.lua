@@ -103,11 +103,16 @@ end
 --   resources of one parent, `list{ parent = ... }`);
 --   `delete_options`: the options `delete` takes (name -> Lua type), each
 --   sent as the query parameter of its name (`{ force = "boolean" }`)
+--   `list_field`: the list's field in each page of `list` (default the
+--   collection's last segment: "files"), and `wrap`: `wrap(client, answer)`
+--   gives what `get` and each item of `list` return (default the answer as
+--   decoded)
 -- @treturn table the class
 function M.service(spec)
   local Service = {}
   Service.__index = Service
   local field = spec.field
+  local wrap = spec.wrap
   local name_of = M.normalizer(spec)
   local want = segments(spec.collection)
   local last = want[#want]
@@ -164,7 +169,7 @@ function M.service(spec)
   -- @tparam[opt] function cb with the client's loop: `cb(err, resource)`
   -- @return the resource, or nil, `gemini.Error`
   function Service:get(name, cb)
-    return on_one(self, "get", "GET", name, nil, cb)
+    return on_one(self, "get", "GET", name, nil, cb, wrap and function(r) return wrap(self.client, r) end)
   end
 
   --- Deletes a resource.
@@ -205,9 +210,11 @@ function M.service(spec)
       return async.list(self.client, "list", 2, cb, function(c) return service_of(c):list(opts) end)
     end
     errors.arg("list", 1, opts, "table", parent_of == nil)
+    local client = self.client
     local path = spec.collection
     if parent_of then path = parent_of(opts.parent, "list", "field 'parent'") .. "/" .. last end
-    return self.client:_pages(path, last, opts)
+    return client:_pages(path, spec.list_field or last, opts,
+      wrap and function(item) return wrap(client, item) end)
   end
 
   return Service

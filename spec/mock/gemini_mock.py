@@ -2024,6 +2024,8 @@ file_search_routes.register(sys.modules[__name__])
 # Long-running operations (Veo) and downloads, after files (it reads uploads).
 import media_routes  # noqa: E402
 media_routes.register(sys.modules[__name__])
+import batch_routes  # noqa: E402  (batch jobs; after files_routes, whose store it uses)
+batch_routes.register(sys.modules[__name__])
 
 
 def main(argv=None):

@@ -52,7 +52,9 @@ Downloads
     route module:
         POST /_mock/blobs {"id": "abc", "text": "..." | "size": N, "mime_type": "..."}
         media_routes.BLOBS.put("batch-abc", data=b"...", mime="application/jsonl")
-    and operations of any name are made by a spec with
+        media_routes.BLOBS.put("batch-abc", size=N, source=f)   (f(start, end) -> bytes)
+    (read by another module with media_routes.find_blob(fid), or None); and
+    operations of any name are made by a spec with
         POST /_mock/operations {"name": "fileSearchStores/s/upload/operations/d",
                                 "polls": N, "response": {...} | "error": {...}, "metadata": {...}}
     A file given by `size` holds N bytes of lines of 16 bytes, each naming
@@ -178,7 +180,9 @@ class Operations:
 
 
 class Blobs:
-    """Downloadable bytes by file id: {"data": bytes} or {"size": n} (patterned)."""
+    """Downloadable bytes by file id: {"data": bytes}, {"size": n} (patterned)
+    or {"size": n, "source": f} (made as sent: f(start, end) gives the bytes
+    [start, end), so a large generated file is never held)."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -187,13 +191,15 @@ class Blobs:
     def clear(self):
         self.blobs = {}
 
-    def put(self, fid, data=None, size=None, mime="application/octet-stream"):
+    def put(self, fid, data=None, size=None, mime="application/octet-stream", source=None):
         blob = {"mime": mime}
         if data is not None:
             blob["data"] = bytes(data)
             blob["size"] = len(blob["data"])
         else:
             blob["size"] = int(size)
+            if source is not None:
+                blob["source"] = source
         with self.lock:
             self.blobs[fid] = blob
         return blob
@@ -214,6 +220,8 @@ def blob_blocks(blob, start, end):
         n = min(BLOCK, end - pos)
         if "data" in blob:
             yield blob["data"][pos:pos + n]
+        elif "source" in blob:
+            yield blob["source"](pos, pos + n)
         else:
             yield pattern_bytes(pos, pos + n)
         pos += n
@@ -475,7 +483,11 @@ def register(mock):
 
     # -- downloads ---------------------------------------------------------------
 
+    global find_blob
+
     def find_blob(fid):
+        """The blob of a downloadable file, or None; also for other route
+        modules (batch_routes.py reads a batch's JSONL input file here)."""
         return BLOBS.get(fid) or uploaded(fid)
 
     def serve_bytes(ctx, blob, opts):

@@ -6,6 +6,7 @@
 --   loop.run(uv, 10)   -- runs until nothing is left to do; fails after 10 s;
 --                      -- returns the 50 ms ticks that fired meanwhile
 --   local t = loop.ticker(uv, 20)   -- t.n counts 20 ms ticks until t.stop()
+--   loop.hygiene(uv, { teardown = teardown, after_each = after_each }, function() return c end)
 
 local M = {}
 
@@ -40,6 +41,26 @@ function M.ticker(uv, ms)
   t.timer:start(ms, ms, function() t.n = t.n + 1 end)
   function t.stop() t.timer:close() end
   return t
+end
+
+--- The loop's hygiene in a describe block whose client runs on `uv`: after
+-- each test nothing of the pool may keep the loop busy or leak into the
+-- next (no request left in flight, no socket still watched); teardown
+-- closes the client (`client()` gives it, or nil) and runs the loop once
+-- more, so that libuv can finish closing its handles.
+-- @param uv the luv module
+-- @tparam table hooks busted's `teardown` and `after_each`
+-- @tparam function client
+function M.hygiene(uv, hooks, client)
+  hooks.after_each(function()
+    uv.run("nowait")
+    assert(not uv.loop_alive(), "the loop still has work after the test")
+  end)
+  hooks.teardown(function()
+    local c = client()
+    if c then c:close() end
+    uv.run()
+  end)
 end
 
 return M
