@@ -307,9 +307,11 @@ describe("video generation and operations", function()
       assert.has_error(function() O:wait("batches/b", { timeout = 0 }) end,
         "bad field 'timeout' to 'wait' (a finite number of seconds > 0 expected)")
       assert.has_error(function() O:wait("batches/b", { interval = -1 }) end,
-        "bad field 'interval' to 'wait' (a finite number of seconds >= 0 expected)")
+        "bad field 'interval' to 'wait' (a finite number of seconds > 0 expected)")
+      assert.has_error(function() O:wait("batches/b", { interval = 0 }) end,
+        "bad field 'interval' to 'wait' (a finite number of seconds > 0 expected)")
       assert.has_error(function() O:wait("batches/b", { max_interval = math.huge }) end,
-        "bad field 'max_interval' to 'wait' (a finite number of seconds >= 0 expected)")
+        "bad field 'max_interval' to 'wait' (a finite number of seconds > 0 expected)")
       assert.has_error(function() O:wait("batches/b", { on_progress = true }) end,
         "bad field 'on_progress' to 'wait' (function expected, got boolean)")
       assert.has_error(function() O.get({}, "batches/b") end,

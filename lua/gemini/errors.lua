@@ -273,6 +273,7 @@ function M.from_http(code, body, headers, decode, secret)
 end
 
 --- Builds the error for an `{"error": {...}}` object met inside a stream.
+-- @tparam table obj the decoded event, with its `error` table
 -- @param[opt] secret what to redact (see `new`)
 function M.from_object(obj, secret)
   local e = obj.error

@@ -89,12 +89,12 @@ function Operations:get(op, cb)
   return fetch(self.client, Operations.name_of(op, "get"))
 end
 
--- A number of seconds of `wait`'s options, checked.
-local function seconds(opts, field, positive)
+-- A number of seconds of `wait`'s options, checked: positive (an interval of 0
+-- would poll the server as fast as it answers) and finite.
+local function seconds(opts, field)
   local v = errors.field("wait", field, opts[field], "number", true)
-  if v ~= nil and not ((v > 0 or (v == 0 and not positive)) and v < math.huge) then
-    error(string.format("bad field '%s' to 'wait' (a finite number of seconds %s expected)", field,
-      positive and "> 0" or ">= 0"), 3)
+  if v ~= nil and not (v > 0 and v < math.huge) then
+    error(string.format("bad field '%s' to 'wait' (a finite number of seconds > 0 expected)", field), 3)
   end
   return v
 end
@@ -124,7 +124,7 @@ function Operations:wait(op, opts, cb)
   errors.arg("wait", 2, opts, "table", true)
   opts = opts or {}
   local client = self.client
-  local timeout = seconds(opts, "timeout", true) or client.timeout
+  local timeout = seconds(opts, "timeout") or client.timeout
   local max_interval = seconds(opts, "max_interval") or defaults.operation_max_interval
   local delay = math.min(seconds(opts, "interval") or defaults.operation_interval, max_interval)
   local on_progress = errors.field("wait", "on_progress", opts.on_progress, "function", true)
