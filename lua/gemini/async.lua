@@ -36,8 +36,8 @@ function M.on_loop(client, fname)
   local twin = rawget(client, "_on_loop")
   if twin then return twin end
   if client.loop == nil then
-    error(string.format("'%s' with a callback needs an event loop: create the client with"
-      .. " loop = vim.loop or require(\"luv\")", fname), 4)
+    errors.misuse(string.format("'%s' with a callback needs an event loop: create the client with"
+      .. " loop = vim.loop or require(\"luv\")", fname))
   end
   local luv = require("gemini.transport.luv").new(client.loop)
   twin = client:_over(adapter.new(luv))

@@ -30,6 +30,7 @@ local lines = require("gemini.lines")
 local request = require("gemini.request")
 local resource = require("gemini.resource")
 local response = require("gemini.response")
+local uploads = require("gemini.upload")
 
 -- `get`, `list` and the names (`batches/x`, `x`, a URI or a job) are those
 -- of every collection (gemini.resource), each answer made a job. The list
@@ -139,7 +140,7 @@ local json_modes = {}
 -- names the list), with the message of the error its checks raised.
 local function bad_item(msg, where, i)
   msg = tostring(msg):gsub("^[^\n]-:%d+: ", "")
-  error(string.format("%s in %s[%d]", msg, where, i), 0)
+  errors.misuse(string.format("%s in %s[%d]", msg, where, i))
 end
 
 -- The generate request of one item of a source (a string is its
@@ -148,8 +149,8 @@ end
 local function generate_item(models, item, model, fname, where, i)
   if type(item) == "string" then item = { contents = item } end
   if type(item) ~= "table" then
-    bad_item(string.format("bad field '%s[%d]' to '%s' (a request table or a string expected, got %s)",
-      where, i, fname, type(item)), where, i)
+    errors.misuse(string.format("bad field '%s[%d]' to '%s' (a request table or a string expected,"
+      .. " got %s)", where, i, fname, type(item)))
   end
   local req, key, metadata = {}, nil, nil
   for k, v in pairs(item) do
@@ -199,8 +200,8 @@ local function inlined_embed(models, batch, fname)
   local config = errors.field(fname, "src.inlined_requests.config", batch.config, "table", true) or {}
   for k in pairs(batch) do
     if k ~= "contents" and k ~= "config" then
-      error(string.format("bad field 'src.inlined_requests.%s' to '%s' (unknown; expected"
-        .. " contents, config)", tostring(k), fname), 3)
+      errors.misuse(string.format("bad field 'src.inlined_requests.%s' to '%s' (unknown; expected"
+        .. " contents, config)", tostring(k), fname))
     end
   end
   local out = {}
@@ -218,14 +219,14 @@ local SOURCE_FORMS = "a list of requests, \"files/...\", { path = }, { file_name
 local function source(src, fname)
   if type(src) == "string" then
     if not src:find("^files/[^/]+$") then
-      error(string.format("bad field 'src' to '%s' (a file name \"files/...\" expected, got %q;"
-        .. " to upload a local file pass src = { path = ... })", fname, src), 3)
+      errors.misuse(string.format("bad field 'src' to '%s' (a file name \"files/...\" expected, got %q;"
+        .. " to upload a local file pass src = { path = ... })", fname, src))
     end
     return "file", src
   end
   if type(src) ~= "table" then
-    error(string.format("bad field 'src' to '%s' (%s expected, got %s)", fname, SOURCE_FORMS,
-      src == nil and "no value" or type(src)), 3)
+    errors.misuse(string.format("bad field 'src' to '%s' (%s expected, got %s)", fname, SOURCE_FORMS,
+      src == nil and "no value" or type(src)))
   end
   local forms, kind, value = 0, nil, nil
   if src.path ~= nil then forms, kind, value = forms + 1, "upload", src end
@@ -233,16 +234,16 @@ local function source(src, fname)
   if file ~= nil then
     forms, kind, value = forms + 1, "file", file
     if type(file) ~= "string" or not file:find("^files/[^/]+$") then
-      error(string.format("bad field 'src.file_name' to '%s' (a file name \"files/...\" expected)",
-        fname), 3)
+      errors.misuse(string.format("bad field 'src.file_name' to '%s' (a file name \"files/...\" expected)",
+        fname))
     end
   end
   local inl = request.get(src, "inlinedRequests", "inlined_requests")
   if inl ~= nil then forms, kind, value = forms + 1, "inlined", inl end
   if src[1] ~= nil then forms, kind, value = forms + 1, "inlined", src end
   if forms ~= 1 then
-    error(string.format("bad field 'src' to '%s' (%s expected%s)", fname, SOURCE_FORMS,
-      forms > 1 and ", one of them" or ""), 3)
+    errors.misuse(string.format("bad field 'src' to '%s' (%s expected%s)", fname, SOURCE_FORMS,
+      forms > 1 and ", one of them" or ""))
   end
   return kind, value
 end
@@ -254,10 +255,12 @@ local function upload(client, src, fname)
   errors.field(fname, "src.path", src.path, "string")
   for k in pairs(src) do
     if not UPLOAD_KEYS[k] then
-      error(string.format("bad field 'src.%s' to '%s' (unknown; expected path, mime_type,"
-        .. " display_name, on_progress)", tostring(k), fname), 4)
+      errors.misuse(string.format("bad field 'src.%s' to '%s' (unknown; expected path, mime_type,"
+        .. " display_name, on_progress)", tostring(k), fname))
     end
   end
+  -- Checked here, so that an unreadable file is named as this call's.
+  uploads.file_size(src.path, "batches:" .. fname)
   local file, err = client.files:upload{
     path = src.path,
     -- Google's samples upload request files as "jsonl" (12.8).
@@ -277,13 +280,13 @@ local function create_config(client, config, fname)
   for k in pairs(config) do
     local ck = request.camel(k)
     if ck == "dest" then
-      error(string.format("bad field 'config.dest' to '%s' (a destination is for Vertex AI"
+      errors.misuse(string.format("bad field 'config.dest' to '%s' (a destination is for Vertex AI"
         .. " batch jobs; the Gemini API answers inlined requests inline and a file of"
-        .. " requests with a result file)", fname), 3)
+        .. " requests with a result file)", fname))
     end
     if not CONFIG_KEYS[ck] then
-      error(string.format("bad field 'config.%s' to '%s' (unknown; expected display_name,"
-        .. " webhook_config, http_options)", tostring(k), fname), 3)
+      errors.misuse(string.format("bad field 'config.%s' to '%s' (unknown; expected display_name,"
+        .. " webhook_config, http_options)", tostring(k), fname))
     end
   end
   local display = errors.field(fname, "config.display_name",
@@ -302,8 +305,8 @@ local function check_args(args, fname)
   errors.arg(fname, 1, args, "table")
   for k in pairs(args) do
     if not ARG_KEYS[k] then
-      error(string.format("bad field '%s' to '%s' (unknown; expected model, src, config)",
-        tostring(k), fname), 3)
+      errors.misuse(string.format("bad field '%s' to '%s' (unknown; expected model, src, config)",
+        tostring(k), fname))
     end
   end
 end
@@ -359,7 +362,7 @@ function Batches:create(args, cb)
   local input, flags, err
   if kind == "inlined" then
     errors.field(fname, "src", value, "table")
-    if #value == 0 then error("bad field 'src' to 'create' (an empty list of requests)", 2) end
+    if #value == 0 then errors.misuse("bad field 'src' to 'create' (an empty list of requests)") end
     local items
     items, flags = inlined_generate(self.client.models, value, model, fname)
     input = { requests = { requests = items } }
@@ -397,8 +400,8 @@ function Batches:create_embeddings(args, cb)
   local input, err
   if kind == "inlined" then
     if value == args.src then
-      error("bad field 'src' to 'create_embeddings' (a list of requests is for create;"
-        .. " expected { inlined_requests = { contents =, config = } })", 2)
+      errors.misuse("bad field 'src' to 'create_embeddings' (a list of requests is for create;"
+        .. " expected { inlined_requests = { contents =, config = } })")
     end
     input = { requests = { requests = inlined_embed(self.client.models, value, fname) } }
   else
@@ -439,7 +442,7 @@ function Batches:write_requests(path, requests, opts)
     nextreq = function() i = i + 1 return requests[i] end
   end
   local f, msg = io.open(path, "wb")
-  if not f then error("gemini: batches:write_requests: cannot open " .. msg, 2) end
+  if not f then errors.misuse("gemini: batches:write_requests: cannot open " .. msg) end
   local models = self.client.models
   local ok, res = pcall(function()
     local n = 0
@@ -464,7 +467,7 @@ function Batches:write_requests(path, requests, opts)
   end
   if not ok then
     os.remove(path)
-    error(res, 2)
+    errors.misuse(res)
   end
   return res
 end
@@ -506,8 +509,8 @@ local function seconds(fname, field, v, default)
   errors.field(fname, field, v, "number", true)
   if v == nil then return default end
   if not (v > 0 and v < math.huge) then
-    error(string.format("bad field '%s' to '%s' (a positive finite number of seconds expected)",
-      field, fname), 3)
+    errors.misuse(string.format("bad field '%s' to '%s' (a positive finite number of seconds expected)",
+      field, fname))
   end
   return v
 end
@@ -620,7 +623,7 @@ function Batches:results(job, opts, cb)
     end)
   end
   if on_item then
-    error("bad field 'on_item' to 'results' (for the callback form; a for loop gets each item)", 2)
+    errors.misuse("bad field 'on_item' to 'results' (for the callback form; a for loop gets each item)")
   end
   local client = self.client
   local j = ended_job(job) and job or nil
@@ -642,8 +645,8 @@ function Batches:results(job, opts, cb)
   elseif j.done then
     r.ended = true            -- cancelled or expired: no results
   else
-    error(string.format("bad argument #1 to 'results' (%s is %s: wait for it to end first)",
-      name, tostring(j.state)), 2)
+    errors.misuse(string.format("bad argument #1 to 'results' (%s is %s: wait for it to end first)",
+      name, tostring(j.state)))
   end
   return r, nil, nil, r
 end

@@ -21,7 +21,7 @@ local check_self = Caches.check_self
 local function duration(v, fname)
   if type(v) == "number" then
     if v ~= v or v <= 0 or v == math.huge then
-      error(string.format("bad field 'ttl' to '%s' (a positive number of seconds expected)", fname), 4)
+      errors.misuse(string.format("bad field 'ttl' to '%s' (a positive number of seconds expected)", fname))
     end
     if v == math.floor(v) then return string.format("%ds", v) end
     return (string.format("%.9f", v):gsub("0+$", "")) .. "s"
@@ -45,7 +45,7 @@ local function expiration(config, fname)
   errors.field(fname, "ttl", ttl, "number|string", true)
   errors.field(fname, "expire_time", exp, "number|string", true)
   if ttl ~= nil and exp ~= nil then
-    error(string.format("bad argument #1 to '%s' (ttl and expire_time exclude each other)", fname), 3)
+    errors.misuse(string.format("bad argument #1 to '%s' (ttl and expire_time exclude each other)", fname))
   end
   return duration(ttl, fname), timestamp(exp)
 end
@@ -73,9 +73,9 @@ function Caches:create(args, cb)
   local config = errors.field(fname, "config", args.config, "table", true) or {}
   for k in pairs(config) do
     if not CREATE_KEYS[request.camel(k)] then
-      error(string.format("bad field 'config.%s' to 'create' (unknown; expected contents,"
+      errors.misuse(string.format("bad field 'config.%s' to 'create' (unknown; expected contents,"
         .. " system_instruction, tools, tool_config, ttl, expire_time, display_name,"
-        .. " http_options)", tostring(k)), 2)
+        .. " http_options)", tostring(k)))
     end
   end
   local ttl, exp = expiration(config, fname)
@@ -109,13 +109,13 @@ function Caches:update(args, cb)
   for k in pairs(config) do
     local ck = request.camel(k)
     if ck ~= "ttl" and ck ~= "expireTime" and ck ~= "httpOptions" then
-      error(string.format("bad field 'config.%s' to 'update' (only ttl or expire_time can be"
-        .. " updated; a cache's contents, model, tools and display name are fixed)", tostring(k)), 2)
+      errors.misuse(string.format("bad field 'config.%s' to 'update' (only ttl or expire_time can be"
+        .. " updated; a cache's contents, model, tools and display name are fixed)", tostring(k)))
     end
   end
   local ttl, exp = expiration(config, "update")
   if ttl == nil and exp == nil then
-    error("bad field 'config' to 'update' (ttl or expire_time expected)", 2)
+    errors.misuse("bad field 'config' to 'update' (ttl or expire_time expected)")
   end
   return self.client:_call{
     method = "PATCH", path = name, body = json.encode({ ttl = ttl, expireTime = exp }),

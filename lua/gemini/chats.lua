@@ -107,8 +107,8 @@ local function initial_history(h, fname)
   for i, c in ipairs(list) do
     local role = c.role
     if role ~= "user" and role ~= "model" then
-      error(string.format("bad field 'history' to '%s' (history[%d].role must be \"user\" or"
-        .. " \"model\", got %s)", fname, i, role == nil and "no value" or string.format("%q", tostring(role))), 3)
+      errors.misuse(string.format("bad field 'history' to '%s' (history[%d].role must be \"user\" or"
+        .. " \"model\", got %s)", fname, i, role == nil and "no value" or string.format("%q", tostring(role))))
     end
     out[i] = copy(c)
   end
@@ -123,7 +123,7 @@ end
 -- @return a `Chat`
 function Chats:create(opts)
   if getmetatable(self) ~= Chats then
-    error("bad self to 'create' (call it as client.chats:create{...})", 2)
+    errors.misuse("bad self to 'create' (call it as client.chats:create{...})")
   end
   errors.arg("create", 1, opts, "table")
   request.check_keys(opts, "chat", "create")
@@ -140,7 +140,7 @@ end
 
 local function check_chat(self, fname)
   if getmetatable(self) ~= Chat then
-    error(string.format("bad self to '%s' (call it as chat:%s(...))", fname, fname), 3)
+    errors.misuse(string.format("bad self to '%s' (call it as chat:%s(...))", fname, fname))
   end
 end
 

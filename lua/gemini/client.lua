@@ -19,16 +19,16 @@ local function shown(v)
   return errors.typename(v)
 end
 
-local function bad(field, fname, expected, v, level)
-  error(string.format("bad field '%s' to '%s' (%s expected, got %s)", field, fname, expected,
-    shown(v)), level + 1)
+local function bad(field, fname, expected, v)
+  errors.misuse(string.format("bad field '%s' to '%s' (%s expected, got %s)", field, fname, expected,
+    shown(v)))
 end
 
 -- Seconds for a timeout: positive and finite. NaN, 0 or -1 would mean "no
 -- timeout" to libcurl, math.huge would overflow the conversion to ms.
-local function check_seconds(v, field, fname, level)
+local function check_seconds(v, field, fname)
   if v ~= nil and not (type(v) == "number" and v > 0 and v < math.huge) then
-    bad(field, fname, "a positive finite number of seconds", v, level + 1)
+    bad(field, fname, "a positive finite number of seconds", v)
   end
 end
 
@@ -42,9 +42,9 @@ local function capped(seconds)
 end
 
 -- A count (a size in bytes, a number of attempts): a positive integer.
-local function check_count(v, field, fname, level)
+local function check_count(v, field, fname)
   if v ~= nil and not (type(v) == "number" and v >= 1 and v < 2 ^ 53 and v == math.floor(v)) then
-    bad(field, fname, "a positive integer", v, level + 1)
+    bad(field, fname, "a positive integer", v)
   end
 end
 
@@ -54,30 +54,30 @@ local RETRY_FIELDS = {
   attempts = "count", initial_delay = "delay", max_delay = "delay", jitter = "delay",
   exp_base = "base", http_status_codes = "codes",
 }
-local function check_retry(r, field, fname, level)
+local function check_retry(r, field, fname)
   if r == nil or type(r) == "boolean" then return end
-  if type(r) ~= "table" then bad(field, fname, "a table or false", r, level + 1) end
+  if type(r) ~= "table" then bad(field, fname, "a table or false", r) end
   for k, v in pairs(r) do
     local what, name = RETRY_FIELDS[k], field .. "." .. tostring(k)
     if what == "count" then
-      check_count(v, name, fname, level + 1)
+      check_count(v, name, fname)
     elseif what == "delay" then
       if not (type(v) == "number" and v >= 0 and v < math.huge) then
-        bad(name, fname, "a finite number of seconds >= 0", v, level + 1)
+        bad(name, fname, "a finite number of seconds >= 0", v)
       end
     elseif what == "base" then
       if not (type(v) == "number" and v >= 1 and v < math.huge) then
-        bad(name, fname, "a finite number >= 1", v, level + 1)
+        bad(name, fname, "a finite number >= 1", v)
       end
     elseif what == "codes" then
       local ok = type(v) == "table"
       for _, c in ipairs(ok and v or {}) do
         ok = ok and type(c) == "number" and c == math.floor(c) and c >= 100 and c <= 599
       end
-      if not ok then bad(name, fname, "a list of HTTP status codes", v, level + 1) end
+      if not ok then bad(name, fname, "a list of HTTP status codes", v) end
     else
-      error(string.format("bad field '%s' to '%s' (unknown field; known: attempts, initial_delay,"
-        .. " max_delay, exp_base, jitter, http_status_codes)", name, fname), level + 1)
+      errors.misuse(string.format("bad field '%s' to '%s' (unknown field; known: attempts, initial_delay,"
+        .. " max_delay, exp_base, jitter, http_status_codes)", name, fname))
     end
   end
 end
@@ -93,12 +93,12 @@ end
 -- must be an HTTP token (RFC 9110); a value must not break the line.
 local function check_header_value(name, v, where)
   if type(name) ~= "string" or not name:find("^[%w!#%$%%&'%*%+%-%.%^_`|~]+$") then
-    error(string.format("%s (header name %q: a token without ':' or spaces expected)", where,
-      tostring(name)), 4)
+    errors.misuse(string.format("%s (header name %q: a token without ':' or spaces expected)", where,
+      tostring(name)))
   end
   if type(v) ~= "string" or breaks_header(v) then
-    error(string.format("%s (header '%s': a string without line breaks or NUL expected)", where,
-      name), 4)
+    errors.misuse(string.format("%s (header '%s': a string without line breaks or NUL expected)", where,
+      name))
   end
 end
 
@@ -124,19 +124,19 @@ function Client:_check_http_options(ho, fname)
   if type(ho) ~= "table" then bad("http_options", fname, "a table", ho, 3) end
   for k in pairs(ho) do
     if not HTTP_OPTIONS[k] then
-      error(string.format("bad field 'http_options.%s' to '%s' (unknown field; known: timeout,"
-        .. " stall_timeout, headers, retry)", tostring(k), fname), 3)
+      errors.misuse(string.format("bad field 'http_options.%s' to '%s' (unknown field; known: timeout,"
+        .. " stall_timeout, headers, retry)", tostring(k), fname))
     end
   end
-  check_seconds(ho.timeout, "http_options.timeout", fname, 3)
-  check_seconds(ho.stall_timeout, "http_options.stall_timeout", fname, 3)
+  check_seconds(ho.timeout, "http_options.timeout", fname)
+  check_seconds(ho.stall_timeout, "http_options.stall_timeout", fname)
   if ho.headers ~= nil and type(ho.headers) ~= "table" then
     bad("http_options.headers", fname, "a table", ho.headers, 3)
   end
   for name, v in pairs(ho.headers or {}) do
     check_header_value(name, v, "bad field 'http_options.headers' to '" .. fname .. "'")
   end
-  check_retry(ho.retry, "http_options.retry", fname, 3)
+  check_retry(ho.retry, "http_options.retry", fname)
   return ho
 end
 
@@ -144,10 +144,10 @@ end
 -- appended to it), nothing that is not a URL character.
 local function check_base_url(base)
   if not base:find("^https?://[^/]") or base:find("[%c%s]") then
-    error("bad field 'base_url' to 'Client' (an http:// or https:// URL expected)", 4)
+    errors.misuse("bad field 'base_url' to 'Client' (an http:// or https:// URL expected)")
   end
   if base:find("[?#]") then
-    error("bad field 'base_url' to 'Client' (a URL without query or fragment expected)", 4)
+    errors.misuse("bad field 'base_url' to 'Client' (a URL without query or fragment expected)")
   end
 end
 
@@ -191,17 +191,17 @@ function Client.new(opts)
   F("max_response_size", "number"); F("max_event_size", "number"); F("log", "function")
   F("fast_callbacks", "boolean")
   for _, k in ipairs({ "timeout", "connect_timeout", "stall_timeout" }) do
-    check_seconds(opts[k], k, "Client", 2)
+    check_seconds(opts[k], k, "Client")
   end
-  check_count(opts.max_response_size, "max_response_size", "Client", 2)
-  check_count(opts.max_event_size, "max_event_size", "Client", 2)
-  check_retry(opts.retry, "retry", "Client", 2)
+  check_count(opts.max_response_size, "max_response_size", "Client")
+  check_count(opts.max_event_size, "max_event_size", "Client")
+  check_retry(opts.retry, "retry", "Client")
   if opts.api_version ~= nil and not opts.api_version:find("^[%w%.%-_]*$") then
-    error("bad field 'api_version' to 'Client' (a version such as \"v1beta\" expected)", 2)
+    errors.misuse("bad field 'api_version' to 'Client' (a version such as \"v1beta\" expected)")
   end
   if opts.loop ~= nil and not ((type(opts.loop) == "table" or type(opts.loop) == "userdata")
                                and opts.loop.new_timer) then
-    error("bad field 'loop' to 'Client' (the luv module or vim.loop expected)", 2)
+    errors.misuse("bad field 'loop' to 'Client' (the luv module or vim.loop expected)")
   end
 
   local key = opts.api_key
@@ -212,11 +212,11 @@ function Client.new(opts)
     end
   end
   if key == nil then
-    error("gemini.Client: no API key: pass api_key, or set GOOGLE_API_KEY or GEMINI_API_KEY"
-      .. " (api_key = false sends none)", 2)
+    errors.misuse("gemini.Client: no API key: pass api_key, or set GOOGLE_API_KEY or GEMINI_API_KEY"
+      .. " (api_key = false sends none)")
   end
   if key == true then
-    error("bad field 'api_key' to 'Client' (a string expected, or false to send none)", 2)
+    errors.misuse("bad field 'api_key' to 'Client' (a string expected, or false to send none)")
   end
   if key then
     key = key:match("^%s*(.-)%s*$")
@@ -224,14 +224,14 @@ function Client.new(opts)
     -- put the rest on the wire as a header of its own. (The message does
     -- not show the key.)
     if key == "" or breaks_header(key) then
-      error("bad field 'api_key' to 'Client' (a non-empty key without line breaks or NUL"
+      errors.misuse("bad field 'api_key' to 'Client' (a non-empty key without line breaks or NUL"
         .. " expected" .. (opts.api_key == nil and ", in GOOGLE_API_KEY / GEMINI_API_KEY" or "")
-        .. ")", 2)
+        .. ")")
     end
   end
   local auth = opts.auth or defaults.auth
   if auth ~= "header" and auth ~= "bearer" then
-    error("bad field 'auth' to 'Client' (\"header\" or \"bearer\" expected)", 2)
+    errors.misuse("bad field 'auth' to 'Client' (\"header\" or \"bearer\" expected)")
   end
   local base = opts.base_url or os.getenv("GEMINI_BASE_URL")
   if base == nil or base == "" then base = defaults.base_url end
@@ -281,7 +281,7 @@ function Client.new(opts)
   elseif type(t) == "table" then
     self.transport = t
   else
-    error("bad field 'transport' to 'Client' (a transport table, \"curl\" or \"resty\" expected)", 2)
+    errors.misuse("bad field 'transport' to 'Client' (a transport table, \"curl\" or \"resty\" expected)")
   end
 
   return add_services(self)

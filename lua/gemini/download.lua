@@ -308,19 +308,19 @@ Reader.__gc = Reader.close
 function M.open(client, file, opts)
   local fname = "download.open"
   if type(client) ~= "table" or type(client._spec) ~= "function" then
-    error("bad argument #1 to 'download.open' (client expected, got " .. errors.typename(client)
-      .. ")", 2)
+    errors.misuse("bad argument #1 to 'download.open' (client expected, got " .. errors.typename(client)
+      .. ")")
   end
   errors.arg(fname, 3, opts, "table", true)
   opts = opts or {}
   local id = M.file_id(file)
   if not id then
-    error(string.format("bad argument #2 to '%s' (%s expected, got %s)", fname, M.EXPECTED,
-      type(file) == "table" and "a table without name, uri or video" or errors.typename(file)), 2)
+    errors.misuse(string.format("bad argument #2 to '%s' (%s expected, got %s)", fname, M.EXPECTED,
+      type(file) == "table" and "a table without name, uri or video" or errors.typename(file)))
   end
   local offset = errors.field(fname, "offset", opts.offset, "number", true) or 0
   if offset < 0 or offset ~= math.floor(offset) or offset >= 2 ^ 53 then
-    error("bad field 'offset' to 'download.open' (a byte offset >= 0 expected)", 2)
+    errors.misuse("bad field 'offset' to 'download.open' (a byte offset >= 0 expected)")
   end
   local ho = client:_check_http_options(opts.http_options, fname)
   local r = setmetatable({
@@ -387,7 +387,7 @@ function M.fetch(client, file, opts)
     tmp = path .. ".part"
     local msg
     out, msg = io.open(tmp, "wb")
-    if not out then error("gemini: files:download: cannot write " .. tostring(msg), 0) end
+    if not out then errors.misuse("gemini: files:download: cannot write " .. tostring(msg)) end
   end
   local reader, err = M.open(client, file, { http_options = opts.http_options })
   local n

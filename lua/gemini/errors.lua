@@ -332,22 +332,74 @@ local function passes(value, expected, optional)
   return false
 end
 
+-- The directory of the library's modules ("@lua/gemini/"), as their
+-- chunk names start: every module is found through the same path entry.
+local LIB_DIR = debug.getinfo(1, "S").source:match("^(@.*[/\\])[^/\\]*$")
+
+-- The stack level (counted as `error` counts them from the function that
+-- calls this one's caller) of the first function outside the library,
+-- or 0 when a C function (pcall, a metamethod's caller) comes first or
+-- none is found: then the message carries no position, as in Lua.
+local function outside_level()
+  local level = 3
+  while true do
+    local info = debug.getinfo(level, "S")
+    if not info or info.what == "C" then return 0 end
+    local src = info.source
+    if info.what ~= "tail" and not (LIB_DIR and src:sub(1, #LIB_DIR) == LIB_DIR) then
+      return level - 1
+    end
+    level = level + 1
+  end
+end
+
+--- Raises a programmer error (a string) at the caller's line: the first
+-- function on the stack outside lua/gemini/, however deep in the library
+-- the check that found the mistake sits.
+-- @tparam string message
+function M.misuse(message)
+  error(message, outside_level())
+end
+
+--- Checks the keys of an options table: raises, naming the first key not
+-- in `known` (a list; each name also accepted in its camelCase spelling),
+-- "bad field 'where.key' to 'fname' (unknown field; known: ...)".
+-- @tparam string fname the call, for the message
+-- @param tbl the table (anything else is left to the type checks)
+-- @tparam table known the list of known keys, as the message shows them
+-- @tparam[opt] string where the table's place in the call ("config")
+function M.known_fields(fname, tbl, known, where)
+  if type(tbl) ~= "table" then return tbl end
+  local set = {}
+  for _, k in ipairs(known) do
+    set[k] = true
+    set[(k:gsub("_(%l)", string.upper))] = true
+  end
+  for k in pairs(tbl) do
+    if not set[k] then
+      M.misuse(string.format("bad field '%s%s' to '%s' (unknown field; known: %s)",
+        where and (where .. ".") or "", tostring(k), fname, table.concat(known, ", ")))
+    end
+  end
+  return tbl
+end
+
 -- Raises "bad <what> to 'fname' (<expected> expected, got <type>)" at the
--- caller of the public function whose check (`arg` or `field`) called it.
+-- caller (see `misuse`).
 local function bad(what, fname, value, expected)
-  error(string.format("bad %s to '%s' (%s expected, got %s)", what, fname,
-    (expected:gsub("|", " or ")), M.typename(value)), 4)
+  M.misuse(string.format("bad %s to '%s' (%s expected, got %s)", what, fname,
+    (expected:gsub("|", " or ")), M.typename(value)))
 end
 
 --- Checks argument #n of `fname`: returns it, or raises
--- `bad argument #n to 'fname' (expected expected, got type)` at the caller's caller.
+-- `bad argument #n to 'fname' (expected expected, got type)` at the caller's line.
 function M.arg(fname, n, value, expected, optional)
   if not passes(value, expected, optional) then bad("argument #" .. n, fname, value, expected) end
   return value
 end
 
 --- Checks a field of an argument table: returns it, or raises
--- `bad field 'field' to 'fname' (expected expected, got type)` at the caller's caller.
+-- `bad field 'field' to 'fname' (expected expected, got type)` at the caller's line.
 function M.field(fname, field, value, expected, optional)
   if not passes(value, expected, optional) then bad("field '" .. field .. "'", fname, value, expected) end
   return value

@@ -174,14 +174,14 @@ function Stores:create(args, cb)
   errors.arg(fname, 1, args, "table", true)
   local config = errors.field(fname, "config", (args or {}).config, "table", true) or {}
   local bad = unknown_config(fname, config, CREATE_CONFIG)
-  if bad then error(bad, 2) end
+  if bad then errors.misuse(bad) end
   local display = errors.field(fname, "config.display_name",
     request.get(config, "displayName", "display_name"), "string", true)
   local model = errors.field(fname, "config.embedding_model",
     request.get(config, "embeddingModel", "embedding_model"), "string", true)
   if model and not (model:find("^[%w][%w%-%._]*$") or model:find("^models/[%w][%w%-%._]*$")) then
-    error(string.format("bad field 'config.embedding_model' to '%s' (invalid model name %q)", fname,
-      model), 2)
+    errors.misuse(string.format("bad field 'config.embedding_model' to '%s' (invalid model name %q)", fname,
+      model))
   end
   -- the SDKs give the model its models/ prefix (t_model, wire-format-2 §15.1)
   if model and not model:find("/", 1, true) then model = "models/" .. model end
@@ -234,10 +234,10 @@ function Stores:upload_to_file_search_store(args, cb)
   local chunk = F("chunk_size", "number") or defaults.chunk_size
   local config = F("config", "table") or {}
   if (path == nil) == (data == nil) then
-    error("bad argument #1 to '" .. fname .. "' (exactly one of 'file' and 'data' expected)", 2)
+    errors.misuse("bad argument #1 to '" .. fname .. "' (exactly one of 'file' and 'data' expected)")
   end
   if chunk < 1 or chunk ~= math.floor(chunk) then
-    error("bad field 'chunk_size' to '" .. fname .. "' (a positive integer expected)", 2)
+    errors.misuse("bad field 'chunk_size' to '" .. fname .. "' (a positive integer expected)")
   end
   local display = errors.field(fname, "config.display_name",
     request.get(config, "displayName", "display_name"), "string", true)
@@ -245,12 +245,12 @@ function Stores:upload_to_file_search_store(args, cb)
     request.get(config, "mimeType", "mime_type"), "string", true)
   local mime = given or parts.guess_mime_type(path or display)
   if not mime then
-    error(string.format("bad argument #1 to '%s' (cannot guess the MIME type of %s; pass"
+    errors.misuse(string.format("bad argument #1 to '%s' (cannot guess the MIME type of %s; pass"
       .. " config.mime_type, e.g. mime_type = \"text/plain\")", fname,
-      path and string.format("%q", path) or "data"), 2)
+      path and string.format("%q", path) or "data"))
   end
   local body, bad = document_body(fname, config, UPLOAD_CONFIG, { displayName = display, mimeType = given })
-  if not body then error(bad, 2) end
+  if not body then errors.misuse(bad) end
   local ho = self.client:_http_options(config, fname)
   local total = path and upload.file_size(path, "file_search_stores:" .. fname) or #data
   local u, err = upload.start(self.client, {
@@ -287,7 +287,7 @@ function Stores:import_file(args, cb)
     "field 'file_name'")
   local config = errors.field(fname, "config", args.config, "table", true) or {}
   local body, bad = document_body(fname, config, IMPORT_CONFIG, { fileName = file })
-  if not body then error(bad, 2) end
+  if not body then errors.misuse(bad) end
   return self.client:_call{
     method = "POST", path = store .. ":importFile", body = json.encode(body),
     http_options = self.client:_http_options(config, fname),

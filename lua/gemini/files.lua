@@ -69,16 +69,16 @@ function Files:upload(args, cb)
   local chunk = F("chunk_size", "number") or Files.CHUNK_SIZE
   local ho = self.client:_check_http_options(args.http_options, fname)
   if (path == nil) == (data == nil) then
-    error("bad argument #1 to 'upload' (exactly one of 'path' and 'data' expected)", 2)
+    errors.misuse("bad argument #1 to 'upload' (exactly one of 'path' and 'data' expected)")
   end
   if chunk < 1 or chunk ~= math.floor(chunk) then
-    error("bad field 'chunk_size' to 'upload' (a positive integer expected)", 2)
+    errors.misuse("bad field 'chunk_size' to 'upload' (a positive integer expected)")
   end
   mime = mime or Files.guess_mime_type(path or display or name)
   if not mime then
-    error(string.format("bad argument #1 to 'upload' (cannot guess the MIME type of %s;"
+    errors.misuse(string.format("bad argument #1 to 'upload' (cannot guess the MIME type of %s;"
       .. " pass mime_type, e.g. mime_type = \"application/pdf\")",
-      path and string.format("%q", path) or "data"), 2)
+      path and string.format("%q", path) or "data"))
   end
   if name and not name:find("^files/") then name = "files/" .. name end
   local total = path and upload.file_size(path, "files:upload") or #data
@@ -114,8 +114,8 @@ function Files:download(args, cb)
   local on_progress = errors.field("download", "on_progress", args.on_progress, "function", true)
   local ho = self.client:_check_http_options(args.http_options, "download")
   if not download.file_id(args.file) then
-    error(string.format("bad field 'file' to 'download' (%s expected, got %s)", download.EXPECTED,
-      errors.typename(args.file)), 2)
+    errors.misuse(string.format("bad field 'file' to 'download' (%s expected, got %s)", download.EXPECTED,
+      errors.typename(args.file)))
   end
   return download.fetch(self.client, args.file,
     { path = path, on_progress = on_progress, http_options = ho })
@@ -151,7 +151,7 @@ function Files:wait_active(file, opts, cb)
   local interval = errors.field("wait_active", "interval", opts.interval, "number", true)
     or defaults.wait_interval
   if timeout < 0 or interval < 0 then
-    error("bad argument #2 to 'wait_active' (timeout and interval must not be negative)", 2)
+    errors.misuse("bad argument #2 to 'wait_active' (timeout and interval must not be negative)")
   end
   local client = self.client
   local deadline = core.now() + timeout

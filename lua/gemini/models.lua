@@ -21,7 +21,7 @@ end
 
 local function check_self(self, fname)
   if getmetatable(self) ~= Models then
-    error(string.format("bad self to '%s' (call it as client.models:%s{...})", fname, fname), 3)
+    errors.misuse(string.format("bad self to '%s' (call it as client.models:%s{...})", fname, fname))
   end
 end
 

@@ -39,7 +39,7 @@ end
 
 local function check_self(self, fname)
   if getmetatable(self) ~= Operations then
-    error(string.format("bad self to '%s' (call it as client.operations:%s(...))", fname, fname), 3)
+    errors.misuse(string.format("bad self to '%s' (call it as client.operations:%s(...))", fname, fname))
   end
 end
 
@@ -51,9 +51,9 @@ end
 function Operations.name_of(op, fname)
   local name = type(op) == "table" and op.name or op
   if not (resource.is_path(name) and name:find("/", 1, true)) then
-    error(string.format("bad argument #1 to '%s' (an operation or its name expected, got %s)",
+    errors.misuse(string.format("bad argument #1 to '%s' (an operation or its name expected, got %s)",
       fname, type(name) == "string" and string.format("%q", name)
-        or (op == nil and "no value" or type(op))), 3)
+        or (op == nil and "no value" or type(op))))
   end
   return name
 end
@@ -94,7 +94,7 @@ end
 local function seconds(opts, field)
   local v = errors.field("wait", field, opts[field], "number", true)
   if v ~= nil and not (v > 0 and v < math.huge) then
-    error(string.format("bad field '%s' to 'wait' (a finite number of seconds > 0 expected)", field), 3)
+    errors.misuse(string.format("bad field '%s' to 'wait' (a finite number of seconds > 0 expected)", field))
   end
   return v
 end

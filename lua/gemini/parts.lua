@@ -10,15 +10,16 @@
 -- @module gemini.parts
 local core = require("gemini.core")
 local json = require("gemini.json")
-local typename = require("gemini.errors").typename
+local errors = require("gemini.errors")
+local typename = errors.typename
 
 local M = {}
 
 local function need(fname, n, v, what, optional)
   if optional and v == nil then return end
   if type(v) ~= "string" or v == "" then
-    error(string.format("bad argument #%d to 'parts.%s' (%s expected, got %s)", n, fname, what,
-      type(v) == "string" and "an empty string" or typename(v)), 3)
+    errors.misuse(string.format("bad argument #%d to 'parts.%s' (%s expected, got %s)", n, fname, what,
+      type(v) == "string" and "an empty string" or typename(v)))
   end
 end
 
@@ -58,7 +59,7 @@ end
 -- @tparam string s
 function M.text(s)
   if type(s) ~= "string" then
-    error("bad argument #1 to 'parts.text' (string expected, got " .. typename(s) .. ")", 2)
+    errors.misuse("bad argument #1 to 'parts.text' (string expected, got " .. typename(s) .. ")")
   end
   return { text = s }
 end
@@ -69,8 +70,8 @@ end
 -- @tparam string mime_type e.g. "image/png"
 function M.from_bytes(data, mime_type)
   if type(data) ~= "string" then
-    error("bad argument #1 to 'parts.from_bytes' (string of bytes expected, got "
-      .. typename(data) .. ")", 2)
+    errors.misuse("bad argument #1 to 'parts.from_bytes' (string of bytes expected, got "
+      .. typename(data) .. ")")
   end
   need("from_bytes", 2, mime_type, "MIME type string")
   return { inlineData = { mimeType = mime_type, data = core.b64encode(data) } }
@@ -118,8 +119,8 @@ end
 function M.function_response(name, response, id)
   need("function_response", 1, name, "function name")
   if type(response) ~= "table" then
-    error("bad argument #2 to 'parts.function_response' (table expected (a JSON object, e.g."
-      .. " {result = value}), got " .. typename(response) .. ")", 2)
+    errors.misuse("bad argument #2 to 'parts.function_response' (table expected (a JSON object, e.g."
+      .. " {result = value}), got " .. typename(response) .. ")")
   end
   if next(response) == nil and getmetatable(response) == nil then
     response = setmetatable({}, json.object_mt)
@@ -135,8 +136,8 @@ local ROLES = { user = true, model = true }
 -- @param parts a string, one part, or a list of strings and parts
 function M.content(role, parts)
   if not ROLES[role] then
-    error(string.format("bad argument #1 to 'parts.content' (\"user\" or \"model\" expected,"
-      .. " got %s)", type(role) == "string" and string.format("%q", role) or typename(role)), 2)
+    errors.misuse(string.format("bad argument #1 to 'parts.content' (\"user\" or \"model\" expected,"
+      .. " got %s)", type(role) == "string" and string.format("%q", role) or typename(role)))
   end
   local list
   if type(parts) == "string" then
@@ -152,15 +153,15 @@ function M.content(role, parts)
       elseif type(p) == "table" and #p == 0 and next(p) ~= nil then
         list[i] = p
       else
-        error(string.format("bad argument #2 to 'parts.content' (item %d: a string or a part"
+        errors.misuse(string.format("bad argument #2 to 'parts.content' (item %d: a string or a part"
           .. " expected, got %s)", i, type(p) == "table" and "a list or an empty table"
-          or typename(p)), 2)
+          or typename(p)))
       end
     end
   else
-    error("bad argument #2 to 'parts.content' (a string, a part or a non-empty list of parts"
+    errors.misuse("bad argument #2 to 'parts.content' (a string, a part or a non-empty list of parts"
       .. " expected, got " .. (type(parts) == "table" and "an empty table" or typename(parts))
-      .. ")", 2)
+      .. ")")
   end
   return { role = role, parts = list }
 end

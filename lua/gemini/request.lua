@@ -5,7 +5,8 @@
 -- @module gemini.request
 local core = require("gemini.core")
 local resource = require("gemini.resource")
-local typename = require("gemini.errors").typename
+local errors = require("gemini.errors")
+local typename = errors.typename
 
 local M = {}
 
@@ -39,11 +40,11 @@ M.get = get
 -- path is exactly `/{version}/{name}:{method}`.
 function M.model(name, fname)
   if type(name) ~= "string" or name == "" then
-    error(string.format("bad field 'model' to '%s' (string expected, got %s)",
-      fname or "?", name == "" and "empty string" or type(name)), 3)
+    errors.misuse(string.format("bad field 'model' to '%s' (string expected, got %s)",
+      fname or "?", name == "" and "empty string" or type(name)))
   end
   if not resource.is_path(name) then
-    error(string.format("bad field 'model' to '%s' (invalid model name %q)", fname or "?", name), 3)
+    errors.misuse(string.format("bad field 'model' to '%s' (invalid model name %q)", fname or "?", name))
   end
   if name:find("/", 1, true) then return name end
   return "models/" .. name
@@ -88,7 +89,7 @@ function M.part(v, where)
     end
     if is_part(v) then return v end
   end
-  error(string.format("bad %s (a string, a part or a file expected, got %s)", where, t), 4)
+  errors.misuse(string.format("bad %s (a string, a part or a file expected, got %s)", where, t))
 end
 
 -- Parts of a content: kept as they are unless one needs rewriting (a
@@ -96,7 +97,7 @@ end
 local function parts_of(list, where)
   if type(list) == "string" then return { { text = list } } end
   if type(list) ~= "table" then
-    error(string.format("bad %s.parts (list expected, got %s)", where, type(list)), 4)
+    errors.misuse(string.format("bad %s.parts (list expected, got %s)", where, type(list)))
   end
   if is_part(list) or is_file(list) then return { M.part(list, where) } end
   local out
@@ -131,15 +132,15 @@ function M.contents(v, fname)
     return { { role = "user", parts = { { text = v } } } }
   end
   if t ~= "table" then
-    error(string.format("bad field 'contents' to '%s' (string or table expected, got %s)",
-      fname or "?", typename(v)), 3)
+    errors.misuse(string.format("bad field 'contents' to '%s' (string or table expected, got %s)",
+      fname or "?", typename(v)))
   end
   if is_content(v) then return { content(v, where) } end
   if is_part(v) or is_file(v) then
     return { { role = "user", parts = { M.part(v, where) } } }
   end
   if #v == 0 then
-    error(string.format("bad field 'contents' to '%s' (empty)", fname or "?"), 3)
+    errors.misuse(string.format("bad field 'contents' to '%s' (empty)", fname or "?"))
   end
   local out, pending, model_role = {}, nil, false
   local function flush()
@@ -171,7 +172,7 @@ function M.system_instruction(v)
     if is_content(v) then return content(v, "system_instruction") end
     return { parts = parts_of(v, "system_instruction") }
   end
-  error("bad config.system_instruction (string or table expected, got " .. type(v) .. ")", 4)
+  errors.misuse("bad config.system_instruction (string or table expected, got " .. type(v) .. ")")
 end
 
 -- Flat-config keys that go to the top level of the request (camelCase).
@@ -194,13 +195,13 @@ function M.split_config(config, fname)
   local body, gen = {}, nil
   if config == nil then return body end
   if type(config) ~= "table" then
-    error(string.format("bad field 'config' to '%s' (table expected, got %s)", fname, type(config)), 3)
+    errors.misuse(string.format("bad field 'config' to '%s' (table expected, got %s)", fname, type(config)))
   end
   local seen = {}     -- camelCase name -> where it was given
   local function once(ck, where)
     if seen[ck] then
-      error(string.format("bad field '%s' to '%s' (given twice: as %s and as %s)",
-        ck, fname, seen[ck], where), 4)
+      errors.misuse(string.format("bad field '%s' to '%s' (given twice: as %s and as %s)",
+        ck, fname, seen[ck], where))
     end
     seen[ck] = where
   end
@@ -211,8 +212,8 @@ function M.split_config(config, fname)
       body[ck] = v
     elseif ck == "generationConfig" then
       if type(v) ~= "table" then
-        error(string.format("bad field 'generationConfig' to '%s' (table expected, got %s)",
-          fname, type(v)), 3)
+        errors.misuse(string.format("bad field 'generationConfig' to '%s' (table expected, got %s)",
+          fname, type(v)))
       end
       gen = gen or {}
       for gk, gv in pairs(v) do
@@ -274,11 +275,11 @@ function M.check_keys(req, kind, fname)
     if not KNOWN[kind][ck] then
       local hint = ck == "httpOptions" and "per-call options go in config.http_options"
         or "known: " .. table.concat(REQUEST_KEYS[kind], ", ")
-      error(string.format("bad field '%s' to '%s' (unknown field; %s)", tostring(k), fname, hint), 3)
+      errors.misuse(string.format("bad field '%s' to '%s' (unknown field; %s)", tostring(k), fname, hint))
     end
     if seen[ck] then
-      error(string.format("bad field '%s' to '%s' (given twice: as '%s' and as '%s')",
-        ck, fname, seen[ck], k), 3)
+      errors.misuse(string.format("bad field '%s' to '%s' (given twice: as '%s' and as '%s')",
+        ck, fname, seen[ck], k))
     end
     seen[ck] = k
   end
@@ -293,7 +294,7 @@ function M.generate_config(req, fname)
   local keys = M.check_keys(req, "generate", fname)
   local config = req.config
   if config ~= nil and type(config) ~= "table" then
-    error(string.format("bad field 'config' to '%s' (table expected, got %s)", fname, type(config)), 3)
+    errors.misuse(string.format("bad field 'config' to '%s' (table expected, got %s)", fname, type(config)))
   end
   local merged, in_config
   for ck, k in pairs(keys) do
@@ -306,8 +307,8 @@ function M.generate_config(req, fname)
         end
       end
       if in_config[ck] then
-        error(string.format("bad field '%s' to '%s' (given both at the top level and in config as '%s')",
-          tostring(k), fname, tostring(in_config[ck])), 3)
+        errors.misuse(string.format("bad field '%s' to '%s' (given both at the top level and in config as '%s')",
+          tostring(k), fname, tostring(in_config[ck])))
       end
       merged[k] = req[k]
     end

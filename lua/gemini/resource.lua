@@ -80,13 +80,13 @@ function M.normalizer(spec)
     fname, what = fname or "?", what or "argument #1"
     if type(v) == "table" then v = v.name end
     if type(v) ~= "string" or v == "" then
-      error(string.format("bad %s to '%s' (%s expected, got %s)", what, fname,
-        spec.expected or spec.noun, v == "" and "empty string" or type(v)), 3)
+      errors.misuse(string.format("bad %s to '%s' (%s expected, got %s)", what, fname,
+        spec.expected or spec.noun, v == "" and "empty string" or type(v)))
     end
     local path = v:match(uri) or v
     if #want == 1 and not path:find("/", 1, true) then path = first .. "/" .. path end
     if not is_name(path, want, id) then
-      error(string.format("bad %s to '%s' (invalid %s %q)", what, fname, spec.noun, v), 3)
+      errors.misuse(string.format("bad %s to '%s' (invalid %s %q)", what, fname, spec.noun, v))
     end
     return path
   end
@@ -141,7 +141,7 @@ function M.service(spec)
   --- Raises unless called on the service with a colon.
   function Service.check_self(self, fname)
     if getmetatable(self) ~= Service then
-      error(string.format("bad self to '%s' (call it as client.%s:%s(...))", fname, field, fname), 3)
+      errors.misuse(string.format("bad self to '%s' (call it as client.%s:%s(...))", fname, field, fname))
     end
   end
 
@@ -189,8 +189,8 @@ function M.service(spec)
           local known = {}
           for n in pairs(delete_options) do known[#known + 1] = n end
           table.sort(known)
-          error(string.format("bad field '%s' to 'delete' (unknown option; known: %s)",
-            tostring(k), table.concat(known, ", ")), 2)
+          errors.misuse(string.format("bad field '%s' to 'delete' (unknown option; known: %s)",
+            tostring(k), table.concat(known, ", ")))
         end
         errors.field("delete", k, v, t)
       end

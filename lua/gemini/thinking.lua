@@ -10,7 +10,8 @@
 -- mismatch before any request, naming the right parameter.
 -- @module gemini.thinking
 local request = require("gemini.request")
-local typename = require("gemini.errors").typename
+local errors = require("gemini.errors")
+local typename = errors.typename
 
 local M = {}
 
@@ -20,21 +21,21 @@ local LEVELS = { MINIMAL = true, LOW = true, MEDIUM = true, HIGH = true }
 local function include_thoughts(fname, opts)
   if opts == nil then return nil end
   if type(opts) ~= "table" then
-    error(string.format("bad argument #2 to 'thinking.%s' (table expected, got %s)", fname,
-      typename(opts)), 3)
+    errors.misuse(string.format("bad argument #2 to 'thinking.%s' (table expected, got %s)", fname,
+      typename(opts)))
   end
   local v
   for k, val in pairs(opts) do
     if k == "include_thoughts" or k == "includeThoughts" then
       v = val
     else
-      error(string.format("bad field '%s' to 'thinking.%s' (unknown option; known: include_thoughts)",
-        tostring(k), fname), 3)
+      errors.misuse(string.format("bad field '%s' to 'thinking.%s' (unknown option; known: include_thoughts)",
+        tostring(k), fname))
     end
   end
   if v ~= nil and type(v) ~= "boolean" then
-    error(string.format("bad field 'include_thoughts' to 'thinking.%s' (boolean expected, got %s)",
-      fname, typename(v)), 3)
+    errors.misuse(string.format("bad field 'include_thoughts' to 'thinking.%s' (boolean expected, got %s)",
+      fname, typename(v)))
   end
   return v
 end
@@ -47,9 +48,9 @@ end
 function M.level(level, opts)
   local up = type(level) == "string" and level:upper()
   if not up or not LEVELS[up] then
-    error(string.format("bad argument #1 to 'thinking.level' (MINIMAL, LOW, MEDIUM or HIGH"
+    errors.misuse(string.format("bad argument #1 to 'thinking.level' (MINIMAL, LOW, MEDIUM or HIGH"
       .. " expected, got %s)", type(level) == "string" and string.format("%q", level)
-      or typename(level)), 2)
+      or typename(level)))
   end
   local t = { thinkingLevel = up }
   t.includeThoughts = include_thoughts("level", opts)
@@ -63,9 +64,9 @@ end
 -- @treturn table `{thinkingBudget = n[, includeThoughts = true]}`
 function M.budget(n, opts)
   if type(n) ~= "number" or n ~= math.floor(n) or n < -1 or n >= 2 ^ 31 then
-    error(string.format("bad argument #1 to 'thinking.budget' (integer >= -1 expected:"
+    errors.misuse(string.format("bad argument #1 to 'thinking.budget' (integer >= -1 expected:"
       .. " 0 turns thinking off, -1 is dynamic; got %s)", type(n) == "number" and tostring(n)
-      or typename(n)), 2)
+      or typename(n)))
   end
   -- An integral float (1024.0 on 5.3+) is sent as an integer: int32 field.
   if math.tointeger then n = math.tointeger(n) or n end
@@ -116,14 +117,14 @@ function M.check(model, config, enabled)
   local id = model:match("([^/]*)$")
   for _, tc in ipairs(thinking_configs(config)) do
     if gen == 2 and get(tc, "thinkingLevel", "thinking_level") ~= nil then
-      error(string.format("thinking_level is for Gemini 3 models; use thinking_budget"
+      errors.misuse(string.format("thinking_level is for Gemini 3 models; use thinking_budget"
         .. " (gemini.thinking.budget) with %s (client option check_thinking = false skips"
-        .. " this check)", id), 3)
+        .. " this check)", id))
     end
     if gen == 3 and get(tc, "thinkingBudget", "thinking_budget") ~= nil then
-      error(string.format("thinking_budget is for Gemini 2.5 models; use thinking_level"
+      errors.misuse(string.format("thinking_budget is for Gemini 2.5 models; use thinking_level"
         .. " (gemini.thinking.level) with %s (client option check_thinking = false skips"
-        .. " this check)", id), 3)
+        .. " this check)", id))
     end
   end
 end

@@ -20,7 +20,8 @@
 -- @module gemini.tools
 local json = require("gemini.json")
 local camel = require("gemini.request").camel
-local typename = require("gemini.errors").typename
+local errors = require("gemini.errors")
+local typename = errors.typename
 local is_list = json.is_list
 
 local M = {}
@@ -72,8 +73,8 @@ function M.google_search(opts)
     for k, v in pairs(t) do
       local ck = camel(k)
       if (ck ~= "startTime" and ck ~= "endTime") or type(v) ~= "string" then
-        error(string.format("bad field 'time_range_filter.%s' to 'tools.google_search'"
-          .. " (start_time and end_time, RFC 3339 strings, expected)", tostring(k)), 2)
+        errors.misuse(string.format("bad field 'time_range_filter.%s' to 'tools.google_search'"
+          .. " (start_time and end_time, RFC 3339 strings, expected)", tostring(k)))
       end
     end
   end
@@ -107,15 +108,15 @@ end
 -- @treturn table e.g. `{ fileSearch = { fileSearchStoreNames = { "fileSearchStores/x" }, topK = 5 } }`
 function M.file_search(opts)
   if opts == nil then
-    error("bad argument #1 to 'tools.file_search' (table expected, got no value)", 2)
+    errors.misuse("bad argument #1 to 'tools.file_search' (table expected, got no value)")
   end
   local o = options("file_search", opts, {
     fileSearchStoreNames = "table", metadataFilter = "string", topK = "number",
   }, 3)
   local names = o.fileSearchStoreNames
   if names == nil or #names == 0 or not is_list(names) then
-    error("bad field 'file_search_store_names' to 'tools.file_search' (non-empty list of file"
-      .. " search store names expected)", 2)
+    errors.misuse("bad field 'file_search_store_names' to 'tools.file_search' (non-empty list of file"
+      .. " search store names expected)")
   end
   local normalize = require("gemini.file_search_stores").normalize_name
   local list = {}
@@ -125,7 +126,7 @@ function M.file_search(opts)
   o.fileSearchStoreNames = array(list)
   local k = o.topK
   if k ~= nil and (k < 1 or k ~= math.floor(k) or k >= 2 ^ 31) then
-    error("bad field 'top_k' to 'tools.file_search' (a positive integer expected)", 2)
+    errors.misuse("bad field 'top_k' to 'tools.file_search' (a positive integer expected)")
   end
   return { fileSearch = o }
 end
@@ -133,12 +134,12 @@ end
 -- Function names: what the API accepts.
 local function check_name(name, where)
   if type(name) ~= "string" then
-    error(string.format("bad field '%s.name' to 'tools.functions' (string expected, got %s)",
-      where, typename(name)), 3)
+    errors.misuse(string.format("bad field '%s.name' to 'tools.functions' (string expected, got %s)",
+      where, typename(name)))
   end
   if name == "" or #name > 64 or name:find("[^%w_:%.%-]") then
-    error(string.format("bad field '%s.name' to 'tools.functions' (%q: 1 to 64 characters of"
-      .. " a-z, A-Z, 0-9, _ : . - expected)", where, name), 3)
+    errors.misuse(string.format("bad field '%s.name' to 'tools.functions' (%q: 1 to 64 characters of"
+      .. " a-z, A-Z, 0-9, _ : . - expected)", where, name))
   end
 end
 
@@ -156,56 +157,56 @@ local DECL_FIELDS = {
 -- @treturn table the tool `{ functionDeclarations = {...} }`
 function M.functions(list)
   if type(list) ~= "table" or #list == 0 then
-    error("bad argument #1 to 'tools.functions' (non-empty list of function declarations"
+    errors.misuse("bad argument #1 to 'tools.functions' (non-empty list of function declarations"
       .. " expected, got " .. (type(list) == "table" and "an empty table or a map" or typename(list))
-      .. ")", 2)
+      .. ")")
   end
   if not is_list(list) then
-    error("bad argument #1 to 'tools.functions' (a list of function declarations expected, got a"
-      .. " table with other keys: write tools.functions{ {name = ...}, ... })", 2)
+    errors.misuse("bad argument #1 to 'tools.functions' (a list of function declarations expected, got a"
+      .. " table with other keys: write tools.functions{ {name = ...}, ... })")
   end
   local decls, seen = {}, {}
   for i = 1, #list do
     local d = list[i]
     local where = "[" .. i .. "]"
     if type(d) ~= "table" then
-      error(string.format("bad field '%s' to 'tools.functions' (table expected, got %s)", where,
-        typename(d)), 2)
+      errors.misuse(string.format("bad field '%s' to 'tools.functions' (table expected, got %s)", where,
+        typename(d)))
     end
     local out = {}
     for k, v in pairs(d) do
       local ck = type(k) == "string" and camel(k) or k
       local want = DECL_FIELDS[ck]
       if not want then
-        error(string.format("bad field '%s.%s' to 'tools.functions' (unknown field; known: name,"
+        errors.misuse(string.format("bad field '%s.%s' to 'tools.functions' (unknown field; known: name,"
           .. " description, parameters, parameters_json_schema, response, response_json_schema,"
-          .. " behavior, handler)", where, tostring(k)), 2)
+          .. " behavior, handler)", where, tostring(k)))
       end
       if type(v) ~= want then
-        error(string.format("bad field '%s.%s' to 'tools.functions' (%s expected, got %s)", where,
-          tostring(k), want, typename(v)), 2)
+        errors.misuse(string.format("bad field '%s.%s' to 'tools.functions' (%s expected, got %s)", where,
+          tostring(k), want, typename(v)))
       end
       out[ck] = v
     end
     check_name(out.name, where)
     if seen[out.name] then
-      error(string.format("bad field '%s.name' to 'tools.functions' (duplicate name %q)", where,
-        out.name), 2)
+      errors.misuse(string.format("bad field '%s.name' to 'tools.functions' (duplicate name %q)", where,
+        out.name))
     end
     seen[out.name] = true
     if out.parameters and out.parametersJsonSchema then
-      error(string.format("bad field '%s' to 'tools.functions' (%s: give parameters or"
-        .. " parameters_json_schema, not both)", where, out.name), 2)
+      errors.misuse(string.format("bad field '%s' to 'tools.functions' (%s: give parameters or"
+        .. " parameters_json_schema, not both)", where, out.name))
     end
     if out.response and out.responseJsonSchema then
-      error(string.format("bad field '%s' to 'tools.functions' (%s: give response or"
-        .. " response_json_schema, not both)", where, out.name), 2)
+      errors.misuse(string.format("bad field '%s' to 'tools.functions' (%s: give response or"
+        .. " response_json_schema, not both)", where, out.name))
     end
     local p = out.parameters
     if p and (type(p.type) ~= "string" or p.type:upper() ~= "OBJECT") then
-      error(string.format("bad field '%s.parameters' to 'tools.functions' (%s: an OBJECT schema"
+      errors.misuse(string.format("bad field '%s.parameters' to 'tools.functions' (%s: an OBJECT schema"
         .. " expected, e.g. gemini.schema.object{...}; got type %s)", where, out.name,
-        tostring(p.type)), 2)
+        tostring(p.type)))
     end
     decls[i] = out
   end
@@ -232,7 +233,7 @@ end
 function M.handlers(tools)
   if tools == nil then return nil end
   if type(tools) ~= "table" then
-    error("bad argument #1 to 'tools.handlers' (table expected, got " .. typename(tools) .. ")", 2)
+    errors.misuse("bad argument #1 to 'tools.handlers' (table expected, got " .. typename(tools) .. ")")
   end
   local out
   for i = 1, #tools do
@@ -310,25 +311,25 @@ function M.tool_config(opts)
   local cfg = object()
   local mode = o.mode and o.mode:upper()
   if mode and not MODES[mode] then
-    error(string.format("bad field 'mode' to 'tools.tool_config' (AUTO, ANY, NONE or VALIDATED"
-      .. " expected, got %q)", o.mode), 2)
+    errors.misuse(string.format("bad field 'mode' to 'tools.tool_config' (AUTO, ANY, NONE or VALIDATED"
+      .. " expected, got %q)", o.mode))
   end
   local names = o.allowedFunctionNames
   if names then
     if mode ~= "ANY" and mode ~= "VALIDATED" then
-      error("bad field 'allowed_function_names' to 'tools.tool_config' (only with mode ANY or"
-        .. " VALIDATED, got mode " .. tostring(o.mode) .. ")", 2)
+      errors.misuse("bad field 'allowed_function_names' to 'tools.tool_config' (only with mode ANY or"
+        .. " VALIDATED, got mode " .. tostring(o.mode) .. ")")
     end
     if #names == 0 or not is_list(names) then
-      error("bad field 'allowed_function_names' to 'tools.tool_config' (non-empty list of names"
-        .. " expected)", 2)
+      errors.misuse("bad field 'allowed_function_names' to 'tools.tool_config' (non-empty list of names"
+        .. " expected)")
     end
     for i = 1, #names do
       local v = names[i]
       if type(v) ~= "string" or v == "" then
-        error(string.format("bad field 'allowed_function_names[%d]' to 'tools.tool_config'"
+        errors.misuse(string.format("bad field 'allowed_function_names[%d]' to 'tools.tool_config'"
           .. " (function name expected, got %s)", i, type(v) == "string" and "an empty string"
-          or typename(v)), 2)
+          or typename(v)))
       end
     end
   end
@@ -348,15 +349,15 @@ function M.tool_config(opts)
       local ck = camel(k)
       if ck == "latLng" then
         if type(v) ~= "table" or type(v.latitude) ~= "number" or type(v.longitude) ~= "number" then
-          error("bad field 'retrieval_config.lat_lng' to 'tools.tool_config' ({latitude = number,"
-            .. " longitude = number} expected)", 2)
+          errors.misuse("bad field 'retrieval_config.lat_lng' to 'tools.tool_config' ({latitude = number,"
+            .. " longitude = number} expected)")
         end
         out.latLng = { latitude = v.latitude, longitude = v.longitude }
       elseif ck == "languageCode" and type(v) == "string" then
         out.languageCode = v
       else
-        error(string.format("bad field 'retrieval_config.%s' to 'tools.tool_config' (lat_lng"
-          .. " table or language_code string expected)", tostring(k)), 2)
+        errors.misuse(string.format("bad field 'retrieval_config.%s' to 'tools.tool_config' (lat_lng"
+          .. " table or language_code string expected)", tostring(k)))
       end
     end
     cfg.retrievalConfig = object(out)

@@ -19,6 +19,7 @@
 -- before an answer, and a server that kept part of the first try then
 -- refuses the offset.
 -- @module gemini.upload
+local errors = require("gemini.errors")
 local json = require("gemini.json")
 
 local M = {}
@@ -108,13 +109,13 @@ end
 function M.file_size(path, fname)
   local f, msg = io.open(path, "rb")
   if not f then
-    error(string.format("gemini: %s: cannot open %s", fname, msg), 3)
+    errors.misuse(string.format("gemini: %s: cannot open %s", fname, msg))
   end
   local _, rerr = f:read(0)     -- a directory opens, but cannot be read
   local size = f:seek("end")
   f:close()
   if rerr or not size then
-    error(string.format("gemini: %s: cannot read %q: %s", fname, path, tostring(rerr or "seek failed")), 3)
+    errors.misuse(string.format("gemini: %s: cannot read %q: %s", fname, path, tostring(rerr or "seek failed")))
   end
   return size
 end

@@ -4,6 +4,7 @@
 -- and `_GenerateVideosOperation_from_mldev`).
 -- @module gemini.videos
 local core = require("gemini.core")
+local errors = require("gemini.errors")
 local request = require("gemini.request")
 
 local M = {}
@@ -34,7 +35,7 @@ local REQUEST_KEYS = { model = true, prompt = true, image = true, video = true, 
                        config = true }
 
 local function bad(fname, field, what)
-  error(string.format("bad field '%s' to '%s' (%s)", field, fname, what), 4)
+  errors.misuse(string.format("bad field '%s' to '%s' (%s)", field, fname, what))
 end
 
 --- The API's image `{bytesBase64Encoded=, mimeType=}` from an SDK Image
@@ -107,8 +108,8 @@ end
 -- @tparam string fname the call, for messages
 function M.request(req, fname)
   if type(req) ~= "table" then
-    error(string.format("bad argument #1 to '%s' (table expected, got %s)", fname,
-      req == nil and "no value" or type(req)), 3)
+    errors.misuse(string.format("bad argument #1 to '%s' (table expected, got %s)", fname,
+      req == nil and "no value" or type(req)))
   end
   for k in pairs(req) do
     if not REQUEST_KEYS[k] then

@@ -25,18 +25,18 @@ local function check(models, requests, opts)
   local conc = errors.field(FNAME, "concurrency", opts.concurrency, "number", true)
     or defaults.concurrency
   if conc < 1 or conc ~= math.floor(conc) then
-    error("bad field 'concurrency' to 'generate_content_all' (a positive integer expected)", 3)
+    errors.misuse("bad field 'concurrency' to 'generate_content_all' (a positive integer expected)")
   end
   for i = 1, #requests do
     local req = requests[i]
     if type(req) ~= "table" then
-      error(string.format("bad argument #1 to 'generate_content_all' (requests[%d]: table expected,"
-        .. " got %s)", i, type(req)), 3)
+      errors.misuse(string.format("bad argument #1 to 'generate_content_all' (requests[%d]: table expected,"
+        .. " got %s)", i, type(req)))
     end
     local ok, msg = pcall(models.build_generate, models, req, FNAME)
     if not ok then
-      error(string.format("generate_content_all: requests[%d]: %s", i,
-        tostring(msg):gsub("^[^:]*:%d+: ", "")), 3)
+      errors.misuse(string.format("generate_content_all: requests[%d]: %s", i,
+        tostring(msg):gsub("^[^:]*:%d+: ", "")))
     end
   end
   return math.min(conc, math.max(1, #requests))

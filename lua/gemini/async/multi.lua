@@ -7,6 +7,7 @@
 -- @module gemini.async.multi
 local contract = require("gemini.transport")
 local core = require("gemini.core")
+local errors = require("gemini.errors")
 
 local M = {}
 
@@ -40,7 +41,7 @@ function Multi:request_async(spec, cb)
 end
 
 function Multi:open_async()
-  error("gemini: streams are not available in generate_content_all", 2)
+  errors.misuse("gemini: streams are not available in generate_content_all")
 end
 
 function Multi:sleep_async(seconds, cb)

@@ -28,7 +28,7 @@ function M.current(what)
   local co = coroutine.running()
   local task = co and TASKS[co]
   if not task then
-    error("gemini: " .. what .. " of an asynchronous transport outside a task", 3)
+    errors.misuse("gemini: " .. what .. " of an asynchronous transport outside a task")
   end
   return task
 end

@@ -21,6 +21,7 @@
 -- method returns at once, results arrive through callbacks on the loop.
 -- @module gemini.transport.luv
 local core = require("gemini.core")
+local errors = require("gemini.errors")
 local contract = require("gemini.transport")
 
 local Transport = {}
@@ -44,7 +45,7 @@ local EVENTS = { [POLL_IN] = "r", [POLL_OUT] = "w", [POLL_IN + POLL_OUT] = "rw" 
 -- path of other systems, for the specs).
 function Transport.new(loop, opts)
   if type(loop) ~= "table" and type(loop) ~= "userdata" or not loop.new_timer then
-    error("bad field 'loop' to 'Client' (the luv module or vim.loop expected)", 3)
+    errors.misuse("bad field 'loop' to 'Client' (the luv module or vim.loop expected)")
   end
   local self = setmetatable({
     loop = loop,
@@ -182,7 +183,7 @@ function Transport:_drop(op)
 end
 
 function Transport:_start(spec, op)
-  if self.closed or self.closing then error("gemini: the transport is closed", 3) end
+  if self.closed or self.closing then errors.misuse("gemini: the transport is closed") end
   op.transport = self
   op.req = self.session:request(spec)
   op.id = op.req:id()
