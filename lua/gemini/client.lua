@@ -153,6 +153,13 @@ end
 
 local ENV_KEYS = { "GOOGLE_API_KEY", "GEMINI_API_KEY" }
 
+-- The options of Client{} (API.md), as an unknown one is told them.
+local CLIENT_OPTIONS = {
+  "api_key", "base_url", "api_version", "auth", "headers", "timeout", "connect_timeout",
+  "stall_timeout", "retry", "proxy", "ca_file", "verify", "transport", "loop", "check_thinking",
+  "max_response_size", "max_event_size", "log", "debug", "fast_callbacks",
+}
+
 -- Gives `client` its services, each bound to it; returns it.
 local function add_services(client)
   client.models = require("gemini.models").new(client)
@@ -180,16 +187,18 @@ end
 -- @tparam[opt] table opts
 -- @return a client with `models`, `chats`, `files`, `caches`, `batches`, `operations`
 function Client.new(opts)
-  local A = errors.arg
-  A("Client", 1, opts, "table", true)
+  errors.arg("Client", 1, opts, "table", true)
   opts = opts or {}
+  -- Every option is checked before the key is looked for, so that a
+  -- mistake is reported whatever the environment holds.
+  errors.known_fields("Client", opts, CLIENT_OPTIONS)
   local F = function(k, t) return errors.field("Client", k, opts[k], t, true) end
   F("api_key", "string|boolean"); F("base_url", "string"); F("api_version", "string")
   F("auth", "string"); F("headers", "table"); F("timeout", "number")
   F("connect_timeout", "number"); F("stall_timeout", "number"); F("retry", "table|boolean")
   F("proxy", "string"); F("ca_file", "string"); F("verify", "boolean")
   F("max_response_size", "number"); F("max_event_size", "number"); F("log", "function")
-  F("fast_callbacks", "boolean")
+  F("fast_callbacks", "boolean"); F("debug", "boolean"); F("check_thinking", "boolean")
   for _, k in ipairs({ "timeout", "connect_timeout", "stall_timeout" }) do
     check_seconds(opts[k], k, "Client")
   end
@@ -203,6 +212,25 @@ function Client.new(opts)
                                and opts.loop.new_timer) then
     errors.misuse("bad field 'loop' to 'Client' (the luv module or vim.loop expected)")
   end
+  if opts.api_key == true then
+    errors.misuse("bad field 'api_key' to 'Client' (a string expected, or false to send none)")
+  end
+  local auth = opts.auth or defaults.auth
+  if auth ~= "header" and auth ~= "bearer" then
+    errors.misuse("bad field 'auth' to 'Client' (\"header\" or \"bearer\" expected)")
+  end
+  local t = opts.transport
+  if not (t == nil or t == "curl" or t == "resty" or type(t) == "table") then
+    errors.misuse("bad field 'transport' to 'Client' (a transport table, \"curl\" or \"resty\" expected)")
+  end
+  local headers = {}
+  for k, v in pairs(opts.headers or {}) do
+    check_header_value(k, v, "bad field 'headers' to 'Client'")
+    headers[#headers + 1] = k .. ": " .. v
+  end
+  local base = opts.base_url or os.getenv("GEMINI_BASE_URL")
+  if base == nil or base == "" then base = defaults.base_url end
+  check_base_url(base)
 
   local key = opts.api_key
   if key == nil then
@@ -215,9 +243,6 @@ function Client.new(opts)
     errors.misuse("gemini.Client: no API key: pass api_key, or set GOOGLE_API_KEY or GEMINI_API_KEY"
       .. " (api_key = false sends none)")
   end
-  if key == true then
-    errors.misuse("bad field 'api_key' to 'Client' (a string expected, or false to send none)")
-  end
   if key then
     key = key:match("^%s*(.-)%s*$")
     -- The key goes into a header line: a line break or a NUL in it would
@@ -229,13 +254,6 @@ function Client.new(opts)
         .. ")")
     end
   end
-  local auth = opts.auth or defaults.auth
-  if auth ~= "header" and auth ~= "bearer" then
-    errors.misuse("bad field 'auth' to 'Client' (\"header\" or \"bearer\" expected)")
-  end
-  local base = opts.base_url or os.getenv("GEMINI_BASE_URL")
-  if base == nil or base == "" then base = defaults.base_url end
-  check_base_url(base)
 
   local self = setmetatable({
     api_version = opts.api_version or defaults.api_version,
@@ -264,24 +282,16 @@ function Client.new(opts)
       .. " in messages (credential headers still are)", #key)
   end
 
-  local headers = {}
-  for k, v in pairs(opts.headers or {}) do
-    check_header_value(k, v, "bad field 'headers' to 'Client'")
-    headers[#headers + 1] = k .. ": " .. v
-  end
   self._extra_headers = headers
 
-  local t = opts.transport
   -- Inside nginx's Lua module libcurl would block the worker: cosockets.
   if t == nil and type(ngx) == "table" and type(ngx.get_phase) == "function" then t = "resty" end
   if t == nil or t == "curl" then
     self.transport = require("gemini.transport.curl").new()
   elseif t == "resty" then
     self.transport = require("gemini.transport.resty").new()
-  elseif type(t) == "table" then
-    self.transport = t
   else
-    errors.misuse("bad field 'transport' to 'Client' (a transport table, \"curl\" or \"resty\" expected)")
+    self.transport = t
   end
 
   return add_services(self)

@@ -362,18 +362,19 @@ function M.misuse(message)
 end
 
 --- Checks the keys of an options table: raises, naming the first key not
--- in `known` (a list; each name also accepted in its camelCase spelling),
--- "bad field 'where.key' to 'fname' (unknown field; known: ...)".
+-- in `known`, "bad field 'where.key' to 'fname' (unknown field; known: ...)"
+-- (a misspelt option would otherwise be dropped without a word).
 -- @tparam string fname the call, for the message
 -- @param tbl the table (anything else is left to the type checks)
--- @tparam table known the list of known keys, as the message shows them
+-- @tparam table known the list of known keys (snake_case), as the message shows them
 -- @tparam[opt] string where the table's place in the call ("config")
-function M.known_fields(fname, tbl, known, where)
+-- @tparam[opt] boolean camel whether the camelCase spelling of each is known too
+function M.known_fields(fname, tbl, known, where, camel)
   if type(tbl) ~= "table" then return tbl end
   local set = {}
   for _, k in ipairs(known) do
     set[k] = true
-    set[(k:gsub("_(%l)", string.upper))] = true
+    if camel then set[(k:gsub("_(%l)", string.upper))] = true end
   end
   for k in pairs(tbl) do
     if not set[k] then
