@@ -210,7 +210,7 @@ describe("client.batches", function()
         "bad field 'confg' to 'create' (unknown field; known: model, contents, config, generationConfig,"
         .. " systemInstruction, safetySettings, tools, toolConfig, cachedContent, serviceTier, labels) in src[2]")
       assert.has_error(function() B:create{ model = MODEL, src = { 5 } } end,
-        "bad field 'src[1]' to 'create' (a request table or a string expected, got number) in src[1]")
+        "bad field 'src[1]' to 'create' (a request table or a string expected, got number)")
       assert.has_error(function()
         B:create{ model = MODEL, src = { { contents = "x", key = "k", metadata = { key = "k" } } } }
       end, "bad field 'key' to 'create' (key and metadata exclude each other; the key is metadata.key) in src[1]")

@@ -435,6 +435,7 @@ function Batches:write_requests(path, requests, opts)
   errors.arg(fname, 1, path, "string")
   errors.arg(fname, 2, requests, "table|function")
   errors.arg(fname, 3, opts, "table", true)
+  errors.known_fields(fname, opts, { "model" })
   local model = opts and opts.model ~= nil and request.model(opts.model, fname) or nil
   local nextreq = requests
   if type(requests) == "table" then
@@ -538,6 +539,7 @@ function Batches:wait(job, opts, cb)
   local fname = "wait"
   local name = Batches.normalize_name(job, fname)
   errors.arg(fname, 2, opts, "table", true)
+  errors.known_fields(fname, opts, { "timeout", "interval", "max_interval", "on_progress" })
   opts = opts or {}
   local client = self.client
   local on_progress = errors.field(fname, "on_progress", opts.on_progress, "function", true)
@@ -601,6 +603,7 @@ function Batches:results(job, opts, cb)
   local fname = "results"
   local name = Batches.normalize_name(job, fname)
   errors.arg(fname, 2, opts, "table", true)
+  errors.known_fields(fname, opts, { "json", "on_item" })
   opts = opts or {}
   local as_json = errors.field(fname, "json", opts.json, "boolean", true)
   local on_item = errors.field(fname, "on_item", opts.on_item, "function", true)

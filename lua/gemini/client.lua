@@ -560,6 +560,11 @@ function Client:_open_once(spec)
   return nil, err
 end
 
+-- The options of a list call (those of a list inside a parent, the parent's
+-- own having been read by then).
+local PAGED = { "page_size", "page_token" }
+local PAGED_IN_PARENT = { "parent", "page_size", "page_token" }
+
 --- An iterator over every item of a paged list call, in order. Raises the
 -- `gemini.Error` when a page fails (a for loop has no other way to say it).
 -- @tparam string path e.g. "models"
@@ -568,6 +573,7 @@ end
 -- @tparam[opt] function wrap applied to each item
 function Client:_pages(path, key, opts, wrap)
   opts = opts or {}
+  errors.known_fields("list", opts, opts.parent ~= nil and PAGED_IN_PARENT or PAGED, nil, true)
   local query = { pageSize = opts.page_size or opts.pageSize,
                   pageToken = opts.page_token or opts.pageToken }
   local items, i, done = {}, 0, false

@@ -172,6 +172,7 @@ function Stores:create(args, cb)
   end
   local fname = "create"
   errors.arg(fname, 1, args, "table", true)
+  errors.known_fields(fname, args, { "config" })
   local config = errors.field(fname, "config", (args or {}).config, "table", true) or {}
   local bad = unknown_config(fname, config, CREATE_CONFIG)
   if bad then errors.misuse(bad) end
@@ -226,6 +227,8 @@ function Stores:upload_to_file_search_store(args, cb)
       function(c) return c.file_search_stores:upload_to_file_search_store(args) end)
   end
   errors.arg(fname, 1, args, "table")
+  errors.known_fields(fname, args, { "file_search_store_name", "file", "data", "config", "on_progress",
+    "chunk_size" }, nil, true)
   local F = function(k, t) return errors.field(fname, k, args[k], t, true) end
   local store = Stores.normalize_name(args.file_search_store_name or args.fileSearchStoreName, fname,
     "field 'file_search_store_name'")
@@ -281,6 +284,7 @@ function Stores:import_file(args, cb)
     return async.call(self.client, fname, 2, cb, function(c) return c.file_search_stores:import_file(args) end)
   end
   errors.arg(fname, 1, args, "table")
+  errors.known_fields(fname, args, { "file_search_store_name", "file_name", "config" }, nil, true)
   local store = Stores.normalize_name(args.file_search_store_name or args.fileSearchStoreName, fname,
     "field 'file_search_store_name'")
   local file = require("gemini.files").normalize_name(args.file_name or args.fileName, fname,

@@ -60,6 +60,8 @@ function Files:upload(args, cb)
   end
   local fname = "upload"
   errors.arg(fname, 1, args, "table")
+  errors.known_fields(fname, args, { "path", "data", "mime_type", "display_name", "name", "on_progress",
+    "chunk_size", "http_options" }, nil, true)
   local F = function(k, t) return errors.field(fname, k, args[k], t, true) end
   local path, data = F("path", "string"), F("data", "string")
   local mime = F("mime_type", "string") or F("mimeType", "string")
@@ -110,6 +112,7 @@ function Files:download(args, cb)
     return async.call(self.client, "download", 2, cb, function(c) return c.files:download(args) end)
   end
   errors.arg("download", 1, args, "table")
+  errors.known_fields("download", args, { "file", "path", "on_progress", "http_options" })
   local path = errors.field("download", "path", args.path, "string", true)
   local on_progress = errors.field("download", "on_progress", args.on_progress, "function", true)
   local ho = self.client:_check_http_options(args.http_options, "download")
@@ -145,6 +148,7 @@ function Files:wait_active(file, opts, cb)
   end
   local name = Files.normalize_name(file, "wait_active")
   errors.arg("wait_active", 2, opts, "table", true)
+  errors.known_fields("wait_active", opts, { "timeout", "interval" })
   opts = opts or {}
   local timeout = errors.field("wait_active", "timeout", opts.timeout, "number", true)
     or defaults.wait_timeout

@@ -122,6 +122,7 @@ function Operations:wait(op, opts, cb)
   end
   local name = Operations.name_of(op, "wait")
   errors.arg("wait", 2, opts, "table", true)
+  errors.known_fields("wait", opts, { "timeout", "interval", "max_interval", "on_progress" })
   opts = opts or {}
   local client = self.client
   local timeout = seconds(opts, "timeout") or client.timeout

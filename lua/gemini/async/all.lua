@@ -21,6 +21,7 @@ local FNAME = "generate_content_all"
 local function check(models, requests, opts)
   errors.arg(FNAME, 1, requests, "table")
   errors.arg(FNAME, 2, opts, "table", true)
+  errors.known_fields(FNAME, opts, { "concurrency" })
   opts = opts or {}
   local conc = errors.field(FNAME, "concurrency", opts.concurrency, "number", true)
     or defaults.concurrency
