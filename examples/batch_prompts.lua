@@ -43,7 +43,11 @@ local ok, err = pcall(function()
   end }))
   io.stderr:write("\n")
   if job.state ~= "JOB_STATE_SUCCEEDED" then
-    error(job.error or (job.name .. " ended " .. job.state), 0)
+    -- The job was made here, so it goes whatever its end; its own error
+    -- (a failed job's) is the news, not that of the delete.
+    client.batches:delete(job)
+    error(string.format("%s ended in state %s%s", job.name, job.state,
+      job.error and (": " .. tostring(job.error)) or ""), 0)
   end
 
   -- The answers come as the result file downloads, each with its line's

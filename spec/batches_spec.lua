@@ -186,6 +186,8 @@ describe("client.batches", function()
       assert.has_error(function() B:create{ src = { "x" } } end,
         "bad field 'model' to 'create' (string expected, got nil)")
       assert.has_error(function() B:create{ model = MODEL, src = {} } end,
+        "bad field 'src' to 'create' (no requests)")
+      assert.has_error(function() B:create{ model = MODEL, src = { display_name = "x" } } end,
         "bad field 'src' to 'create' (a list of requests, \"files/...\", { path = }, { file_name = }"
         .. " or { inlined_requests = } expected)")
       assert.has_error(function() B:create{ model = MODEL, src = "requests.jsonl" } end,
@@ -199,7 +201,7 @@ describe("client.batches", function()
       assert.has_error(function() B:create{ model = MODEL, src = { path = "x", name = "y" } } end,
         "bad field 'src.name' to 'create' (unknown; expected path, mime_type, display_name, on_progress)")
       assert.has_error(function() B:create{ model = MODEL, src = { inlined_requests = {} } } end,
-        "bad field 'src' to 'create' (an empty list of requests)")
+        "bad field 'src' to 'create' (no requests)")
       assert.has_error(function() B:create{ model = MODEL, src = { "x" }, confg = {} } end,
         "bad field 'confg' to 'create' (unknown; expected model, src, config)")
       assert.has_error(function() B:create{ model = MODEL, src = { "x" }, config = { ttl = 5 } } end,
@@ -286,6 +288,24 @@ describe("client.batches", function()
       assert.has_error(function() client.batches:write_requests(path) end,
         "bad argument #2 to 'write_requests' (table or function expected, got no value)")
       os.remove(path)
+    end)
+
+    it("raises for no requests (a list or a function), leaving no empty file", function()
+      local path = tmpfile()
+      assert.has_error(function() client.batches:write_requests(path, {}) end,
+        "bad argument #2 to 'write_requests' (no requests)")
+      assert.is_nil(io.open(path, "rb"))
+      assert.has_error(function() client.batches:write_requests(path, function() end) end,
+        "bad argument #2 to 'write_requests' (no requests)")
+      assert.is_nil(io.open(path, "rb"))
+    end)
+
+    it("create from an empty request file raises before uploading it", function()
+      local path = tmpfile("")
+      assert.has_error(function() client.batches:create{ model = MODEL, src = { path = path } } end,
+        string.format("bad field 'src.path' to 'create' (%q is empty: no requests)", path))
+      os.remove(path)
+      assert.same({}, logged("upload"))
     end)
   end)
 

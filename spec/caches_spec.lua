@@ -107,6 +107,10 @@ describe("client.caches", function()
         "bad argument #1 to 'create' (table expected, got no value)")
       assert.has_error(function() client.caches:create{ config = {} } end,
         "bad field 'model' to 'create' (string expected, got nil)")
+      assert.has_error(function() client.caches:create{ model = "gemini-2.5-flash", ttl = 60 } end,
+        "bad field 'ttl' to 'create' (unknown field; known: model, config)")
+      assert.has_error(function() client.caches:create{ modle = "gemini-2.5-flash", config = {} } end,
+        "bad field 'modle' to 'create' (unknown field; known: model, config)")
       assert.has_error(function()
         client.caches:create{ model = "gemini-2.5-flash", config = { ttl = 1, expire_time = "x" } }
       end, "bad argument #1 to 'create' (ttl and expire_time exclude each other)")
@@ -180,6 +184,8 @@ describe("client.caches", function()
         "bad field 'config' to 'update' (ttl or expire_time expected)")
       assert.has_error(function() client.caches:update{ name = cache.name } end,
         "bad field 'config' to 'update' (table expected, got no value)")
+      assert.has_error(function() client.caches:update{ name = cache.name, config = { ttl = 60 }, ttl = 5 } end,
+        "bad field 'ttl' to 'update' (unknown field; known: name, config)")
       assert.has_error(function()
         client.caches:update{ name = cache.name, config = { ttl = 1, expire_time = 2 } }
       end, "bad argument #1 to 'update' (ttl and expire_time exclude each other)")

@@ -302,11 +302,25 @@ describe("downloads", function()
       assert.has_error(function() F:download{} end, "bad field 'file' to 'download' (a File, a video, a file"
         .. " name or a file URI expected, got no value)")
       assert.has_error(function() F:download{ file = { display_name = "x" } } end, "bad field 'file' to"
-        .. " 'download' (a File, a video, a file name or a file URI expected, got table)")
+        .. " 'download' (a File, a video, a file name or a file URI expected, got a table without name,"
+        .. " uri or video)")
       assert.has_error(function() F:download{ file = "https://example.com/x.mp4" } end, "bad field 'file'"
-        .. " to 'download' (a File, a video, a file name or a file URI expected, got string)")
+        .. " to 'download' (a File, a video, a file name or a file URI expected, got"
+        .. " \"https://example.com/x.mp4\")")
       assert.has_error(function() F:download{ file = "files/../x" } end, "bad field 'file' to 'download'"
-        .. " (a File, a video, a file name or a file URI expected, got string)")
+        .. " (a File, a video, a file name or a file URI expected, got \"files/../x\")")
+      assert.has_error(function() F:download{ file = ("x/"):rep(40) } end, "bad field 'file' to 'download'"
+        .. " (a File, a video, a file name or a file URI expected, got \"" .. ("x/"):rep(30) .. "...\")")
+      -- a video operation, or its name, instead of its video
+      local op = { name = "models/veo-3.1-generate-preview/operations/abc", done = true,
+                   response = { generated_videos = { { video = { uri = "files/abc" } } } } }
+      local hint = "; a video operation's video is op.response.generated_videos[1].video)"
+      assert.has_error(function() F:download{ file = op.name } end, "bad field 'file' to 'download' (a File,"
+        .. " a video, a file name or a file URI expected, got \"" .. op.name .. "\"" .. hint)
+      assert.has_error(function() F:download{ file = op } end, "bad field 'file' to 'download' (a File,"
+        .. " a video, a file name or a file URI expected, got an operation" .. hint)
+      assert.has_error(function() F:download{ file = { name = "x/y" } } end, "bad field 'file' to 'download'"
+        .. " (a File, a video, a file name or a file URI expected, got a table named \"x/y\")")
       assert.has_error(function() F:download{ file = "abc", path = 1 } end,
         "bad field 'path' to 'download' (string expected, got number)")
       assert.has_error(function() F:download{ file = "abc", on_progress = "x" } end,

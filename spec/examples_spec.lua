@@ -128,6 +128,27 @@ describe("examples", function()
     assert.matches('== %[2%] Second question%?\n[^\n]*You asked: "Second question%?"', answers)
   end)
 
+  it("batch_prompts.lua on a failed job says so, with the job's error, and deletes the job", function()
+    local m = mock.start{ key = "batch-key-1234" }
+    m:faults{ { type = "batch", states = { "PENDING", "FAILED" }, error = { code = 13, message = "boom" } } }
+    local out = read(table.concat({
+      "cd", q(tmp), "&&", "env -u GOOGLE_API_KEY -u COMETAPI_KEY GEMINI_API_KEY=batch-key-1234",
+      "GEMINI_BASE_URL=" .. q(m.url), "BATCH_POLL_INTERVAL=0.01", "LUA_PATH=" .. q(absolute(package.path)),
+      "LUA_CPATH=" .. q(absolute(package.cpath)), "timeout 60", q(lua),
+      q(cwd .. "/examples/batch_prompts.lua"), "< /dev/null 2>&1; echo EXIT:$?" }, " "))
+    local deleted = {}
+    for _, e in ipairs(m:log()) do
+      if e.method == "DELETE" then deleted[#deleted + 1] = e.path end
+    end
+    m:stop()
+    assert.matches("EXIT:1", out, 1, true)
+    local name = out:match("\n(batches/%S+) ended in state JOB_STATE_FAILED: gemini: api error 500"
+      .. " INTERNAL: boom\n")
+    assert(name, out)
+    assert.equal(1, #deleted)
+    assert.equal("/v1beta/" .. name, deleted[1])
+  end)
+
   it("video.lua writes an MP4", function()
     local mp4, stderr = written("video.lua", "clip.mp4")
     assert.equal("ftyp", mp4:sub(5, 8))

@@ -228,6 +228,7 @@ local function source(src, fname)
     errors.misuse(string.format("bad field 'src' to '%s' (%s expected, got %s)", fname, SOURCE_FORMS,
       src == nil and "no value" or type(src)))
   end
+  if next(src) == nil then errors.misuse(string.format("bad field 'src' to '%s' (no requests)", fname)) end
   local forms, kind, value = 0, nil, nil
   if src.path ~= nil then forms, kind, value = forms + 1, "upload", src end
   local file = request.get(src, "fileName", "file_name")
@@ -259,8 +260,11 @@ local function upload(client, src, fname)
         .. " display_name, on_progress)", tostring(k), fname))
     end
   end
-  -- Checked here, so that an unreadable file is named as this call's.
-  uploads.file_size(src.path, "batches:" .. fname)
+  -- Checked here, so that an unreadable file is named as this call's; an
+  -- empty one would make a job of no requests.
+  if uploads.file_size(src.path, "batches:" .. fname) == 0 then
+    errors.misuse(string.format("bad field 'src.path' to '%s' (%q is empty: no requests)", fname, src.path))
+  end
   local file, err = client.files:upload{
     path = src.path,
     -- Google's samples upload request files as "jsonl" (12.8).
@@ -362,7 +366,7 @@ function Batches:create(args, cb)
   local input, flags, err
   if kind == "inlined" then
     errors.field(fname, "src", value, "table")
-    if #value == 0 then errors.misuse("bad field 'src' to 'create' (an empty list of requests)") end
+    if #value == 0 then errors.misuse("bad field 'src' to 'create' (no requests)") end
     local items
     items, flags = inlined_generate(self.client.models, value, model, fname)
     input = { requests = { requests = items } }
@@ -427,8 +431,8 @@ end
 --   a million requests need not be in memory at once)
 -- @tparam[opt] table opts `{model=}`: the batch's model, for the checks
 --   that depend on it (thinking); without it they are left to the server
--- @return the number of requests written. Raises for a bad request (the
---   file is then removed) or a file that cannot be written.
+-- @return the number of requests written. Raises for a bad request or
+--   none at all (the file is then removed) or a file that cannot be written.
 function Batches:write_requests(path, requests, opts)
   check_self(self, "write_requests")
   local fname = "write_requests"
@@ -449,7 +453,11 @@ function Batches:write_requests(path, requests, opts)
     local n = 0
     while true do
       local item = nextreq()
-      if item == nil then return n end
+      if item == nil then
+        -- A file of no lines would make a job of no requests.
+        if n == 0 then error("bad argument #2 to 'write_requests' (no requests)", 0) end
+        return n
+      end
       n = n + 1
       local r = generate_item(models, item, model, fname, "requests", n)
       if r.metadata ~= nil then

@@ -69,6 +69,7 @@ function Caches:create(args, cb)
   end
   local fname = "create"
   errors.arg(fname, 1, args, "table")
+  errors.known_fields(fname, args, { "model", "config" })
   local model = request.model(args.model, fname)
   local config = errors.field(fname, "config", args.config, "table", true) or {}
   for k in pairs(config) do
@@ -104,6 +105,7 @@ function Caches:update(args, cb)
     return async.call(self.client, "update", 2, cb, function(c) return c.caches:update(args) end)
   end
   errors.arg("update", 1, args, "table")
+  errors.known_fields("update", args, { "name", "config" })
   local name = Caches.normalize_name(args.name, "update")
   local config = errors.field("update", "config", args.config, "table")
   for k in pairs(config) do

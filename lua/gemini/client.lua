@@ -278,8 +278,8 @@ function Client.new(opts)
   -- What errors and log lines must never show (see gemini.errors).
   self._secrets = errors.secrets(key, base, opts.proxy)
   if key and #key < errors.MIN_SECRET then
-    self:_log("gemini: the API key has %d characters: too short to be searched for and redacted"
-      .. " in messages (credential headers still are)", #key)
+    self:_log("gemini: the API key has fewer than %d characters: too short to be searched for"
+      .. " and redacted in messages (credential headers still are)", errors.MIN_SECRET)
   end
 
   self._extra_headers = headers

@@ -53,6 +53,29 @@ local REDIRECT = { [301] = true, [302] = true, [303] = true, [307] = true, [308]
 --- What `open` and `files:download` take as a file, for messages.
 M.EXPECTED = "a File, a video, a file name or a file URI"
 
+-- Where the video of a video operation is, for a message about an
+-- operation passed as a file.
+local OPERATION_HINT = "; a video operation's video is op.response.generated_videos[1].video"
+
+--- What a value that `file_id` refused is, for the "got ..." of a message:
+-- a string quoted (cut short), a table by its name or uri, and for an
+-- operation (or its name) where its video is.
+-- @param file the value
+-- @treturn string
+function M.describe(file)
+  if type(file) == "string" then
+    return string.format("%q", errors.snippet(file, 60)) .. (file:find("/operations/") and OPERATION_HINT or "")
+  end
+  if type(file) ~= "table" then return errors.typename(file) end
+  local name = type(file.name) == "string" and file.name or nil
+  if file.done ~= nil or file.response ~= nil or (name and name:find("/operations/")) then
+    return "an operation" .. OPERATION_HINT
+  end
+  if name then return string.format("a table named %q", errors.snippet(name, 60)) end
+  if type(file.uri) == "string" then return string.format("a table of uri %q", errors.snippet(file.uri, 60)) end
+  return "a table without name, uri or video"
+end
+
 --- The id of a file to download (`abc` of `files/abc`), from a File
 -- (`name`), a video (`uri`), a generated video (`video.uri`), a name
 -- ("files/abc" or "abc") or a URI naming `files/abc` (its host is not
@@ -316,7 +339,7 @@ function M.open(client, file, opts)
   local id = M.file_id(file)
   if not id then
     errors.misuse(string.format("bad argument #2 to '%s' (%s expected, got %s)", fname, M.EXPECTED,
-      type(file) == "table" and "a table without name, uri or video" or errors.typename(file)))
+      M.describe(file)))
   end
   local offset = errors.field(fname, "offset", opts.offset, "number", true) or 0
   if offset < 0 or offset ~= math.floor(offset) or offset >= 2 ^ 53 then

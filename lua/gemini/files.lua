@@ -118,7 +118,7 @@ function Files:download(args, cb)
   local ho = self.client:_check_http_options(args.http_options, "download")
   if not download.file_id(args.file) then
     errors.misuse(string.format("bad field 'file' to 'download' (%s expected, got %s)", download.EXPECTED,
-      errors.typename(args.file)))
+      download.describe(args.file)))
   end
   return download.fetch(self.client, args.file,
     { path = path, on_progress = on_progress, http_options = ho })

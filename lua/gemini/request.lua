@@ -186,6 +186,22 @@ local LOCAL_ONLY = {
   checkThinking = true,
 }
 
+-- Two places of one field, in an order of their own (pairs' changes from
+-- run to run, and the message must not).
+local function sorted_pair(a, b)
+  if b < a then return b, a end
+  return a, b
+end
+
+-- Raises the first of `messages` (a list, or nil for none) in sorted
+-- order: found in pairs' order, which of several is named must not change.
+local function raise_first(messages)
+  if messages then
+    table.sort(messages)
+    errors.misuse(messages[1])
+  end
+end
+
 --- Splits the SDK's flat config into request fields: returns a table of
 -- top-level fields (camelCase names) with `generationConfig` among them.
 -- A field given twice (under both spellings, or both flat and inside
@@ -198,10 +214,13 @@ function M.split_config(config, fname)
     errors.misuse(string.format("bad field 'config' to '%s' (table expected, got %s)", fname, type(config)))
   end
   local seen = {}     -- camelCase name -> where it was given
+  local clashes = nil
   local function once(ck, where)
     if seen[ck] then
-      errors.misuse(string.format("bad field '%s' to '%s' (given twice: as %s and as %s)",
-        ck, fname, seen[ck], where))
+      local a, b = sorted_pair(seen[ck], where)
+      clashes = clashes or {}
+      clashes[#clashes + 1] = string.format("bad field '%s' to '%s' (given twice: as %s and as %s)",
+        ck, fname, a, b)
     end
     seen[ck] = where
   end
@@ -225,6 +244,7 @@ function M.split_config(config, fname)
       gen[k] = v
     end
   end
+  raise_first(clashes)
   if body.systemInstruction ~= nil then
     body.systemInstruction = M.system_instruction(body.systemInstruction)
   end
@@ -269,7 +289,7 @@ for kind, list in pairs(REQUEST_KEYS) do KNOWN[kind] = set_of(list) end
 -- for a field given under both spellings. Returns a map camelCase name ->
 -- the key as written.
 function M.check_keys(req, kind, fname)
-  local seen = {}
+  local seen, clashes = {}, nil
   for k in pairs(req) do
     local ck = camel(k)
     if not KNOWN[kind][ck] then
@@ -278,11 +298,14 @@ function M.check_keys(req, kind, fname)
       errors.misuse(string.format("bad field '%s' to '%s' (unknown field; %s)", tostring(k), fname, hint))
     end
     if seen[ck] then
-      errors.misuse(string.format("bad field '%s' to '%s' (given twice: as '%s' and as '%s')",
-        ck, fname, seen[ck], k))
+      local a, b = sorted_pair(seen[ck], k)
+      clashes = clashes or {}
+      clashes[#clashes + 1] = string.format("bad field '%s' to '%s' (given twice: as '%s' and as '%s')",
+        ck, fname, a, b)
     end
     seen[ck] = k
   end
+  raise_first(clashes)
   return seen
 end
 
