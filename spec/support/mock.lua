@@ -72,18 +72,25 @@ end
 -- Under `make test-asan` the sanitizer runtime is preloaded into the Lua
 -- process; the mock's python and the control plane's curl must not inherit
 -- it (curl hangs with it).
+-- (valgrind preloads its own too). A whole shell command line goes
+-- through `sh -c`, since env cannot run a shell builtin such as cd.
 local CHILD_ENV = (os.getenv("LD_PRELOAD") or "") ~= "" and "env -u LD_PRELOAD " or ""
 M.child_env = CHILD_ENV
 
+local function child(cmd)
+  if CHILD_ENV == "" then return cmd end
+  return CHILD_ENV .. "sh -c " .. q(cmd)
+end
+
 -- os.execute's result differs between Lua 5.1/LuaJIT (a number) and 5.2+.
 local function run_ok(cmd)
-  local a, _, c = os.execute(CHILD_ENV .. cmd)
+  local a, _, c = os.execute(child(cmd))
   if type(a) == "number" then return a == 0 end
   return a == true and (c == nil or c == 0)
 end
 
 local function popen_read(cmd)
-  local p = assert(io.popen(CHILD_ENV .. cmd, "r"))
+  local p = assert(io.popen(child(cmd), "r"))
   local out = p:read("*a")
   p:close()
   return out
