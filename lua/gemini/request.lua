@@ -186,21 +186,35 @@ local LOCAL_ONLY = {
   checkThinking = true,
 }
 
--- Two places of one field, in an order of their own (pairs' changes from
--- run to run, and the message must not).
-local function sorted_pair(a, b)
-  if b < a then return b, a end
-  return a, b
+-- A record of where each field (camelCase name) was given, for one
+-- call's arguments: `note(ck, where)` remembers it, and a field given again
+-- is a clash; `check()` then raises the first clash in sorted order (found
+-- in pairs' order, which of several is named must not change from run to
+-- run, nor the order of the two places in it). `quote` writes a place.
+-- Returns seen (ck -> where), note, check.
+local function field_record(fname, quote)
+  local seen, clashes = {}, {}
+  local function note(ck, where)
+    local before = seen[ck]
+    if before then
+      local a, b = before, where
+      if b < a then a, b = b, a end
+      clashes[#clashes + 1] = string.format("bad field '%s' to '%s' (given twice: as %s and as %s)",
+        ck, fname, quote(a), quote(b))
+    end
+    seen[ck] = where
+  end
+  local function check()
+    if #clashes > 0 then
+      table.sort(clashes)
+      errors.misuse(clashes[1])
+    end
+  end
+  return seen, note, check
 end
 
--- Raises the first of `messages` (a list, or nil for none) in sorted
--- order: found in pairs' order, which of several is named must not change.
-local function raise_first(messages)
-  if messages then
-    table.sort(messages)
-    errors.misuse(messages[1])
-  end
-end
+local function as_is(s) return s end
+local function quoted(s) return "'" .. s .. "'" end
 
 --- Splits the SDK's flat config into request fields: returns a table of
 -- top-level fields (camelCase names) with `generationConfig` among them.
@@ -213,17 +227,7 @@ function M.split_config(config, fname)
   if type(config) ~= "table" then
     errors.misuse(string.format("bad field 'config' to '%s' (table expected, got %s)", fname, type(config)))
   end
-  local seen = {}     -- camelCase name -> where it was given
-  local clashes = nil
-  local function once(ck, where)
-    if seen[ck] then
-      local a, b = sorted_pair(seen[ck], where)
-      clashes = clashes or {}
-      clashes[#clashes + 1] = string.format("bad field '%s' to '%s' (given twice: as %s and as %s)",
-        ck, fname, a, b)
-    end
-    seen[ck] = where
-  end
+  local _, once, check_once = field_record(fname, as_is)
   for k, v in pairs(config) do
     local ck = camel(k)
     once(ck, "config." .. tostring(k))
@@ -244,7 +248,7 @@ function M.split_config(config, fname)
       gen[k] = v
     end
   end
-  raise_first(clashes)
+  check_once()
   if body.systemInstruction ~= nil then
     body.systemInstruction = M.system_instruction(body.systemInstruction)
   end
@@ -289,7 +293,7 @@ for kind, list in pairs(REQUEST_KEYS) do KNOWN[kind] = set_of(list) end
 -- for a field given under both spellings. Returns a map camelCase name ->
 -- the key as written.
 function M.check_keys(req, kind, fname)
-  local seen, clashes = {}, nil
+  local seen, note, check = field_record(fname, quoted)
   for k in pairs(req) do
     local ck = camel(k)
     if not KNOWN[kind][ck] then
@@ -297,15 +301,9 @@ function M.check_keys(req, kind, fname)
         or "known: " .. table.concat(REQUEST_KEYS[kind], ", ")
       errors.misuse(string.format("bad field '%s' to '%s' (unknown field; %s)", tostring(k), fname, hint))
     end
-    if seen[ck] then
-      local a, b = sorted_pair(seen[ck], k)
-      clashes = clashes or {}
-      clashes[#clashes + 1] = string.format("bad field '%s' to '%s' (given twice: as '%s' and as '%s')",
-        ck, fname, a, b)
-    end
-    seen[ck] = k
+    note(ck, k)
   end
-  raise_first(clashes)
+  check()
   return seen
 end
 
