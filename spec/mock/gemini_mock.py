@@ -40,6 +40,11 @@ Control API (no auth, JSON bodies), not recorded in the request log:
     GET  /_mock/script              pending scripted responses
     POST /_mock/shutdown            answer, then stop the server
 
+Route modules (files_routes.py, ...) add versioned routes with `route`,
+whole-path routes served without the key check with `plain_route` (a token
+endpoint, a metadata server), auth schemes of their own to AUTH_CHECKS and
+control endpoints to CONTROL_ROUTES. Versions: v1beta, v1, v1alpha, v1beta1.
+
 Auth (non-control requests): "x-goog-api-key: KEY" or "Authorization: Bearer
 KEY". Both -> 400 "Multiple authentication credentials received"; none -> 401
 UNAUTHENTICATED; wrong key -> 400 INVALID_ARGUMENT with an ErrorInfo detail
@@ -285,7 +290,7 @@ FAULT_TYPES = {
 }
 GENERIC_FAULTS = {"status", "html", "stall", "close"}
 
-VERSION_RE = re.compile(r"^(.*?)/(v1beta|v1|v1alpha)/(.*)$")
+VERSION_RE = re.compile(r"^(.*?)/(v1beta1|v1beta|v1alpha|v1)/(.*)$")
 
 
 def raw_bytes(text):
@@ -414,6 +419,27 @@ def route(method, pattern, kind="other"):
         ROUTES.append((method, rx, kind, fn))
         return fn
     return deco
+
+
+PLAIN_ROUTES = []  # (method, compiled regex over the whole path, function)
+
+
+def plain_route(method, pattern):
+    """Register a handler for a whole path outside the API's versions (an
+    OAuth token endpoint, a metadata server): matched before the versioned
+    routes and served without the API key check (the handler checks what
+    it needs); the "any" faults apply to it as to every request."""
+    rx = re.compile(pattern + r"\Z")
+
+    def deco(fn):
+        PLAIN_ROUTES.append((method, rx, fn))
+        return fn
+    return deco
+
+
+AUTH_CHECKS = []  # fn(ctx) -> None (not mine) | True (passed) | False (answered)
+
+CONTROL_ROUTES = {}  # (method, path) -> fn(state, data, query) -> (status, obj)
 
 
 def wrap_routes(kinds, wrapper):
@@ -1803,6 +1829,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         ctx = Ctx(self, entry, self.command, path, target, query, headers, body,
                   prefix, version, rest)
         fn, kind, params = (find_route(self.command, rest) if mo else (None, "other", {}))
+        plain = None
+        for m, rx, pfn in PLAIN_ROUTES:
+            pmo = rx.match(path)
+            if pmo and (m == self.command or m == "*"):
+                plain, params = pfn, pmo.groupdict()
+                break
         ctx.params = params
         ctx.kind = kind
 
@@ -1815,6 +1847,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if f is not None:
             state.update(entry, fault=f["type"])
             self.run_generic_fault(ctx, f)
+            return
+        if plain is not None:
+            plain(ctx)
             return
         if not self.check_auth(ctx):
             return
@@ -1831,6 +1866,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         fn(ctx)
 
     def check_auth(self, ctx):
+        for check in AUTH_CHECKS:  # a route module's own scheme (Vertex's bearer tokens)
+            verdict = check(ctx)
+            if verdict is not None:
+                return verdict
         if "key" in ctx.query:
             ctx.send_error(400, "API keys must not be sent in the URL query string (key=...); "
                                 "send the x-goog-api-key header instead.")
@@ -1989,6 +2028,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.close_connection = True
                 reply(200, {"ok": True})
                 threading.Thread(target=self.server.shutdown, daemon=True).start()
+            elif (method, path) in CONTROL_ROUTES:  # a route module's own
+                status, obj = CONTROL_ROUTES[(method, path)](state, data, query)
+                reply(status, obj)
             else:
                 reply(404, error_body(404, "unknown control endpoint %s %s" % (method, path)))
         except ClientGone:
@@ -2026,6 +2068,8 @@ import media_routes  # noqa: E402
 media_routes.register(sys.modules[__name__])
 import batch_routes  # noqa: E402  (batch jobs; after files_routes, whose store it uses)
 batch_routes.register(sys.modules[__name__])
+import token_registry  # noqa: E402  (the OAuth access tokens of Vertex mode)
+token_registry.register(sys.modules[__name__])
 
 
 def main(argv=None):
