@@ -155,25 +155,25 @@ def register(mock):
             return None, False
         return t, True
 
-    def check_setup(ctx, setup):
-        if not isinstance(setup, dict):
-            bad(ctx, "Invalid JSON payload received. Invalid value at 'bidi_generate_content_setup':"
-                     " expected an object.")
+    def check_object(ctx, obj, known, where=None):
+        """Whether `obj` is an object of known fields (camelCase or
+        snake_case); else a 400 naming the place `where` was sent."""
+        if not isinstance(obj, dict):
+            bad(ctx, "Invalid JSON payload received. Invalid value at '%s': expected an object." % where)
             return False
-        for k in setup:
-            if k not in known_setup:
-                mock.unknown_field_error(ctx, k, "bidi_generate_content_setup")
+        for k in obj:
+            if k not in known:
+                mock.unknown_field_error(ctx, k, where)
                 return False
+        return True
+
+    def check_setup(ctx, setup):
+        where = "bidi_generate_content_setup"
+        if not check_object(ctx, setup, known_setup, where):
+            return False
         gc = get(setup, "generationConfig")
-        if gc is not None:
-            if not isinstance(gc, dict):
-                bad(ctx, "Invalid JSON payload received. Invalid value at "
-                         "'bidi_generate_content_setup.generation_config': expected an object.")
-                return False
-            for k in gc:
-                if k not in known_gen:
-                    mock.unknown_field_error(ctx, k, "bidi_generate_content_setup.generation_config")
-                    return False
+        if gc is not None and not check_object(ctx, gc, known_gen, where + ".generation_config"):
+            return False
         model = get(setup, "model")
         if model is not None and not (isinstance(model, str) and model.startswith("models/")):
             bad(ctx, "bidi_generate_content_setup.model: the model name must look like"
@@ -210,12 +210,8 @@ def register(mock):
             ctx.send_error(404, "Method not found.")
             return
         body = ctx.json_object()
-        if body is None:
+        if body is None or not check_object(ctx, body, known_top):
             return
-        for k in body:
-            if k not in known_top:
-                mock.unknown_field_error(ctx, k)
-                return
         uses = get(body, "uses")
         if isinstance(uses, str) and re.fullmatch(r"\d+", uses):
             uses = int(uses)  # an int32 may come as a JSON string
