@@ -1,6 +1,6 @@
 -- The `trace` client option: one record per attempt (each retry, each
--- upload request, a stream at its end), through the real HTTP stack against
--- the mock, on the blocking client and on a luv loop.
+-- upload request, a stream or a download at its end), through the real HTTP
+-- stack against the mock, on the blocking client and on a luv loop.
 local gemini = require("gemini")
 local mock = require("support.mock")
 
@@ -103,6 +103,21 @@ describe("trace", function()
     assert.equal(1, chunk.attempt)
     -- Same origin: the query (upload_id) is shown, the key never is.
     assert.matches("^" .. m.url:gsub("%p", "%%%0") .. "/upload/v1beta/files%?upload_id=", chunk.url)
+  end)
+
+  it("traces a download's redirect and its body, the signed URL's query hidden", function()
+    local name = m:blob{ id = "tracedl", size = 4096 }
+    local c, traces = traced()
+    local bytes = assert(c.files:download{ file = name })
+    assert.equal(4096, #bytes)
+    assert.equal(2, #traces)
+    local hop, body = traces[1], traces[2]
+    assert.same({ "GET", 302, 1 }, { hop.method, hop.status, hop.attempt })
+    assert.is_nil(hop.error)
+    assert.equal(m.url .. "/v1beta/files/tracedl:download?alt=media", hop.url)
+    assert.same({ 200, 4096 }, { body.status, body.bytes_received })
+    assert.is_nil(body.error)
+    assert.equal("http://localhost:" .. m.port .. "/signed/tracedl?[REDACTED]", body.url)
   end)
 
   it("gives the error kind of a failed transport, without status", function()

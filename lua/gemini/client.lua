@@ -622,6 +622,53 @@ function Client:_open_once(spec, attempt)
   return nil, err
 end
 
+-- A body reader that traces its attempt once the body has ended, failed or
+-- been closed (see `Client:_open_body`).
+local Traced = {}
+Traced.__index = Traced
+
+function Traced:_ended(kind)
+  if self.traced then return end
+  self.traced = true
+  if kind == "canceled" and not ok_status(self.status) then kind = nil end
+  if kind == nil and self.status >= 400 then kind = "api" end
+  self.client:_trace(self.spec, self.attempt, self.started, self.status, kind, self.received)
+end
+
+function Traced:read()
+  local piece, kind, msg, final = self.reader:read()
+  if piece then
+    self.received = self.received + #piece
+  else
+    self:_ended(kind)
+  end
+  return piece, kind, msg, final
+end
+
+function Traced:close()
+  self:_ended("canceled")
+  self.reader:close()
+end
+
+--- Opens a request whose body the caller reads piece by piece (a
+-- download, a redirect it follows itself): the transport's reader (any
+-- status), or nil, kind, msg, final as the transport says. Traced (see
+-- `_trace`) once the body has ended or is closed: a 2xx body closed before
+-- its end as "canceled", a 4xx/5xx one as "api".
+-- @tparam table spec
+-- @tparam[opt] number attempt its number (from 1), for the trace
+function Client:_open_body(spec, attempt)
+  local started = core.now()
+  local reader, kind, msg, final = self.transport:open(spec)
+  if not reader then
+    self:_trace(spec, attempt, started, nil, kind)
+    return nil, kind, msg, final
+  end
+  if not self.trace then return reader end
+  return setmetatable({ reader = reader, status = reader.status, headers = reader.headers,
+    client = self, spec = spec, attempt = attempt, started = started, received = 0 }, Traced)
+end
+
 -- The options of a list call (those of a list inside a parent, the parent's
 -- own having been read by then).
 local PAGED = { "page_size", "page_token" }
