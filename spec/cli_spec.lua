@@ -270,7 +270,8 @@ describe("gemini-lua", function()
       local r = run{ "--help" }
       assert.equal(0, r.code)
       for _, s in ipairs({ "-m, --model", "--batch FILE", "GEMINI_BASE_URL", "Exit codes:",
-                           "2  usage error", "3  no answer", "4  the answer was cut" }) do
+                           "2  usage error", "3  no answer", "4  the answer was cut",
+                           "130  interrupted" }) do
         assert.matches(s, r.out, 1, true)
       end
       r = run{ "--version" }
@@ -335,6 +336,17 @@ describe("gemini-lua", function()
       assert.truthy(#r.out > 0)
       assert.matches("gemini-lua: api error 500", r.err, 1, true)
     end)
+  end)
+
+  it("130 when interrupted by Ctrl-C (SIGINT) in the middle of a stream", function()
+    m:faults{ { type = "slow_stream", events = 30, delay = 0.2 } }
+    local out, err = scratch_file(), scratch_file()
+    local code = mock.command_output(string.format(
+      "env -u GOOGLE_API_KEY GEMINI_API_KEY=%s GEMINI_BASE_URL=%s %s bin/gemini-lua --retries 0 slowly < /dev/null > %s 2> %s &"
+      .. " pid=$!; sleep 1; kill -INT $pid; wait $pid; echo $?", q(KEY), q(m.url), LUA, q(out), q(err)))
+    assert.equal(130, tonumber(code:match("(%d+)%s*$")))
+    assert.truthy(#mock.read_file(out) > 0)
+    assert.equal("gemini-lua: interrupted\n", mock.read_file(err))
   end)
 
   it("shows an upload's progress bar on a terminal", function()
