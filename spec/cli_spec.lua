@@ -304,7 +304,7 @@ describe("gemini-lua", function()
       assert.matches("^gemini%-lua: transport error: ", r.err)
     end)
 
-    it("2 for a bad command line", function()
+    it("2 for a bad command line (\"--\" ends the options)", function()
       for _, args in ipairs({ { "--nope", "hi" }, { "-m" }, { "-o", "x", "hi" },
                               { "--batch", "x", "hi" }, { "--retries", "many", "hi" } }) do
         local r = run(args)
@@ -314,6 +314,9 @@ describe("gemini-lua", function()
       assert.matches("unknown option --nope", run{ "--nope", "hi" }.err, 1, true)
       assert.matches("option -m needs a value", run{ "-m" }.err, 1, true)
       assert.equal(0, #m:log())
+      local r = run{ "--", "-5 plus 3?" }
+      assert.equal(0, r.code)
+      assert.matches('You asked: "-5 plus 3?"', r.out, 1, true)
     end)
 
     it("3 when the prompt is blocked or the answer stopped for safety", function()
