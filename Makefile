@@ -4,7 +4,7 @@
 #   make LUA=luajit         ... for LuaJIT (also lua5.1, lua5.3)
 #   make test               busted suite on Lua 5.4 and LuaJIT
 #   make test-asan          the suite once under AddressSanitizer + UBSan
-#   make install            install for $(LUA) under $(PREFIX)
+#   make install            install for $(LUA) under $(PREFIX) (bin/gemini-lua too)
 #   make demo               install what is missing, build, run the quickstart
 #   make check              install what is missing, build, run the tests
 #   make bench              benchmarks vs @google/genai and curl -> bench/RESULTS.md
@@ -65,9 +65,9 @@ test:
 # binary starts, hence LD_PRELOAD. Leak checking belongs to valgrind.
 # The preload is inherited by child processes, so specs that drive other
 # programs (nvim, nginx, curl in the mock's own spec, the suite re-run by
-# the secrets audit) are left to the plain runs; spec/support/mock.lua
-# strips it for the mock server it starts.
-ASAN_SPECS ?= $(filter-out spec/mock_spec.lua spec/nvim_spec.lua spec/openresty_spec.lua spec/examples_spec.lua spec/secrets_spec.lua,$(sort $(wildcard spec/*_spec.lua)))
+# the secrets audit, the command-line tool) are left to the plain runs;
+# spec/support/mock.lua strips it for the mock server it starts.
+ASAN_SPECS ?= $(filter-out spec/mock_spec.lua spec/nvim_spec.lua spec/openresty_spec.lua spec/examples_spec.lua spec/secrets_spec.lua spec/cli_spec.lua,$(sort $(wildcard spec/*_spec.lua)))
 # float-cast-overflow is not part of "undefined" in gcc: a double out of
 # range converted to an integer (a timeout of 1e300 s) must be caught too.
 ASAN_SANITIZE = address,undefined,float-cast-overflow
@@ -144,10 +144,21 @@ valgrind: $(SO)
 
 INSTALL_LMOD ?= $(PREFIX)/share/lua/$(LUA_ABI)
 INSTALL_CMOD ?= $(PREFIX)/lib/lua/$(LUA_ABI)
+# The command-line tool, run by the interpreter it was installed for and
+# told where the module went. Empty: not installed (the rock installs and
+# wraps it itself, build.install.bin).
+INSTALL_BIN ?= $(PREFIX)/bin
+LUA_BIN     ?= $(shell command -v $(LUA))
 install: $(SO)
 	install -d $(DESTDIR)$(INSTALL_CMOD)/gemini $(DESTDIR)$(INSTALL_LMOD)/gemini
 	install -m 755 $(SO) $(DESTDIR)$(INSTALL_CMOD)/gemini/core.so
 	cd lua && find gemini -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(INSTALL_LMOD)/{} \;
+	@if [ -n "$(INSTALL_BIN)" ]; then \
+	  install -d $(DESTDIR)$(INSTALL_BIN) && \
+	  sed -e '1s|.*|#!$(if $(filter /%,$(LUA_BIN)),$(LUA_BIN),/usr/bin/env $(LUA))|' \
+	      -e 's|^local LMOD, CMOD = "", ""$$|local LMOD, CMOD = "$(INSTALL_LMOD)", "$(INSTALL_CMOD)"|' \
+	      bin/gemini-lua > $(DESTDIR)$(INSTALL_BIN)/gemini-lua && \
+	  chmod 755 $(DESTDIR)$(INSTALL_BIN)/gemini-lua && echo "installed $(INSTALL_BIN)/gemini-lua"; fi
 
 # The two set-up commands of README.md.
 deps:

@@ -41,5 +41,10 @@ build = {
     CURL_LIBS = "-L$(CURL_LIBDIR) -lcurl",
     INSTALL_LMOD = "$(LUADIR)",
     INSTALL_CMOD = "$(LIBDIR)",
+    INSTALL_BIN = "",   -- the command-line tool: build.install.bin below
+  },
+  -- LuaRocks installs it with a wrapper that runs the rock's interpreter.
+  install = {
+    bin = { ["gemini-lua"] = "bin/gemini-lua" },
   },
 }

@@ -157,7 +157,7 @@ local ENV_KEYS = { "GOOGLE_API_KEY", "GEMINI_API_KEY" }
 local CLIENT_OPTIONS = {
   "api_key", "base_url", "api_version", "auth", "headers", "timeout", "connect_timeout",
   "stall_timeout", "retry", "proxy", "ca_file", "verify", "transport", "loop", "check_thinking",
-  "max_response_size", "max_event_size", "log", "debug", "fast_callbacks",
+  "max_response_size", "max_event_size", "log", "debug", "fast_callbacks", "trace",
 }
 
 -- Gives `client` its services, each bound to it; returns it.
@@ -177,7 +177,8 @@ end
 -- Options: `api_key`, `base_url`, `api_version`, `auth` ("header" |
 -- "bearer"), `headers`, `timeout`, `connect_timeout`, `stall_timeout`,
 -- `retry`, `proxy`, `ca_file`, `verify`, `transport`, `loop`,
--- `check_thinking`, `max_response_size`, `max_event_size`, `log`, `debug`.
+-- `check_thinking`, `max_response_size`, `max_event_size`, `log`, `debug`,
+-- `trace` (a function given a record of each attempt: see `_trace`).
 --
 -- Every option is checked here and a bad one raises, naming it: timeouts
 -- are positive finite seconds, sizes positive integers, `retry` fields of
@@ -200,6 +201,7 @@ function Client.new(opts)
   F("proxy", "string"); F("ca_file", "string"); F("verify", "boolean")
   F("max_response_size", "number"); F("max_event_size", "number"); F("log", "function")
   F("fast_callbacks", "boolean"); F("debug", "boolean"); F("check_thinking", "boolean")
+  F("trace", "function")
   for _, k in ipairs({ "timeout", "connect_timeout", "stall_timeout" }) do
     check_seconds(opts[k], k, "Client")
   end
@@ -271,6 +273,7 @@ function Client.new(opts)
     loop = opts.loop,
     fast_callbacks = opts.fast_callbacks == true,   -- Neovim: callbacks unscheduled (gemini.async.deliver)
     log = opts.log or (opts.debug and function(line) io.stderr:write(line, "\n") end) or nil,
+    trace = opts.trace,
   }, Client)
   -- The key lives in a closure-free private field read only by _headers;
   -- it is never put in a URL, an error or a log line.
@@ -414,15 +417,20 @@ function Client:_log(fmt, ...)
   end
 end
 
---- Logs a request about to go out: method, URL, `note`, then one line per
--- header with credentials redacted (debug = true / log = function). The
--- query of a URL on another origin is not shown: there it is what
--- authorises the request (a download's signed URL).
+--- A URL as logs and traces show it: secrets redacted, and the query of a
+-- URL on another origin hidden, since there it is what authorises the
+-- request (a download's signed URL, an upload session).
+function Client:_shown_url(url)
+  if not self:_own_origin(url) then url = url:gsub("%?.*$", "?[REDACTED]") end
+  return errors.redact(url, self._secrets)
+end
+
+--- Logs a request about to go out: method, URL (see `_shown_url`),
+-- `note`, then one line per header with credentials redacted (debug =
+-- true / log = function).
 function Client:_log_request(spec, note)
   if not self.log then return end
-  local url = spec.url
-  if not self:_own_origin(url) then url = url:gsub("%?.*$", "?[REDACTED]") end
-  self:_log("gemini: %s %s (%s)", spec.method, url, note)
+  self:_log("gemini: %s %s (%s)", spec.method, self:_shown_url(spec.url), note)
   for _, h in ipairs(spec.headers or {}) do
     local name = h:match("^([^:]*):")
     if name and is_credential(name) then
@@ -508,15 +516,56 @@ local function transferred(self, res, kind, msg, final)
   return nil, err
 end
 
+-- ---- tracing: one record per attempt, for the `trace` option ---------------
+
+local function ok_status(status)
+  return status >= 200 and status <= 299
+end
+
+--- Hands the `trace` option the record of one attempt that ended:
+-- `{method, url (as `_shown_url` shows it), status (nil without an answer),
+-- error (the kind of failure: "transport", "timeout", "api" for a status
+-- outside 2xx, "stream"/"decode" for a stream that failed, "canceled" for
+-- one closed early; nil on success), bytes_sent (the request body's
+-- length), bytes_received (the response body's bytes), duration (seconds
+-- since the attempt started), attempt (from 1)}`. A trace function that
+-- raises does not break the call: its error is logged.
+-- @tparam table spec the attempt's transfer spec
+-- @tparam[opt] number attempt
+-- @tparam number started `core.now()` when it started
+-- @tparam[opt] number status
+-- @tparam[opt] string kind
+-- @tparam[opt] number received
+function Client:_trace(spec, attempt, started, status, kind, received)
+  if not self.trace then return end
+  local ok, why = pcall(self.trace, {
+    method = spec.method, url = self:_shown_url(spec.url), status = status, error = kind,
+    bytes_sent = spec.body and #spec.body or spec.body_length or 0,
+    bytes_received = received or 0, duration = core.now() - started, attempt = attempt or 1,
+  })
+  if not ok then self:_log("gemini: the trace function failed: %s", tostring(why)) end
+end
+
+-- ---- attempts ------------------------------------------------------------------
+
 --- One attempt of a request, the only way a whole request goes out: the
 -- HTTP answer (`{status, headers, body}`, any status), or nil, err when the
--- transfer failed. Request and answer are logged (credentials redacted).
+-- transfer failed. Request and answer are logged (credentials redacted),
+-- and traced (see `_trace`).
 -- @tparam table spec a transfer spec (see `_spec`)
 -- @tparam string note what the attempt is, for the log
-function Client:_send(spec, note)
+-- @tparam[opt] number attempt its number (from 1), for the trace
+function Client:_send(spec, note, attempt)
   self:_log_request(spec, note)
+  local started = core.now()
   local res, err = transferred(self, self.transport:request(spec))
-  if res then self:_log("gemini: -> HTTP %d, %d bytes", res.status, #res.body) end
+  if res then
+    self:_log("gemini: -> HTTP %d, %d bytes", res.status, #res.body)
+    self:_trace(spec, attempt, started, res.status, not ok_status(res.status) and "api" or nil,
+      #res.body)
+  else
+    self:_trace(spec, attempt, started, nil, err.kind)
+  end
   return res, err
 end
 
@@ -527,7 +576,7 @@ function Client:_call(call)
   local spec, retries = self:_prepare(call)
   while true do
     spec.timeout = retries:time_left()
-    local res, err = self:_send(spec, "attempt " .. retries:attempt())
+    local res, err = self:_send(spec, "attempt " .. retries:attempt(), retries:attempt())
     if res then
       if call.raw and res.status >= 200 and res.status <= 299 then return res end
       local value
@@ -541,13 +590,25 @@ end
 --- Opens a streaming call once: a body reader for a 2xx answer, or nil,
 -- err (the whole error body is read for the error). Retrying is the
 -- stream's business: it also covers failures after the headers and before
--- the first chunk.
-function Client:_open_once(spec)
+-- the first chunk. With a `trace` option, a reader comes with a third
+-- value, `ended(kind, received)`, for the stream to call once at the
+-- body's end (see `_trace`); a failed opening is traced here.
+-- @tparam table spec
+-- @tparam[opt] number attempt its number (from 1), for the trace
+function Client:_open_once(spec, attempt)
   self:_log_request(spec, "stream")
+  local started = core.now()
   local reader, err = transferred(self, self.transport:open(spec))
-  if not reader then return nil, err end
+  if not reader then
+    self:_trace(spec, attempt, started, nil, err.kind)
+    return nil, err
+  end
   self:_log("gemini: -> HTTP %d (stream)", reader.status)
-  if reader.status >= 200 and reader.status <= 299 then return reader end
+  if ok_status(reader.status) then
+    return reader, nil, self.trace and function(kind, received)
+      self:_trace(spec, attempt, started, reader.status, kind, received)
+    end
+  end
   local parts = {}
   while true do
     local piece = reader:read()
@@ -555,10 +616,58 @@ function Client:_open_once(spec)
     parts[#parts + 1] = piece
   end
   reader:close()
+  local body = table.concat(parts)
+  self:_trace(spec, attempt, started, reader.status, "api", #body)
   local _
-  _, err = self:_answer({ status = reader.status, headers = reader.headers,
-                          body = table.concat(parts) })
+  _, err = self:_answer({ status = reader.status, headers = reader.headers, body = body })
   return nil, err
+end
+
+-- A body reader that traces its attempt once the body has ended, failed or
+-- been closed (see `Client:_open_body`).
+local Traced = {}
+Traced.__index = Traced
+
+function Traced:_ended(kind)
+  if self.traced then return end
+  self.traced = true
+  if kind == "canceled" and not ok_status(self.status) then kind = nil end
+  if kind == nil and self.status >= 400 then kind = "api" end
+  self.client:_trace(self.spec, self.attempt, self.started, self.status, kind, self.received)
+end
+
+function Traced:read()
+  local piece, kind, msg, final = self.reader:read()
+  if piece then
+    self.received = self.received + #piece
+  else
+    self:_ended(kind)
+  end
+  return piece, kind, msg, final
+end
+
+function Traced:close()
+  self:_ended("canceled")
+  self.reader:close()
+end
+
+--- Opens a request whose body the caller reads piece by piece (a
+-- download, a redirect it follows itself): the transport's reader (any
+-- status), or nil, kind, msg, final as the transport says. Traced (see
+-- `_trace`) once the body has ended or is closed: a 2xx body closed before
+-- its end as "canceled", a 4xx/5xx one as "api".
+-- @tparam table spec
+-- @tparam[opt] number attempt its number (from 1), for the trace
+function Client:_open_body(spec, attempt)
+  local started = core.now()
+  local reader, kind, msg, final = self.transport:open(spec)
+  if not reader then
+    self:_trace(spec, attempt, started, nil, kind)
+    return nil, kind, msg, final
+  end
+  if not self.trace then return reader end
+  return setmetatable({ reader = reader, status = reader.status, headers = reader.headers,
+    client = self, spec = spec, attempt = attempt, started = started, received = 0 }, Traced)
 end
 
 -- The options of a list call (those of a list inside a parent, the parent's

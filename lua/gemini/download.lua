@@ -21,7 +21,7 @@
 -- whole `timeout` (there is no deadline over the download: a large file on
 -- a slow link goes on across timeouts, resuming each time).
 --
--- Everything goes through the client's transport (`transport:open`), so
+-- Everything goes through the client's transport (`client:_open_body`), so
 -- a download works the same blocking on libcurl, in the callback API's
 -- tasks on a luv loop, and on OpenResty's cosockets.
 --
@@ -171,7 +171,7 @@ function Reader:_request(pos)
     -- A download is as large as its file: `fetch` bounds what it keeps.
     spec.max_body = nil
     client:_log_request(spec, hop == 0 and "download" or ("download, redirect " .. hop))
-    local body, kind, msg, final = client.transport:open(spec)
+    local body, kind, msg, final = client:_open_body(spec, self.retries:attempt())
     if not body then
       local err = client:transport_error(kind, msg, final)
       client:_log("gemini: -> %s", tostring(err))

@@ -167,6 +167,7 @@ function Framed:read_events(q)
   while true do
     local bytes, kind, msg, final = self.reader:read()
     if not bytes then return nil, kind, msg, final end
+    self.bytes = self.bytes + #bytes
     local n, err = self.framer:feed(bytes, q)
     if not n then return nil, "stream", err, true end
     if n > 0 then return n end
@@ -177,29 +178,41 @@ function Framed:cut_event()
   return self.framer:finish()
 end
 
+--- The bytes of the body read so far (curl's reader counts them in C).
+function Framed:received()
+  return self.bytes
+end
+
 function Framed:close()
   self.reader:close()
 end
 
 -- The events of an opened reader: `read_events(q) -> n | nil, kind, msg,
--- final` (data of the next events in q[1..n]) and `cut_event()`.
+-- final` (data of the next events in q[1..n]), `cut_event()` and
+-- `received()`.
 local function events_of(reader, opts)
   if reader.frame_events then
     reader:frame_events(opts)
     return reader
   end
-  return setmetatable({ reader = reader, framer = core.sse_framer(opts) }, Framed)
+  return setmetatable({ reader = reader, framer = core.sse_framer(opts), bytes = 0 }, Framed)
 end
 
-function Stream:_release()
+-- Ends the transfer of the attempt under way, if any, and traces it (the
+-- whole body: `kind` says how it ended, nil when it ended well).
+function Stream:_release(kind)
   if self.reader then
+    if self.traced_end then
+      self.traced_end(kind, self.reader:received())
+      self.traced_end = nil
+    end
     self.reader:close()
     self.reader = nil
   end
 end
 
 function Stream:_fail(err)
-  self:_release()
+  self:_release(err.kind)
   self.err = err
   return nil, err
 end
@@ -208,7 +221,7 @@ end
 -- timeout; true when it was.
 function Stream:_retry(err)
   if self.delivered > 0 then return false end
-  self:_release()
+  self:_release(err.kind)
   return self.retries:wait(err)
 end
 
@@ -219,8 +232,9 @@ function Stream:_open()
   local client = self.client
   if not self.retries then self.spec, self.retries = client:_prepare(self.call) end
   self.spec.timeout = self.retries:time_left()
-  local reader, err = client:_open_once(self.spec)
+  local reader, err, traced_end = client:_open_once(self.spec, self.retries:attempt())
   if not reader then return nil, err end
+  self.traced_end = traced_end
   self.reader = events_of(reader, { max_event_size = client.max_event_size })
   self.qi, self.qn = 1, 0
   return true
@@ -299,7 +313,7 @@ end
 --- Ends the transfer at once (the connection is closed). Later calls of
 -- `next` return nil.
 function Stream:close()
-  self:_release()
+  self:_release("canceled")
   if not self.finished and not self.err then
     self.finished = true
   end

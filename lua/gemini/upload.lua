@@ -256,7 +256,7 @@ function Upload:send_chunk()
   local n = math.min(self.chunk, self.total - at)
   local last = at + n >= self.total
   local res, err = client:_send(self:_chunk_spec(at, n, last),
-    string.format("upload: %d bytes at offset %d of %d", n, at, self.total))
+    string.format("upload: %d bytes at offset %d of %d", n, at, self.total), self.retries:attempt())
   local what, v, code = self:_outcome(res, err)
   if what ~= "active" then return what, v end
   local got = v or at + n     -- a server that does not say took the chunk
@@ -291,7 +291,7 @@ end
 function Upload:query()
   while true do
     local res, err = self.client:_send(self:_spec{ ["X-Goog-Upload-Command"] = "query" },
-      "upload: query")
+      "upload: query", self.retries:attempt())
     local what, v = self:_outcome(res, err)
     if what == "final" then return "final", v end
     if what == "active" then

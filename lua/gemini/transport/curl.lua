@@ -73,6 +73,12 @@ function Reader:cut_event()
   return self.req:finish_sse()
 end
 
+--- The bytes of the body received so far.
+function Reader:received()
+  local _, received = self.req:progress()
+  return received
+end
+
 --- Ends the transfer at once; the connection is closed, not reused.
 function Reader:close()
   self.req:close()

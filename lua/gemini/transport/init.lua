@@ -41,8 +41,9 @@
 --       Optional, the fast path of gemini.stream (curl's reader only):
 --       reader:frame_events{max_event_size=}  frame the body as SSE in C;
 --       then reader:read_events(q) -> n | nil | nil, kind, msg, final
---       (the data of n events in q[1..n]) and reader:cut_event() -> the
---       data of an event the end of the body cut off, or nil.
+--       (the data of n events in q[1..n]), reader:cut_event() -> the
+--       data of an event the end of the body cut off, or nil, and
+--       reader:received() -> the bytes of the body so far (for a trace).
 --   t:sleep(seconds)    a retry's backoff (only the caller waits)
 --   t:close()           ends every transfer; the transport is done
 --
