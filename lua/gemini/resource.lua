@@ -84,11 +84,16 @@ function M.normalizer(spec)
         spec.expected or spec.noun, v == "" and "empty string" or type(v)))
     end
     local path = v:match(uri) or v
+    -- A Vertex AI name ("projects/p/locations/l/cachedContents/x") is kept
+    -- whole: its scope is checked as ids, the rest as any name.
+    local p, l, rest = path:match("^projects/([^/]+)/locations/([^/]+)/(.*)$")
+    local scope = p and p:find(M.ID) and l:find(M.ID) and "projects/" .. p .. "/locations/" .. l .. "/"
+    if scope then path = rest end
     if #want == 1 and not path:find("/", 1, true) then path = first .. "/" .. path end
     if not is_name(path, want, id) then
       errors.misuse(string.format("bad %s to '%s' (invalid %s %q)", what, fname, spec.noun, v))
     end
-    return path
+    return (scope or "") .. path
   end
 end
 
