@@ -192,7 +192,7 @@ function Models:embed_content(req, cb)
   if self.client._vertex then
     -- embedContent or predict, as python-genai chooses (gemini.vertex.embed).
     local method, body, answer = require("gemini.vertex").embed(req.model, items, config)
-    local res, err = self.client:_call{ path = model .. ":" .. method, body = encode(body),
+    local res, err = self.client:_call{ path = model .. ":" .. method, body = body,
                                         http_options = ho }
     if not res then return nil, err end
     return answer(res)

@@ -7,6 +7,7 @@
 -- t_model / t_caches_model), as docs/wire-format-2.md "Vertex AI mode" lists.
 -- @module gemini.vertex
 local errors = require("gemini.errors")
+local json = require("gemini.json")
 
 local M = {}
 
@@ -185,7 +186,8 @@ local EMBED_CONFIG = {
 -- @tparam string name the model as the caller gave it
 -- @tparam table items the contents (Models.embed_contents)
 -- @tparam table config the embed config (snake or camel names)
--- @return method, body, and a function giving the answer (`embeddings[i].values`) from the response
+-- @return method, the body (JSON text), and a function giving the answer
+--   (`embeddings[i].values`) from the response
 function M.embed(name, items, config)
   local request = require("gemini.request")
   local cfg = {}
@@ -199,7 +201,8 @@ function M.embed(name, items, config)
       errors.misuse("bad field 'contents' to 'embed_content' (on Vertex AI the embedContent API of"
         .. " this model takes one content at a time)")
     end
-    return "embedContent", { content = items[1], embedContentConfig = next(cfg) and cfg or nil },
+    return "embedContent", json.encode({ content = items[1], embedContentConfig = next(cfg) and cfg
+      or nil }, { root = "request" }),
       function(res)
         -- (_EmbedContentResponse_from_vertex: the one embedding, its statistics.)
         res.embeddings = res.embeddings or { res.embedding }
@@ -224,7 +227,9 @@ function M.embed(name, items, config)
       for _, inst in ipairs(instances) do inst[where[2]] = v end
     end
   end
-  return "predict", { instances = instances, parameters = next(parameters) and parameters or nil },
+  -- Verbatim: the instances' keys are snake_case on the wire (task_type).
+  return "predict", json.encode_verbatim{ instances = instances,
+                                          parameters = next(parameters) and parameters or nil },
     function(res)
       -- (predictions[].embeddings -> embeddings, _EmbedContentResponse_from_vertex.)
       local list = {}

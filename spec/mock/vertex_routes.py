@@ -132,17 +132,28 @@ def register(mock):
             model = "models/" + ctx.params["mid"]
             fn, _, params = mock.find_route("POST", model + ":" + method_name)
             if rewrite is not None and isinstance(ctx._json, dict):
-                rewrite(ctx, ctx._json)
+                # A copy: the request log keeps the body as sent.
+                ctx._json = json.loads(json.dumps(ctx._json))
+                rewrite(ctx, ctx._json, model)
             ctx.params = dict(params, model=model)
             fn(ctx)
         return handler
 
-    def gen_rewrite(ctx, req):
+    def gen_rewrite(ctx, req, model):
         cc = req.get("cachedContent")
         if isinstance(cc, str):
             req["cachedContent"] = re.sub(r"^" + P, "", cc)
 
-    def embed_rewrite(ctx, req):
+    def count_rewrite(ctx, req, model):
+        """Vertex's CountTokensRequest has the generate fields beside contents."""
+        extra = [k for k in req if k != "contents"]
+        if extra:
+            inner = {k: req.pop(k) for k in extra}
+            inner["model"] = model
+            inner["contents"] = req.pop("contents", [])
+            req["generateContentRequest"] = inner
+
+    def embed_rewrite(ctx, req, model):
         cfg = req.pop("embedContentConfig", None)
         if isinstance(cfg, dict):
             for k in ("outputDimensionality", "taskType", "title"):
@@ -151,7 +162,7 @@ def register(mock):
 
     for method_name, kind, rw in (("generateContent", "generate", gen_rewrite),
                                   ("streamGenerateContent", "stream", gen_rewrite),
-                                  ("countTokens", "other", None),
+                                  ("countTokens", "other", count_rewrite),
                                   ("embedContent", "other", embed_rewrite)):
         route("POST", r"(?:" + P + r")?" + MODEL + ":" + method_name, kind)(
             delegate(method_name, rw))
@@ -190,7 +201,7 @@ def register(mock):
                 ctx.send_error(400, "CachedContent.model: a full model name %spublishers/.../"
                                     "models/... is required." % pre)
                 return
-            ctx._json["model"] = short_model(m)
+            ctx._json = dict(ctx._json, model=short_model(m))
         fn, _, params = mock.find_route(ctx.method, "cachedContents" + ctx.params["tail"])
         if fn is None:
             ctx.send_error(404, "Method not found.")
