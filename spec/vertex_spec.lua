@@ -4,7 +4,7 @@
 -- after a 401, every service Vertex has, and the errors of those it lacks.
 local gemini = require("gemini")
 local mock = require("support.mock")
-local cjson = require("cjson")
+local token_source = require("support.token_source")
 
 local KEY = "vertex-key-5d1e"
 local MODEL = "gemini-2.5-flash"
@@ -338,37 +338,10 @@ describe("Vertex AI mode", function()
   end)
 
   describe("a credentials source that fetches its token over HTTP", function()
-    -- A stand-in for gemini.auth.credentials (another branch): a source
-    -- whose token request goes to the mock's token minting endpoint.
-    local saved
-    before_each(function()
-      saved = package.loaded["gemini.auth.credentials"]
-      package.loaded["gemini.auth.credentials"] = { load = function(spec)
-        return {
-          kind = "service_account", id = "sa:" .. spec.client_email,
-          project_id = spec.project_id, quota_project_id = spec.quota_project_id,
-          secrets = { spec.private_key },
-          token_request = function()
-            return { method = "POST", url = m.url .. (spec.token_path or "/_mock/access_tokens"),
-                     headers = {},
-                     body = cjson.encode{ expires_in = 3600 }, content_type = "application/json" }
-          end,
-          parse_token = function(_, res)
-            local ok, t = pcall(cjson.decode, res.body)
-            if res.status ~= 200 or not ok then return nil, "HTTP " .. res.status end
-            return t.access_token, t.expires_in
-          end,
-        }
-      end }
-    end)
-    after_each(function() package.loaded["gemini.auth.credentials"] = saved end)
-
-    local n = 0
-    local function sa(quota)
-      n = n + 1
-      return { client_email = "sa" .. n .. "@p.iam.gserviceaccount.com", project_id = "sa-proj",
-               quota_project_id = quota, private_key = "-----BEGIN PRIVATE KEY-----secret" }
-    end
+    local restore
+    before_each(function() restore = token_source.install(m) end)
+    after_each(function() restore() end)
+    local sa = token_source.account
 
     it("sends x-goog-user-project for the credentials' quota project", function()
       local c = gemini.Client{ vertexai = true, project = PROJECT, location = LOCATION,

@@ -99,6 +99,8 @@ function Task:stop()
   if self.finished then return false end
   self.finished = true
   self:_cancel_ops()
+  -- Whoever waits for what this task was doing (a token fetch) hears of it.
+  if self.on_stop then self.on_stop() end
   if coroutine.close and coroutine.status(self.co) == "suspended" then
     pcall(coroutine.close, self.co)
   end

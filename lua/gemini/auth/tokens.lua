@@ -154,7 +154,11 @@ function Cache:_fetch(client)
   self.flight = flight
   local started = core.now()
   client:_log("gemini: fetching an access token (%s credentials)", self.source.kind)
+  -- A task stopped while it fetches (a canceled call) leaves the others
+  -- waiting: they are woken, see the flight abandoned and fetch anew.
+  if t then t.on_stop = function() self:_release() end end
   local token, lifetime = mint(self.source, client)
+  if t then t.on_stop = nil end
   if token then
     self.value = token
     self.refresh_at = started + lifetime - math.min(M.REFRESH_THRESHOLD, lifetime / 4)
