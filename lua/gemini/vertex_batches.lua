@@ -25,6 +25,7 @@ local resource = require("gemini.resource")
 local Batches
 Batches = resource.service{ collection = "batchPredictionJobs", field = "batches",
   noun = "batch job name", expected = "batch job name or job", list_field = "batchPredictionJobs",
+  cancel = true,
   wrap = function(client, j) return Batches.to_job(client, j) end }
 local check_self = Batches.check_self
 
@@ -160,18 +161,6 @@ function Batches:create(args, cb)
     http_options = self.client:_check_http_options(config.http_options, "create") }
   if not job then return nil, err end
   return Batches.to_job(self.client, job)
-end
-
---- Asks the service to cancel a job (`:cancel`); true, or nil, err.
-function Batches:cancel(name, cb)
-  check_self(self, "cancel")
-  if cb ~= nil then
-    return async.call(self.client, "cancel", 2, cb, function(c) return c.batches:cancel(name) end)
-  end
-  local res, err = self.client:_call{ path = Batches.normalize_name(name, "cancel") .. ":cancel",
-                                      body = "{}" }
-  if not res then return nil, err end
-  return true
 end
 
 --- Polls a job until it ends (see `ENDED`): each poll a `get`, the pause
