@@ -395,6 +395,23 @@ describe("Vertex AI mode", function()
       assert.equal("/no-token-endpoint-here", m:last().path)   -- the model was never asked
       assert.is_nil(m:last().headers.authorization)
     end)
+
+    it("turns a raise of the credentials' methods into an error of kind auth", function()
+      local function fails(field)
+        local creds = sa()
+        creds[field] = true
+        local c = gemini.Client{ vertexai = true, project = PROJECT, location = LOCATION,
+                                 base_url = m.url, credentials = creds, retry = false }
+        local res, err = c.models:generate_content{ model = MODEL, contents = "hi" }
+        assert.is_nil(res)
+        assert.equal("auth", err.kind)
+        return err.message
+      end
+      assert.matches("^no access token from the service_account credentials: .*parse_token raised$",
+        fails("parse_raises"))
+      assert.matches("^cannot make the token request of the service_account credentials: .*"
+        .. "token_request raised$", fails("request_raises"))
+    end)
   end)
 
   describe("services", function()

@@ -21,11 +21,13 @@ function M.install(m)
       project_id = spec.project_id, quota_project_id = spec.quota_project_id,
       secrets = { spec.private_key },
       token_request = function()
+        if spec.request_raises then error("token_request raised") end
         return { method = "POST", url = m.url .. (spec.token_path or "/_mock/access_tokens"),
                  headers = {}, body = cjson.encode{ expires_in = spec.expires_in or 3600 },
                  content_type = "application/json" }
       end,
       parse_token = function(_, res)
+        if spec.parse_raises then error("parse_token raised") end
         local ok, t = pcall(cjson.decode, res.body)
         if res.status ~= 200 or not ok then return nil, "HTTP " .. res.status end
         return t.access_token, t.expires_in

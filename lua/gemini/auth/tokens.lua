@@ -72,7 +72,7 @@ end
 
 -- A token from the source: token, lifetime, or nil, err (kind "auth").
 local function mint(source, client)
-  local token, lifetime, msg
+  local token, lifetime
   if source.kind == "function" then
     -- pcall: a function that raises is an "auth" error like any failed fetch.
     local ok, t, l = pcall(source.fn)
@@ -86,7 +86,13 @@ local function mint(source, client)
         .. errors.typename(token) .. ")")
     end
   else
-    local req = source:token_request()
+    -- (pcall: a raise here would leave the calls waiting for this fetch
+    -- waiting for ever; neither method yields, so Lua 5.1 allows it.)
+    local ok, req = pcall(source.token_request, source)
+    if not ok then
+      return nil, client:error("auth", "cannot make the token request of the " .. source.kind
+        .. " credentials: " .. tostring(req))
+    end
     local spec = client:_spec{ method = req.method, url = req.url, headers = req.headers,
                                body = req.body, content_type = req.content_type, anonymous = true }
     local res, err = client:_transfer(spec, "access token")
@@ -94,17 +100,17 @@ local function mint(source, client)
       return nil, client:error("auth", "no access token from the " .. source.kind .. " credentials: "
         .. tostring(err.message))
     end
-    token, lifetime = source:parse_token(res)
-    if not token then
+    ok, token, lifetime = pcall(source.parse_token, source, res)
+    if not ok then token, lifetime = nil, token end
+    if bad_token(token) then
       return nil, client:error("auth", "no access token from the " .. source.kind .. " credentials: "
-        .. tostring(lifetime))
+        .. tostring(token and "a malformed token" or lifetime))
     end
   end
   if lifetime == nil then lifetime = M.DEFAULT_LIFETIME end
-  lifetime, msg = tonumber(lifetime), nil
+  lifetime = tonumber(lifetime)
   if not (lifetime and lifetime > 0 and lifetime < math.huge) then
-    msg = "an access token's lifetime must be a positive number of seconds"
-    return nil, client:error("auth", msg)
+    return nil, client:error("auth", "an access token's lifetime must be a positive number of seconds")
   end
   return token, lifetime
 end
