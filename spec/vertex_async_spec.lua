@@ -106,6 +106,26 @@ describe_uv("Vertex AI mode on luv", function()
     assert.equal(1, #m:log())      -- one fetch for all four
   end)
 
+  it("creates, waits for and cancels batch prediction jobs with callbacks", function()
+    local cl = client()
+    local created, waited, canceled
+    cl.batches:create({ model = MODEL, src = "gs://b/in.jsonl" }, function(err, job)
+      created = err or job
+      cl.batches:wait(job, { interval = 0.01 }, function(werr, done) waited = werr or done end)
+    end)
+    loop.run(uv, 10)
+    assert.equal("JOB_STATE_PENDING", created.state)
+    assert.equal("JOB_STATE_SUCCEEDED", waited.state)
+    cl.batches:create({ model = MODEL, src = "bq://p.d.t", config = { dest = "bq://p.d.out" } },
+      function(err, job)
+        assert.is_nil(err)
+        cl.batches:cancel(job, function(cerr, ok) canceled = cerr or ok end)
+      end)
+    loop.run(uv, 10)
+    assert.is_true(canceled)
+    assert.equal(1, m:access_tokens().issued)
+  end)
+
   it("fetches anew when the call fetching the token was canceled", function()
     local cl = client()
     local h = cl.models:generate_content({ model = MODEL, contents = "canceled" }, function() end)
