@@ -96,7 +96,10 @@ describe("examples", function()
 
   local names = {}
   for name in read("ls " .. q(cwd .. "/examples")):gmatch("[^\n]+") do
-    if name:match("%.lua$") and not STANDALONE[name] then names[#names + 1] = name end
+    -- vertex.lua stands alone too, in express mode: its own test below.
+    if name:match("%.lua$") and not STANDALONE[name] and name ~= "vertex.lua" then
+      names[#names + 1] = name
+    end
   end
 
   it("are all here", function()
@@ -202,6 +205,30 @@ describe("examples", function()
     assert.matches('You asked: "Why is the sky blue?"', stdout, 1, true)
     assert.matches("> Why is the sky blue?", stderr, 1, true)
     assert.matches("%(gemini%-2%.5%-flash, %d+ tokens%)", stderr)
+  end)
+
+  it("vertex.lua runs in Vertex AI express mode against the mock", function()
+    local m = mock.start{ key = "vertex-express-key" }
+    local function vertex(env)
+      return read(table.concat({
+        "cd", q(tmp), "&&", "env -u GEMINI_API_KEY -u GOOGLE_CLOUD_PROJECT -u GOOGLE_CLOUD_LOCATION",
+        env, "GOOGLE_VERTEX_BASE_URL=" .. q(m.url), "LUA_PATH=" .. q(absolute(package.path)),
+        "LUA_CPATH=" .. q(absolute(package.cpath)), "timeout 60", q(lua),
+        q(cwd .. "/examples/vertex.lua"), q("Why is the sky blue?"), "< /dev/null 2>&1; echo EXIT:$?" }, " "))
+    end
+    local out = vertex("GOOGLE_API_KEY=vertex-express-key")
+    local paths = {}
+    for _, e in ipairs(m:log()) do paths[#paths + 1] = e.path end
+    local bad = vertex("GOOGLE_API_KEY=not-the-key-1234")
+    m:stop()
+    assert.matches("EXIT:0", out, 1, true)
+    assert.matches('You asked: "Why is the sky blue?"', out, 1, true)
+    assert.matches("%(gemini%-2%.5%-flash on Vertex AI, %d+ tokens%)", out)
+    assert.same({ "/v1beta1/publishers/google/models/gemini-2.5-flash:countTokens",
+                  "/v1beta1/publishers/google/models/gemini-2.5-flash:streamGenerateContent" }, paths)
+    assert.matches("EXIT:1", bad, 1, true)
+    assert.matches("count_tokens: gemini: api error 401 UNAUTHENTICATED", bad, 1, true)
+    assert.is_nil(bad:find("not-the-key-1234", 1, true))
   end)
 
   it("an API failure makes an example exit 1 with the error on stderr", function()

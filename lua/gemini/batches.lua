@@ -37,7 +37,7 @@ local uploads = require("gemini.upload")
 -- is a ListOperationsResponse: its field is "operations" (12.1).
 local Batches
 Batches = resource.service{ collection = "batches", field = "batches", noun = "batch name",
-  expected = "batch name or job", list_field = "operations",
+  expected = "batch name or job", list_field = "operations", cancel = true,
   wrap = function(client, op) return Batches.to_job(client, op) end }
 local check_self = Batches.check_self
 
@@ -482,22 +482,6 @@ function Batches:write_requests(path, requests, opts)
 end
 
 -- ---- get, list, cancel, delete ------------------------------------------------------
-
---- Asks the service to cancel a job; `get` (or `wait`) then shows it
--- JOB_STATE_CANCELLED.
--- @tparam string|table name as for `get`
--- @tparam[opt] function cb with the client's loop: `cb(err, true)`, and a handle is returned at once
--- @return true, or nil, `gemini.Error`
-function Batches:cancel(name, cb)
-  check_self(self, "cancel")
-  if cb ~= nil then
-    return async.call(self.client, "cancel", 2, cb, function(c) return c.batches:cancel(name) end)
-  end
-  local res, err = self.client:_call{ path = Batches.normalize_name(name, "cancel") .. ":cancel",
-                                      body = "{}" }
-  if not res then return nil, err end
-  return true
-end
 
 local delete = Batches.delete
 

@@ -64,7 +64,9 @@ function Caches:create(args, cb)
   local fname = "create"
   errors.arg(fname, 1, args, "table")
   errors.known_fields(fname, args, { "model", "config" })
-  local model = request.model(args.model, fname)
+  local model = self.client:_model(args.model, fname)
+  -- Vertex AI takes a cache's model by its full name (t_caches_model).
+  if self.client._vertex then model = require("gemini.vertex").full_model(self.client._vertex, model) end
   local config = errors.field(fname, "config", args.config, "table", true) or {}
   for k in pairs(config) do
     if not CREATE_KEYS[request.camel(k)] then

@@ -4,7 +4,10 @@ local core = require("gemini.core")
 local defaults = require("gemini.defaults")
 local errors = require("gemini.errors")
 local json = require("gemini.json")
+local request = require("gemini.request")
 local retry = require("gemini.retry")
+local tokens = require("gemini.auth.tokens")
+local vertex = require("gemini.vertex")
 
 local Client = {}
 Client.__index = Client
@@ -159,14 +162,22 @@ local CLIENT_OPTIONS = {
   "stall_timeout", "retry", "proxy", "ca_file", "verify", "transport", "loop", "check_thinking",
   "max_response_size", "max_event_size", "log", "debug", "fast_callbacks", "trace",
 }
+for _, k in ipairs(vertex.OPTIONS) do CLIENT_OPTIONS[#CLIENT_OPTIONS + 1] = k end
 
 -- Gives `client` its services, each bound to it; returns it.
 local function add_services(client)
   client.models = require("gemini.models").new(client)
-  client.files = require("gemini.files").new(client)
   client.caches = require("gemini.caches").new(client)
-  client.batches = require("gemini.batches").new(client)
-  client.file_search_stores = require("gemini.file_search_stores").new(client)
+  if client._vertex then
+    -- What Vertex AI has not: an error naming the mode at first use.
+    client.files = vertex.unsupported("client.files (the files API)")
+    client.file_search_stores = vertex.unsupported("client.file_search_stores")
+    client.batches = require("gemini.vertex_batches").new(client)
+  else
+    client.files = require("gemini.files").new(client)
+    client.batches = require("gemini.batches").new(client)
+    client.file_search_stores = require("gemini.file_search_stores").new(client)
+  end
   client.chats = require("gemini.chats").new(client)
   client.operations = require("gemini.operations").new(client)
   client.auth_tokens = require("gemini.auth_tokens").new(client)
@@ -202,6 +213,8 @@ function Client.new(opts)
   F("max_response_size", "number"); F("max_event_size", "number"); F("log", "function")
   F("fast_callbacks", "boolean"); F("debug", "boolean"); F("check_thinking", "boolean")
   F("trace", "function")
+  F("vertexai", "boolean"); F("enterprise", "boolean"); F("project", "string")
+  F("location", "string"); F("credentials", "string|table|function")
   for _, k in ipairs({ "timeout", "connect_timeout", "stall_timeout" }) do
     check_seconds(opts[k], k, "Client")
   end
@@ -231,16 +244,22 @@ function Client.new(opts)
     check_header_value(k, v, "bad field 'headers' to 'Client'")
     headers[#headers + 1] = k .. ": " .. v
   end
-  local base = opts.base_url or os.getenv("GEMINI_BASE_URL")
+  local env_key
+  for _, name in ipairs(ENV_KEYS) do
+    local v = os.getenv(name)
+    if v and v ~= "" then env_key = v break end
+  end
+  -- Vertex AI mode (gemini.vertex): its host, project and credentials.
+  local vx = vertex.resolve(opts, env_key, tokens.source)
+  local base = vx and vx.base_url or opts.base_url or os.getenv("GEMINI_BASE_URL")
   if base == nil or base == "" then base = defaults.base_url end
   check_base_url(base)
 
   local key = opts.api_key
-  if key == nil then
-    for _, name in ipairs(ENV_KEYS) do
-      local v = os.getenv(name)
-      if v and v ~= "" then key = v break end
-    end
+  if vx then
+    key = vx.api_key or false
+  elseif key == nil then
+    key = env_key
   end
   if key == nil then
     errors.misuse("gemini.Client: no API key: pass api_key, or set GOOGLE_API_KEY or GEMINI_API_KEY"
@@ -259,7 +278,7 @@ function Client.new(opts)
   end
 
   local self = setmetatable({
-    api_version = opts.api_version or defaults.api_version,
+    api_version = opts.api_version or (vx and "v1beta1") or defaults.api_version,
     base_url = base:gsub("/+$", ""),
     timeout = opts.timeout or defaults.timeout,
     connect_timeout = opts.connect_timeout or defaults.connect_timeout,
@@ -281,6 +300,14 @@ function Client.new(opts)
   self._auth = auth
   -- What errors and log lines must never show (see gemini.errors).
   self._secrets = errors.secrets(key, base, opts.proxy)
+  self._vertex = vx
+  if vx and vx.source then
+    -- Bearer tokens of the credentials (gemini.auth.tokens); neither they
+    -- nor the credentials' own secrets show in an error or a log line.
+    self._tokens = tokens.cache(vx.source)
+    self._bearer_seen = {}
+    for _, secret in ipairs(vx.source.secrets or {}) do self._secrets[#self._secrets + 1] = secret end
+  end
   if key and #key < errors.MIN_SECRET then
     self:_log("gemini: the API key has fewer than %d characters: too short to be searched for"
       .. " and redacted in messages (credential headers still are)", errors.MIN_SECRET)
@@ -399,6 +426,15 @@ function Client:_own_origin(url)
   return origin(url) ~= nil and origin(url) == origin(self.base_url)
 end
 
+--- A model's name in a request path: "models/x" (Gemini API), or as
+-- python-genai's t_model gives it on Vertex AI ("publishers/google/models/x").
+-- Raises for a missing or bad name, naming `fname`.
+function Client:_model(name, fname)
+  local model = request.model(name, fname)
+  if not self._vertex then return model end
+  return vertex.model(name)
+end
+
 --- An error with the client's secrets redacted from it.
 function Client:error(kind, message, fields)
   return errors.new(kind, message, fields, self._secrets)
@@ -455,7 +491,9 @@ function Client:_spec(call)
   end
   return {
     method = call.method or "POST",
-    url = call.url or self:url(call.path, call.query, call.raw_path),
+    url = call.url or self:url(self._vertex and not call.raw_path
+      and vertex.path(self._vertex, call.path, call.method or "POST") or call.path,
+      call.query, call.raw_path),
     headers = self:_headers(extra, call.content_type, call.anonymous),
     body = call.body,
     body_file = call.body_file, body_offset = call.body_offset, body_length = call.body_length,
@@ -548,14 +586,14 @@ end
 
 -- ---- attempts ------------------------------------------------------------------
 
---- One attempt of a request, the only way a whole request goes out: the
--- HTTP answer (`{status, headers, body}`, any status), or nil, err when the
--- transfer failed. Request and answer are logged (credentials redacted),
--- and traced (see `_trace`).
+--- One attempt of a request as it is, the only way a whole request goes
+-- out: the HTTP answer (`{status, headers, body}`, any status), or nil, err
+-- when the transfer failed. Request and answer are logged (credentials
+-- redacted), and traced (see `_trace`).
 -- @tparam table spec a transfer spec (see `_spec`)
 -- @tparam string note what the attempt is, for the log
 -- @tparam[opt] number attempt its number (from 1), for the trace
-function Client:_send(spec, note, attempt)
+function Client:_transfer(spec, note, attempt)
   self:_log_request(spec, note)
   local started = core.now()
   local res, err = transferred(self, self.transport:request(spec))
@@ -567,6 +605,22 @@ function Client:_send(spec, note, attempt)
     self:_trace(spec, attempt, started, nil, err.kind)
   end
   return res, err
+end
+
+-- Runs `attempt(self, spec)` with the bearer token of the client's
+-- credentials when it has some (Vertex AI; a 401 is retried once with a
+-- fresh token, see gemini.auth.tokens).
+local function authorized(self, spec, attempt)
+  if not self._tokens then return attempt(self, spec) end
+  return self._tokens:authorized(self, spec, attempt)
+end
+
+--- One attempt of a request of the API (see `_transfer`), authorized.
+-- @tparam table spec a transfer spec (see `_spec`)
+-- @tparam string note what the attempt is, for the log
+-- @tparam[opt] number attempt its number (from 1), for the trace
+function Client:_send(spec, note, attempt)
+  return authorized(self, spec, function(c, s) return c:_transfer(s, note, attempt) end)
 end
 
 --- One call with retries: the decoded JSON answer, or nil, err.
@@ -596,14 +650,19 @@ end
 -- @tparam table spec
 -- @tparam[opt] number attempt its number (from 1), for the trace
 function Client:_open_once(spec, attempt)
-  self:_log_request(spec, "stream")
-  local started = core.now()
-  local reader, err = transferred(self, self.transport:open(spec))
-  if not reader then
-    self:_trace(spec, attempt, started, nil, err.kind)
-    return nil, err
-  end
-  self:_log("gemini: -> HTTP %d (stream)", reader.status)
+  local started
+  local reader, err = authorized(self, spec, function(c, s)
+    c:_log_request(s, "stream")
+    started = core.now()
+    local r, e = transferred(c, c.transport:open(s))
+    if not r then
+      c:_trace(s, attempt, started, nil, e.kind)
+      return nil, e
+    end
+    c:_log("gemini: -> HTTP %d (stream)", r.status)
+    return r
+  end)
+  if not reader then return nil, err end
   if ok_status(reader.status) then
     return reader, nil, self.trace and function(kind, received)
       self:_trace(spec, attempt, started, reader.status, kind, received)

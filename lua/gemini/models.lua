@@ -42,7 +42,7 @@ function Models:build_generate(req, fname, model_optional)
   check_self(self, fname)
   errors.arg(fname, 1, req, "table")
   local config = request.generate_config(req, fname)
-  local model = (req.model ~= nil or not model_optional) and request.model(req.model, fname) or nil
+  local model = (req.model ~= nil or not model_optional) and self.client:_model(req.model, fname) or nil
   if model then require("gemini.thinking").check(model, config, self.client.check_thinking) end
   local body = request.split_config(config, fname)
   body.contents = request.contents(req.contents, fname)
@@ -129,10 +129,12 @@ function Models:count_tokens(req, cb)
   end
   errors.arg("count_tokens", 1, req, "table")
   local config = request.generate_config(req, "count_tokens")
-  local model = request.model(req.model, "count_tokens")
+  local model = self.client:_model(req.model, "count_tokens")
   local contents = request.contents(req.contents, "count_tokens")
   local body
-  if config ~= nil and next(config) ~= nil then
+  if self.client._vertex then
+    body = require("gemini.vertex").count_tokens_body(contents, config)
+  elseif config ~= nil and next(config) ~= nil then
     local inner = request.split_config(config, "count_tokens")
     inner.model = model
     inner.contents = contents
@@ -183,10 +185,18 @@ function Models:embed_content(req, cb)
   end
   errors.arg("embed_content", 1, req, "table")
   request.check_keys(req, "embed", "embed_content")
-  local model = request.model(req.model, "embed_content")
+  local model = self.client:_model(req.model, "embed_content")
   local config = errors.field("embed_content", "config", req.config, "table", true) or {}
   local items = Models.embed_contents(req.contents, "embed_content")
   local ho = self.client:_http_options(config, "embed_content")
+  if self.client._vertex then
+    -- embedContent or predict, as python-genai chooses (gemini.vertex.embed).
+    local method, body, answer = require("gemini.vertex").embed(req.model, items, config)
+    local res, err = self.client:_call{ path = model .. ":" .. method, body = body,
+                                        http_options = ho }
+    if not res then return nil, err end
+    return answer(res)
+  end
   if #items == 1 then
     local res, err = self.client:_call{
       path = model .. ":embedContent", body = encode(Models.embed_request(items[1], config, model)),
@@ -210,7 +220,7 @@ function Models:get(name, cb)
     return async.call(self.client, "get", 2, cb, function(c) return c.models:get(name) end)
   end
   errors.arg("get", 1, name, "string")
-  return self.client:_call{ method = "GET", path = request.model(name, "get") }
+  return self.client:_call{ method = "GET", path = self.client:_model(name, "get") }
 end
 
 --- Iterates over every model, page after page, in order; raises the

@@ -84,11 +84,16 @@ function M.normalizer(spec)
         spec.expected or spec.noun, v == "" and "empty string" or type(v)))
     end
     local path = v:match(uri) or v
+    -- A Vertex AI name ("projects/p/locations/l/cachedContents/x") is kept
+    -- whole: its scope is checked as ids, the rest as any name.
+    local p, l, rest = path:match("^projects/([^/]+)/locations/([^/]+)/(.*)$")
+    local scope = p and p:find(M.ID) and l:find(M.ID) and "projects/" .. p .. "/locations/" .. l .. "/"
+    if scope then path = rest end
     if #want == 1 and not path:find("/", 1, true) then path = first .. "/" .. path end
     if not is_name(path, want, id) then
       errors.misuse(string.format("bad %s to '%s' (invalid %s %q)", what, fname, spec.noun, v))
     end
-    return path
+    return (scope or "") .. path
   end
 end
 
@@ -106,7 +111,8 @@ end
 --   `list_field`: the list's field in each page of `list` (default the
 --   collection's last segment: "files"), and `wrap`: `wrap(client, answer)`
 --   gives what `get` and each item of `list` return (default the answer as
---   decoded)
+--   decoded); `cancel = true`: the collection's resources have `:cancel`
+--   (a `cancel` method)
 -- @treturn table the class
 function M.service(spec)
   local Service = {}
@@ -147,9 +153,10 @@ function M.service(spec)
 
   -- A method on one resource: with `cb`, run on the client's loop (a
   -- handle at once); else the answer of `_call`, through `answer` when
-  -- given. `opts` (checked by the caller) are sent as the query. The
-  -- methods call it in tail position, so that its errors name their caller.
-  local function on_one(self, fname, method, name, opts, cb, answer)
+  -- given. `opts` (checked by the caller) are sent as the query; `verb`
+  -- makes it a custom method (`POST {name}:{verb}` with `{}`). The methods
+  -- call it in tail position, so that its errors name their caller.
+  local function on_one(self, fname, method, name, opts, cb, answer, verb)
     Service.check_self(self, fname)
     if cb ~= nil then
       return async.call(self.client, fname, opts == nil and 2 or 3, cb, function(c)
@@ -157,7 +164,8 @@ function M.service(spec)
         return service[fname](service, name, opts)
       end)
     end
-    local res, err = self.client:_call{ method = method, path = name_of(name, fname), query = opts }
+    local res, err = self.client:_call{ method = method, query = opts, body = verb and "{}" or nil,
+                                        path = name_of(name, fname) .. (verb and ":" .. verb or "") }
     if res and answer then res = answer(res) end
     return res, err
   end
@@ -196,6 +204,17 @@ function M.service(spec)
       end
     end
     return on_one(self, "delete", "DELETE", name, opts, cb, deleted)
+  end
+
+  if spec.cancel then
+    --- Asks the service to cancel a resource (`:cancel`, a job); `get`
+    -- then shows it canceled.
+    -- @tparam string|table name as for `get`
+    -- @tparam[opt] function cb with the client's loop: `cb(err, true)`
+    -- @return true, or nil, `gemini.Error`
+    function Service:cancel(name, cb)
+      return on_one(self, "cancel", "POST", name, nil, cb, deleted, "cancel")
+    end
   end
 
   --- Iterates over every resource, page after page; raises the

@@ -71,15 +71,96 @@ local function merged_candidate(self, c, i)
   return mc
 end
 
+-- ---- function calls whose arguments come in pieces (Vertex AI) ----------------
+-- With tool_config.function_calling_config.stream_function_call_arguments,
+-- Vertex AI streams a call as a first part `{functionCall = {name =,
+-- willContinue = true}}`, then parts `{functionCall = {partialArgs = {{jsonPath
+-- = "$.city", stringValue = "Par", willContinue = true}, ...}, willContinue =
+-- true}}`, the last one without willContinue (python-genai types.py
+-- FunctionCall.partial_args / will_continue, PartialArg: json_path,
+-- string_value, number_value, bool_value, null_value, will_continue). The
+-- merged response holds one part per call, its `args` assembled.
+
+-- The keys of a JSON Path ("$.a.b[0]['c d']" -> {"a", "b", 1, "c d"}), or nil.
+local function path_keys(p)
+  if type(p) ~= "string" or p:sub(1, 1) ~= "$" then return nil end
+  local keys, i = {}, 2
+  while i <= #p do
+    local k, j = p:match("^%.([%w_%-]+)()", i)
+    if not k then
+      k, j = p:match("^%[(%d+)%]()", i)
+      if k then k = tonumber(k) + 1 else k, j = p:match("^%[['\"]([^'\"]*)['\"]%]()", i) end
+    end
+    if not k then return nil end
+    keys[#keys + 1], i = k, j
+  end
+  return keys
+end
+
+-- The value of one PartialArg (nil for none).
+local function partial_value(pa)
+  if pa.stringValue ~= nil then return pa.stringValue end
+  if pa.numberValue ~= nil then return pa.numberValue end
+  if pa.boolValue ~= nil then return pa.boolValue end
+  if pa.nullValue ~= nil then return json.null end
+  return nil
+end
+
+-- Assembles a call's collected partialArgs into its args: a string arg
+-- streamed in pieces (willContinue) is their concatenation. What cannot be
+-- placed (no JSON path, or a path through a non-object) stays in partialArgs.
+local function assemble_call(fc)
+  local args = type(fc.args) == "table" and fc.args or {}
+  local left, open = {}, {}
+  for _, pa in ipairs(fc.partialArgs) do
+    local keys = type(pa) == "table" and path_keys(pa.jsonPath)
+    local t = args
+    for i = 1, keys and #keys - 1 or 0 do
+      if t[keys[i]] == nil then t[keys[i]] = {} end
+      t = t[keys[i]]
+      if type(t) ~= "table" then keys = nil break end
+    end
+    if keys and #keys > 0 then
+      local k, v = keys[#keys], partial_value(pa)
+      if open[pa.jsonPath] and type(t[k]) == "string" and type(v) == "string" then v = t[k] .. v end
+      t[k] = v
+      open[pa.jsonPath] = pa.willContinue == true
+    else
+      left[#left + 1] = pa
+    end
+  end
+  fc.args, fc.willContinue = args, nil
+  fc.partialArgs = #left > 0 and left or nil
+end
+
+-- The functionCall of a merged part still waiting for pieces, or nil.
+local function open_call(part)
+  local fc = type(part) == "table" and part.functionCall
+  return type(fc) == "table" and fc.willContinue == true and fc or nil
+end
+
+-- Folds a piece of a call into the open call `into`.
+local function fold_call(into, fc)
+  for _, pa in ipairs(type(fc.partialArgs) == "table" and fc.partialArgs or {}) do
+    into.partialArgs[#into.partialArgs + 1] = pa
+  end
+  for k, v in next, fc do
+    if k ~= "partialArgs" and k ~= "willContinue" then into[k] = v end
+  end
+  into.willContinue = fc.willContinue
+end
+
 -- Appends the parts of one chunk's content to the merged parts. `texts`
 -- maps each merged text part to the builder of its text (core.text_builder):
 -- a long answer's text is kept as bytes in C, not as a Lua string per
 -- chunk, and joined once at the end.
-local function merge_parts(texts, parts, cparts)
+local function merge_parts(texts, parts, cparts, calls)
   local j, p = 1, cparts[1]
   while p ~= nil do
     local last = parts[#parts]
     local b = last and texts[last]
+    local into = open_call(last)
+    local fc = type(p) == "table" and p.functionCall
     if b and type(p) == "table" and next(p, next(p)) == nil and type(p.text) == "string"
       and last.thought ~= true then
       b:add(p.text)                           -- the usual chunk: `{text = ...}` alone
@@ -88,9 +169,17 @@ local function merge_parts(texts, parts, cparts)
       and not (p.thoughtSignature and last.thoughtSignature) then
       b:add(p.text)
       if p.thoughtSignature then last.thoughtSignature = p.thoughtSignature end
+    elseif into and type(fc) == "table" and (fc.name == nil or fc.name == into.name) then
+      fold_call(into, fc)
     elseif type(p) == "table" then
       local np = {}
       for k, v in next, p do np[k] = v end
+      if type(fc) == "table" and (fc.willContinue == true or fc.partialArgs ~= nil) then
+        -- A call in pieces: its own copy (the chunk keeps what it had).
+        np.functionCall = { partialArgs = {} }
+        fold_call(np.functionCall, fc)
+        calls[#calls + 1] = np.functionCall
+      end
       parts[#parts + 1] = np
       if text_only(np) then texts[np] = core.text_builder(np.text) end
     else
@@ -112,7 +201,7 @@ function Stream:_merge(chunk)
   local m = self.merged
   if not m then
     m = { candidates = {} }
-    self.merged, self.texts = m, {}
+    self.merged, self.texts, self.calls = m, {}, {}
     self.by_index, self.index_keys = {}, {}
   end
   for k, v in next, chunk do
@@ -139,7 +228,7 @@ function Stream:_merge(chunk)
           mc.content = mcontent
         end
         local cparts = content.parts
-        if type(cparts) == "table" then merge_parts(self.texts, mcontent.parts, cparts) end
+        if type(cparts) == "table" then merge_parts(self.texts, mcontent.parts, cparts, self.calls) end
       end
     end
   end
@@ -150,6 +239,7 @@ function Stream:_finish_merge()
   for part, b in pairs(self.texts or {}) do
     part.text = b:result()
   end
+  for _, fc in ipairs(self.calls or {}) do assemble_call(fc) end
   self.texts, self.by_index, self.index_keys = nil, nil, nil
   if #m.candidates == 0 then m.candidates = nil end
   return response.wrap(m, self.is_json)

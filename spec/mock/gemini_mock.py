@@ -2089,6 +2089,8 @@ import token_registry  # noqa: E402  (the OAuth access tokens of Vertex mode)
 token_registry.register(sys.modules[__name__])
 import auth_token_routes  # noqa: E402  (ephemeral tokens of the Live API)
 auth_token_routes.register(sys.modules[__name__])
+import vertex_routes  # noqa: E402  (Vertex AI paths, bearer auth, batchPredictionJobs)
+vertex_routes.register(sys.modules[__name__])
 
 
 def main(argv=None):

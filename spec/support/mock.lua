@@ -276,6 +276,22 @@ function Mock:operation(t)
   return self:_control("POST", "/_mock/operations", t)
 end
 
+--- An OAuth access token the mock's Vertex AI routes accept (see
+-- spec/mock/token_registry.py): `token, expires_in`; `revoke_tokens()`
+-- revokes every one, `access_tokens()` counts them ({issued =, valid =}).
+function Mock:access_token(expires_in)
+  local r = self:_control("POST", "/_mock/access_tokens", { expires_in = expires_in or 3600 })
+  return r.access_token, r.expires_in
+end
+
+function Mock:revoke_tokens()
+  return self:_control("POST", "/_mock/access_tokens/revoke", {}).revoked
+end
+
+function Mock:access_tokens()
+  return self:_control("GET", "/_mock/access_tokens")
+end
+
 --- The request log: a list of entries (top-level JSON nulls removed).
 function Mock:log()
   local res = self:_control("GET", "/_mock/log")

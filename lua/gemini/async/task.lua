@@ -23,10 +23,15 @@ local TASKS = setmetatable({}, { __mode = "k" })   -- coroutine -> task
 local Task = {}
 Task.__index = Task
 
+--- The task of the running coroutine, or nil outside one.
+function M.running()
+  local co = coroutine.running()
+  return co and TASKS[co] or nil
+end
+
 --- The task of the running coroutine; raises (naming `what`) outside one.
 function M.current(what)
-  local co = coroutine.running()
-  local task = co and TASKS[co]
+  local task = M.running()
   if not task then
     errors.misuse("gemini: " .. what .. " of an asynchronous transport outside a task")
   end
@@ -94,6 +99,8 @@ function Task:stop()
   if self.finished then return false end
   self.finished = true
   self:_cancel_ops()
+  -- Whoever waits for what this task was doing (a token fetch) hears of it.
+  if self.on_stop then self.on_stop() end
   if coroutine.close and coroutine.status(self.co) == "suspended" then
     pcall(coroutine.close, self.co)
   end

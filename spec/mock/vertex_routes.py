@@ -1,0 +1,327 @@
+"""Vertex AI (enterprise) mode of the mock server: its auth, its paths and
+its batch prediction jobs, in the wire format python-genai sends on Vertex
+(google/genai/_api_client.py, models.py, caches.py, batches.py; see
+docs/wire-format-2.md "Vertex AI mode").
+
+Auth (an AUTH_CHECKS entry):
+    {v}/projects/...      "Authorization: Bearer <token>", a token of
+                          token_registry.py that is valid now. None, an
+                          unknown, expired or revoked one -> 401
+                          UNAUTHENTICATED with Google's text (the log entry
+                          gets auth = "missing" | "unknown" | "expired" |
+                          "revoked"); an x-goog-api-key alone -> 401 too.
+    {v}/publishers/...    express mode: "x-goog-api-key: KEY" (the mock's
+                          key), or a valid bearer token.
+
+Routes (v1beta1 and the other versions; `{P}` = projects/{p}/locations/{l}/,
+optional before publishers/ paths), each handing the request to the main
+mock's handler of the Gemini API path with the model's name rewritten
+("publishers/google/models/m" -> "models/m"), so answers, scripts and faults
+are the same:
+    POST {P}publishers/{pub}/models/{m}:generateContent | :streamGenerateContent
+         | :countTokens | :embedContent (embedContentConfig read as the
+         Gemini API's top-level fields)
+    POST {P}publishers/{pub}/models/{m}:predict
+        {"instances": [{"content": TEXT, "task_type"?, "title"?}],
+         "parameters": {"outputDimensionality"?}}
+        -> {"predictions": [{"embeddings": {"values": [...], "statistics":
+            {"token_count": N, "truncated": false}}}], "metadata": {...}}
+    {P}cachedContents[/id]   the main mock's caches; the body's model given
+        by its full name ({P}publishers/google/models/m), the answer's name
+        and model full names too.
+    {P}batchPredictionJobs   POST create {"displayName", "model",
+        "inputConfig": {"instancesFormat", "gcsSource": {"uris"} |
+        "bigquerySource": {"inputUri"}}, "outputConfig": {"predictionsFormat",
+        "gcsDestination": {"outputUriPrefix"} | "bigqueryDestination":
+        {"outputUri"}}} -> the BatchPredictionJob, state JOB_STATE_PENDING;
+        400 INVALID_ARGUMENT without displayName, model, a source or a
+        destination, or with an inlined/file source. Each GET moves a job on
+        one state: PENDING -> RUNNING -> SUCCEEDED (outputInfo,
+        completionStats). GET list {"batchPredictionJobs": [...]};
+        POST {name}:cancel -> {} then CANCELLED; DELETE -> a done
+        Operation, then 404.
+"""
+import json
+import re
+import threading
+import time
+
+import token_registry
+
+P = r"projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/"
+MODEL = r"publishers/(?P<publisher>[^/]+)/models/(?P<mid>[^:/]+)"
+
+MISSING = ("Request is missing required authentication credential. Expected OAuth 2 access "
+           "token, login cookie or other valid authentication credential. See "
+           "https://developers.google.com/identity/sign-in/web/devconsole-project.")
+INVALID = ("Request had invalid authentication credentials. Expected OAuth 2 access token, "
+           "login cookie or other valid authentication credential. See "
+           "https://developers.google.com/identity/sign-in/web/devconsole-project.")
+
+
+class Jobs:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.jobs = {}
+        self.n = 0
+
+
+JOBS = Jobs()
+
+
+def rfc3339(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".000000Z"
+
+
+def register(mock):
+    route = mock.route
+
+    def bearer(ctx):
+        authz = (ctx.headers.get("authorization") or "").strip()
+        mo = re.match(r"(?i)^bearer\s+(\S+)$", authz)
+        return mo.group(1) if mo else None
+
+    def auth_check(ctx):
+        rest = ctx.rest if ctx.version else ""
+        if rest.startswith("projects/"):
+            token = bearer(ctx)
+            if token is None:
+                ctx.update(auth="missing")
+                ctx.send_error(401, MISSING)
+                return False
+            ok, why = token_registry.check(token)
+            if not ok:
+                ctx.update(auth=why)
+                ctx.send_error(401, INVALID)
+                return False
+            return True
+        if rest.startswith("publishers/"):
+            token = bearer(ctx)
+            if token is not None and token_registry.check(token)[0]:
+                return True
+            if (ctx.headers.get("x-goog-api-key") or "").strip() == ctx.state.key and not token:
+                return True
+            ctx.update(auth="missing" if not token else "invalid")
+            ctx.send_error(401, MISSING if not token else INVALID)
+            return False
+        return None
+
+    mock.AUTH_CHECKS.append(auth_check)
+
+    orig_reset = mock.State.reset
+
+    def reset(self):
+        orig_reset(self)
+        with JOBS.lock:
+            JOBS.jobs.clear()
+    mock.State.reset = reset
+
+    def scope(ctx):
+        p = ctx.params
+        return "projects/%s/locations/%s/" % (p["project"], p["location"]) if p.get("project") else ""
+
+    def short_model(name):
+        """projects/../publishers/google/models/m or publishers/google/models/m -> models/m."""
+        mo = re.match(r"^(?:projects/[^/]+/locations/[^/]+/)?publishers/[^/]+/models/([^:/]+)$",
+                      name or "")
+        return "models/" + mo.group(1) if mo else name
+
+    def delegate(method_name, rewrite=None):
+        """A Vertex route handing the request to the Gemini API route."""
+        def handler(ctx):
+            model = "models/" + ctx.params["mid"]
+            fn, _, params = mock.find_route("POST", model + ":" + method_name)
+            if rewrite is not None and isinstance(ctx._json, dict):
+                # A copy: the request log keeps the body as sent.
+                ctx._json = json.loads(json.dumps(ctx._json))
+                rewrite(ctx, ctx._json, model)
+            ctx.params = dict(params, model=model)
+            fn(ctx)
+        return handler
+
+    def gen_rewrite(ctx, req, model):
+        cc = req.get("cachedContent")
+        if isinstance(cc, str):
+            req["cachedContent"] = re.sub(r"^" + P, "", cc)
+
+    def count_rewrite(ctx, req, model):
+        """Vertex's CountTokensRequest has the generate fields beside contents."""
+        extra = [k for k in req if k != "contents"]
+        if extra:
+            inner = {k: req.pop(k) for k in extra}
+            inner["model"] = model
+            inner["contents"] = req.pop("contents", [])
+            req["generateContentRequest"] = inner
+
+    def embed_rewrite(ctx, req, model):
+        cfg = req.pop("embedContentConfig", None)
+        if isinstance(cfg, dict):
+            for k in ("outputDimensionality", "taskType", "title"):
+                if k in cfg:
+                    req[k] = cfg[k]
+
+    for method_name, kind, rw in (("generateContent", "generate", gen_rewrite),
+                                  ("streamGenerateContent", "stream", gen_rewrite),
+                                  ("countTokens", "other", count_rewrite),
+                                  ("embedContent", "other", embed_rewrite)):
+        route("POST", r"(?:" + P + r")?" + MODEL + ":" + method_name, kind)(
+            delegate(method_name, rw))
+
+    @route("POST", r"(?:" + P + r")?" + MODEL + r":predict")
+    def predict(ctx):
+        req = ctx.json_object()
+        if req is None:
+            return
+        insts = req.get("instances")
+        if not isinstance(insts, list) or not insts:
+            ctx.send_error(400, "Invalid JSON payload: instances is required.")
+            return
+        params = req.get("parameters") or {}
+        dim = params.get("outputDimensionality", 8)
+        out = []
+        for i, inst in enumerate(insts):
+            if not isinstance(inst, dict) or not isinstance(inst.get("content"), str):
+                ctx.send_error(400, "instances[%d].content: a string is required." % i)
+                return
+            text = inst["content"]
+            out.append({"embeddings": {"values": mock.embedding_values(text, dim),
+                                       "statistics": {"token_count": max(1, len(text.split())),
+                                                      "truncated": False}}})
+        ctx.send_json(200, {"predictions": out, "metadata": {"billableCharacterCount": 1}})
+        ctx.update(completed=True)
+
+    # -- cachedContents: the main mock's, with Vertex names ----------------------------
+
+    @route("*", P + r"cachedContents(?P<tail>(?:/[^/:]+)?)")
+    def caches(ctx):
+        pre = scope(ctx)
+        if isinstance(ctx._json, dict) and isinstance(ctx._json.get("model"), str):
+            m = ctx._json["model"]
+            if not m.startswith(pre + "publishers/"):
+                ctx.send_error(400, "CachedContent.model: a full model name %spublishers/.../"
+                                    "models/... is required." % pre)
+                return
+            ctx._json = dict(ctx._json, model=short_model(m))
+        fn, _, params = mock.find_route(ctx.method, "cachedContents" + ctx.params["tail"])
+        if fn is None:
+            ctx.send_error(404, "Method not found.")
+            return
+        send = ctx.send_json
+
+        def full(obj):
+            if isinstance(obj, dict):
+                if isinstance(obj.get("name"), str) and obj["name"].startswith("cachedContents/"):
+                    obj = dict(obj, name=pre + obj["name"])
+                if isinstance(obj.get("model"), str) and obj["model"].startswith("models/"):
+                    obj = dict(obj, model=pre + "publishers/google/" + obj["model"])
+                if isinstance(obj.get("cachedContents"), list):
+                    obj = dict(obj, cachedContents=[full(c) for c in obj["cachedContents"]])
+            return obj
+        ctx.send_json = lambda status, obj, headers=None: send(status, full(obj), headers)
+        ctx.params = params
+        fn(ctx)
+
+    # -- batchPredictionJobs ------------------------------------------------------------
+
+    def job_or_404(ctx):
+        name = scope(ctx) + "batchPredictionJobs/" + ctx.params["id"]
+        with JOBS.lock:
+            j = JOBS.jobs.get(name)
+        if j is None:
+            ctx.send_error(404, "The BatchPredictionJob does not exist.", "NOT_FOUND")
+        return j
+
+    @route("POST", P + r"batchPredictionJobs")
+    def jobs_create(ctx):
+        req = ctx.json_object()
+        if req is None:
+            return
+        for k in req:
+            if k not in ("displayName", "model", "inputConfig", "outputConfig", "labels"):
+                mock.unknown_field_error(ctx, k)
+                return
+        if not req.get("displayName"):
+            ctx.send_error(400, "BatchPredictionJob.display_name is required.")
+            return
+        if not isinstance(req.get("model"), str) or "/models/" not in req["model"]:
+            ctx.send_error(400, "BatchPredictionJob.model is required.")
+            return
+        ic, oc = req.get("inputConfig"), req.get("outputConfig")
+        if not isinstance(ic, dict) or ("gcsSource" in ic) == ("bigquerySource" in ic) \
+                or not ic.get("instancesFormat"):
+            ctx.send_error(400, "BatchPredictionJob.input_config: exactly one of gcs_source or "
+                                "bigquery_source, and instances_format, are required.")
+            return
+        if not isinstance(oc, dict) or ("gcsDestination" in oc) == ("bigqueryDestination" in oc) \
+                or not oc.get("predictionsFormat"):
+            ctx.send_error(400, "BatchPredictionJob.output_config: exactly one destination and "
+                                "predictions_format are required.")
+            return
+        now = time.time()
+        with JOBS.lock:
+            JOBS.n += 1
+            name = scope(ctx) + "batchPredictionJobs/%d" % (1000 + JOBS.n)
+            j = {"name": name, "displayName": req["displayName"], "model": req["model"],
+                 "inputConfig": ic, "outputConfig": oc, "state": "JOB_STATE_PENDING",
+                 "createTime": rfc3339(now), "updateTime": rfc3339(now)}
+            JOBS.jobs[name] = j
+            out = dict(j)
+        ctx.send_json(200, out)
+        ctx.update(completed=True)
+
+    NEXT = {"JOB_STATE_PENDING": "JOB_STATE_RUNNING", "JOB_STATE_RUNNING": "JOB_STATE_SUCCEEDED"}
+
+    @route("GET", P + r"batchPredictionJobs/(?P<id>[^/:]+)")
+    def jobs_get(ctx):
+        j = job_or_404(ctx)
+        if j is None:
+            return
+        with JOBS.lock:
+            nxt = NEXT.get(j["state"])
+            if nxt:
+                j["state"] = nxt
+                j["updateTime"] = rfc3339(time.time())
+                if nxt == "JOB_STATE_SUCCEEDED":
+                    j["endTime"] = j["updateTime"]
+                    j["completionStats"] = {"successfulCount": "1"}
+                    gd = j["outputConfig"].get("gcsDestination")
+                    if gd:
+                        j["outputInfo"] = {"gcsOutputDirectory": gd["outputUriPrefix"] +
+                                           "/prediction-model-1"}
+                    else:
+                        j["outputInfo"] = {"bigqueryOutputTable": "predictions"}
+            out = dict(j)
+        ctx.send_json(200, out)
+        ctx.update(completed=True)
+
+    @route("GET", P + r"batchPredictionJobs")
+    def jobs_list(ctx):
+        pre = scope(ctx)
+        with JOBS.lock:
+            items = [dict(j) for n, j in JOBS.jobs.items() if n.startswith(pre)]
+        ctx.send_json(200, {"batchPredictionJobs": items})
+        ctx.update(completed=True)
+
+    @route("POST", P + r"batchPredictionJobs/(?P<id>[^/:]+):cancel")
+    def jobs_cancel(ctx):
+        j = job_or_404(ctx)
+        if j is None:
+            return
+        with JOBS.lock:
+            if j["state"] in ("JOB_STATE_PENDING", "JOB_STATE_RUNNING"):
+                j["state"] = "JOB_STATE_CANCELLED"
+        ctx.send_json(200, {})
+        ctx.update(completed=True)
+
+    @route("DELETE", P + r"batchPredictionJobs/(?P<id>[^/:]+)")
+    def jobs_delete(ctx):
+        j = job_or_404(ctx)
+        if j is None:
+            return
+        with JOBS.lock:
+            JOBS.jobs.pop(j["name"], None)
+        ctx.send_json(200, {"name": scope(ctx) + "operations/%s" % ctx.params["id"],
+                            "done": True,
+                            "metadata": {"@type": "type.googleapis.com/google.cloud.aiplatform."
+                                                  "v1beta1.DeleteOperationMetadata"}})
+        ctx.update(completed=True)
