@@ -531,7 +531,7 @@ describe("Vertex AI mode", function()
       assert.equal(0, #m:log())
     end)
 
-    it("says the files API and file search stores are not in this mode", function()
+    it("says the files API, file search stores and ephemeral tokens are not in this mode", function()
       local c = vclient()
       assert.has_error(function() c.files:upload{ path = "x.txt" } end,
         "gemini: client.files (the files API) is not available in Vertex AI mode (use it with an"
@@ -539,6 +539,9 @@ describe("Vertex AI mode", function()
       assert.has_error(function() c.file_search_stores:create{} end,
         "gemini: client.file_search_stores is not available in Vertex AI mode (use it with an API"
         .. " key of the Gemini API; called: create)")
+      assert.has_error(function() c.auth_tokens:create{} end,
+        "gemini: client.auth_tokens (ephemeral tokens) is not available in Vertex AI mode (use it"
+        .. " with an API key of the Gemini API; called: create)")
     end)
 
     it("assembles function calls streamed in pieces (partialArgs / willContinue)", function()

@@ -173,6 +173,7 @@ local function add_services(client)
     client.files = vertex.unsupported("client.files (the files API)")
     client.file_search_stores = vertex.unsupported("client.file_search_stores")
     client.batches = require("gemini.vertex_batches").new(client)
+    client.auth_tokens = vertex.unsupported("client.auth_tokens (ephemeral tokens)")
   else
     client.files = require("gemini.files").new(client)
     client.batches = require("gemini.batches").new(client)
@@ -180,7 +181,7 @@ local function add_services(client)
   end
   client.chats = require("gemini.chats").new(client)
   client.operations = require("gemini.operations").new(client)
-  client.auth_tokens = require("gemini.auth_tokens").new(client)
+  if not client._vertex then client.auth_tokens = require("gemini.auth_tokens").new(client) end
   return client
 end
 
