@@ -117,3 +117,49 @@ describe("b64decode", function()
       "bad argument #1 to 'dec' (string expected, got nil)")
   end)
 end)
+
+-- base64url without padding: the three parts of a JWT (RFC 7515 section 2).
+describe("b64url_encode / b64url_decode", function()
+  local uenc, udec = core.b64url_encode, core.b64url_decode
+
+  it("encodes the RFC 4648 vectors in the URL-safe alphabet, unpadded", function()
+    local want = { [""] = "", f = "Zg", fo = "Zm8", foo = "Zm9v", foob = "Zm9vYg",
+                   fooba = "Zm9vYmE", foobar = "Zm9vYmFy", ["\251\255\191\254"] = "-_-__g" }
+    for data, text in pairs(want) do
+      assert.equal(text, uenc(data))
+      assert.equal(data, udec(text))
+    end
+  end)
+
+  it("round-trips random data of every length mod 3", function()
+    math.randomseed(7)
+    for n = 0, 200 do
+      local s = random_bytes(n)
+      local e = uenc(s)
+      assert.equal((enc(s, true):gsub("=", "")), e)
+      assert.equal(s, udec(e))
+    end
+  end)
+
+  it("decodes strictly: only A-Za-z0-9-_, no padding, no whitespace, no lone sextet", function()
+    local function bad(s, pos)
+      local r, err = udec(s)
+      assert.is_nil(r, s)
+      assert.equal("invalid base64url at byte " .. pos, err)
+    end
+    bad("Zg==", 3)
+    bad("Zm9v+A", 5)
+    bad("Zm9v/A", 5)
+    bad("Zm 9v", 3)
+    bad("Zm9v\n", 5)
+    bad("Z", 1)
+    bad("Zm9vY", 5)
+    bad("Zm.9", 3)
+    bad("\0", 1)
+  end)
+
+  it("rejects non-strings", function()
+    assert.has_error(function() uenc(nil) end, "bad argument #1 to 'uenc' (string expected, got nil)")
+    assert.has_error(function() udec({}) end, "bad argument #1 to 'udec' (string expected, got table)")
+  end)
+end)

@@ -2070,6 +2070,8 @@ import batch_routes  # noqa: E402  (batch jobs; after files_routes, whose store 
 batch_routes.register(sys.modules[__name__])
 import token_registry  # noqa: E402  (the OAuth access tokens of Vertex mode)
 token_registry.register(sys.modules[__name__])
+import auth_routes  # noqa: E402  (token endpoint and metadata server; mints through token_registry)
+auth_routes.register(sys.modules[__name__])
 
 
 def main(argv=None):
