@@ -3,7 +3,7 @@ the mock plays them for Vertex AI credentials (lua/gemini/auth/credentials.lua).
 Every access token handed out comes from token_registry.issue, so the
 Vertex routes accept it as a bearer token.
 
-Wire formats (sources in docs/wire-format-2.md, "Vertex AI credentials"):
+Wire formats (sources in docs/wire-format-credentials.md):
 google-auth-library-python's google/oauth2/_client.py (jwt_grant,
 refresh_grant, error answers), google/oauth2/service_account.py (the
 assertion) and google/auth/compute_engine/_metadata.py (metadata server).

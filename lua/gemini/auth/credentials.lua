@@ -44,7 +44,7 @@
 -- fields), google/auth/compute_engine/_metadata.py (GCE_METADATA_HOST,
 -- then GCE_METADATA_ROOT, default metadata.google.internal; header
 -- Metadata-Flavor: Google; instance/service-accounts/default/token?scopes=,
--- project/project-id). See docs/wire-format-2.md, "Vertex AI credentials".
+-- project/project-id). See docs/wire-format-credentials.md.
 -- @module gemini.auth.credentials
 local core = require("gemini.core")
 local json = require("gemini.json")
