@@ -10,6 +10,16 @@ local function random_bytes(n)
   return table.concat(t)
 end
 
+-- A check that `decode` refuses `s`, naming byte `pos`:
+-- "invalid <name> at byte <pos>".
+local function refuser(decode, name)
+  return function(s, pos)
+    local r, err = decode(s)
+    assert.is_nil(r, s)
+    assert.equal("invalid " .. name .. " at byte " .. pos, err)
+  end
+end
+
 describe("b64encode", function()
   it("matches the RFC 4648 section 10 test vectors", function()
     assert.equal("", enc(""))
@@ -85,6 +95,9 @@ describe("b64decode", function()
       local u = enc(s, true)
       assert.is_nil(u:find("[+/]"))
       assert.equal(s, dec(u))
+      -- base64url of a JWT: the same without padding, strictly decoded
+      assert.equal((u:gsub("=", "")), core.b64url_encode(s))
+      assert.equal(s, core.b64url_decode((u:gsub("=", ""))))
       -- unpadded, and line-wrapped at 76 like MIME
       assert.equal(s, dec((e:gsub("=", ""))))
       assert.equal(s, dec((e:gsub(("."):rep(76), "%0\r\n"))))
@@ -92,11 +105,7 @@ describe("b64decode", function()
   end)
 
   it("reports the first bad byte of invalid input", function()
-    local function bad(s, pos)
-      local r, err = dec(s)
-      assert.is_nil(r, s)
-      assert.equal("invalid base64 at byte " .. pos, err)
-    end
+    local bad = refuser(dec, "base64")
     bad("Zm9v!", 5)
     bad("Zm9v\0YmFy", 5)
     bad("Zm9v\200", 5)
@@ -131,22 +140,8 @@ describe("b64url_encode / b64url_decode", function()
     end
   end)
 
-  it("round-trips random data of every length mod 3", function()
-    math.randomseed(7)
-    for n = 0, 200 do
-      local s = random_bytes(n)
-      local e = uenc(s)
-      assert.equal((enc(s, true):gsub("=", "")), e)
-      assert.equal(s, udec(e))
-    end
-  end)
-
   it("decodes strictly: only A-Za-z0-9-_, no padding, no whitespace, no lone sextet", function()
-    local function bad(s, pos)
-      local r, err = udec(s)
-      assert.is_nil(r, s)
-      assert.equal("invalid base64url at byte " .. pos, err)
-    end
+    local bad = refuser(udec, "base64url")
     bad("Zg==", 3)
     bad("Zm9v+A", 5)
     bad("Zm9v/A", 5)

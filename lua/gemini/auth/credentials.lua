@@ -169,6 +169,12 @@ function Source:describe_failure(msg)
   return errors.redact(self:_who() .. ": " .. tostring(msg), self.secrets)
 end
 
+-- A grant at the token endpoint: the form-encoded POST of `fields`, a list
+-- of {name, value} (google/oauth2/_client.py `_token_endpoint_request`).
+function Source:_grant(fields)
+  return { method = "POST", url = self._token_uri, headers = {}, body = form(fields), content_type = FORM }
+end
+
 -- Who answered, for messages: the token endpoint's URL.
 function Source:_who()
   return "token request to " .. self._token_uri
@@ -188,11 +194,7 @@ function ServiceAccount:token_request()
   }, self._private_key, self._key_id)
   -- The key signed at load; failing now means libcrypto ran out of memory.
   if not assertion then error(self:_who() .. ": " .. err, 0) end
-  return {
-    method = "POST", url = self._token_uri, headers = {},
-    body = form({ { "grant_type", JWT_GRANT }, { "assertion", assertion } }),
-    content_type = FORM,
-  }
+  return self:_grant({ { "grant_type", JWT_GRANT }, { "assertion", assertion } })
 end
 
 local function service_account(info, where)
@@ -222,12 +224,8 @@ AuthorizedUser.__index = AuthorizedUser
 
 --- The refresh-token grant (RFC 6749 6).
 function AuthorizedUser:token_request()
-  return {
-    method = "POST", url = self._token_uri, headers = {},
-    body = form({ { "grant_type", "refresh_token" }, { "client_id", self._client_id },
-                  { "client_secret", self._client_secret }, { "refresh_token", self._refresh_token } }),
-    content_type = FORM,
-  }
+  return self:_grant({ { "grant_type", "refresh_token" }, { "client_id", self._client_id },
+                       { "client_secret", self._client_secret }, { "refresh_token", self._refresh_token } })
 end
 
 local function authorized_user(info, where)
