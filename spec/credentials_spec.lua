@@ -336,6 +336,13 @@ describe("credentials", function()
       local list = creds.write("[1, 2]")
       assert.has_error(function() credentials.load(list) end,
         "credentials file '" .. list .. "': not a JSON object")
+      local empty = creds.write("[]")
+      assert.has_error(function() credentials.load(empty) end,
+        "credentials file '" .. empty .. "': not a JSON object")
+      assert.has_error(function() credentials.load({}) end,
+        "credentials table: field 'type' is missing")
+      assert.has_error(function() credentials.load({ "service_account" }) end,
+        "credentials table: not a JSON object")
     end)
 
     it("a file that does not exist", function()

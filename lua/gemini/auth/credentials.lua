@@ -251,8 +251,16 @@ end
 
 local KINDS = { service_account = service_account, authorized_user = authorized_user }
 
+-- A JSON object, or a Lua table that may be one (an empty table has no
+-- object marker unless decoded; an empty decoded array has the array's).
+local function object_like(v)
+  if type(v) ~= "table" then return false end
+  if next(v) == nil then return getmetatable(v) ~= json.array_mt end
+  return json.is_object(v)
+end
+
 local function from_info(info, where)
-  if not json.is_object(info) then
+  if not object_like(info) then
     malformed(where, "not a JSON object")
   end
   local kind = field(info, where, "type")
