@@ -18,6 +18,8 @@ dependencies = {
 external_dependencies = {
   -- library only: luarocks 3.8 does not look in Debian's multiarch include dir
   CURL = { library = "curl" },
+  -- libcrypto (OpenSSL) signs service-account JWTs (src/sign.c)
+  CRYPTO = { library = "crypto", header = "openssl/evp.h" },
 }
 build = {
   type = "make",
@@ -31,6 +33,8 @@ build = {
     LUA_CFLAGS = "-I$(LUA_INCDIR)",
     CURL_CFLAGS = "-I$(CURL_INCDIR)",
     CURL_LIBS = "-L$(CURL_LIBDIR) -lcurl",
+    CRYPTO_CFLAGS = "-I$(CRYPTO_INCDIR)",
+    CRYPTO_LIBS = "-L$(CRYPTO_LIBDIR) -lcrypto",
   },
   install_target = "install",
   install_variables = {
@@ -39,6 +43,8 @@ build = {
     LUA_CFLAGS = "-I$(LUA_INCDIR)",
     CURL_CFLAGS = "-I$(CURL_INCDIR)",
     CURL_LIBS = "-L$(CURL_LIBDIR) -lcurl",
+    CRYPTO_CFLAGS = "-I$(CRYPTO_INCDIR)",
+    CRYPTO_LIBS = "-L$(CRYPTO_LIBDIR) -lcrypto",
     INSTALL_LMOD = "$(LUADIR)",
     INSTALL_CMOD = "$(LIBDIR)",
     INSTALL_BIN = "",   -- the command-line tool: build.install.bin below

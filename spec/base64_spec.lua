@@ -10,6 +10,16 @@ local function random_bytes(n)
   return table.concat(t)
 end
 
+-- A check that `decode` refuses `s`, naming byte `pos`:
+-- "invalid <name> at byte <pos>".
+local function refuser(decode, name)
+  return function(s, pos)
+    local r, err = decode(s)
+    assert.is_nil(r, s)
+    assert.equal("invalid " .. name .. " at byte " .. pos, err)
+  end
+end
+
 describe("b64encode", function()
   it("matches the RFC 4648 section 10 test vectors", function()
     assert.equal("", enc(""))
@@ -85,6 +95,9 @@ describe("b64decode", function()
       local u = enc(s, true)
       assert.is_nil(u:find("[+/]"))
       assert.equal(s, dec(u))
+      -- base64url of a JWT: the same without padding, strictly decoded
+      assert.equal((u:gsub("=", "")), core.b64url_encode(s))
+      assert.equal(s, core.b64url_decode((u:gsub("=", ""))))
       -- unpadded, and line-wrapped at 76 like MIME
       assert.equal(s, dec((e:gsub("=", ""))))
       assert.equal(s, dec((e:gsub(("."):rep(76), "%0\r\n"))))
@@ -92,11 +105,7 @@ describe("b64decode", function()
   end)
 
   it("reports the first bad byte of invalid input", function()
-    local function bad(s, pos)
-      local r, err = dec(s)
-      assert.is_nil(r, s)
-      assert.equal("invalid base64 at byte " .. pos, err)
-    end
+    local bad = refuser(dec, "base64")
     bad("Zm9v!", 5)
     bad("Zm9v\0YmFy", 5)
     bad("Zm9v\200", 5)
@@ -115,5 +124,37 @@ describe("b64decode", function()
   it("rejects non-strings", function()
     assert.has_error(function() dec(nil) end,
       "bad argument #1 to 'dec' (string expected, got nil)")
+  end)
+end)
+
+-- base64url without padding: the three parts of a JWT (RFC 7515 section 2).
+describe("b64url_encode / b64url_decode", function()
+  local uenc, udec = core.b64url_encode, core.b64url_decode
+
+  it("encodes the RFC 4648 vectors in the URL-safe alphabet, unpadded", function()
+    local want = { [""] = "", f = "Zg", fo = "Zm8", foo = "Zm9v", foob = "Zm9vYg",
+                   fooba = "Zm9vYmE", foobar = "Zm9vYmFy", ["\251\255\191\254"] = "-_-__g" }
+    for data, text in pairs(want) do
+      assert.equal(text, uenc(data))
+      assert.equal(data, udec(text))
+    end
+  end)
+
+  it("decodes strictly: only A-Za-z0-9-_, no padding, no whitespace, no lone sextet", function()
+    local bad = refuser(udec, "base64url")
+    bad("Zg==", 3)
+    bad("Zm9v+A", 5)
+    bad("Zm9v/A", 5)
+    bad("Zm 9v", 3)
+    bad("Zm9v\n", 5)
+    bad("Z", 1)
+    bad("Zm9vY", 5)
+    bad("Zm.9", 3)
+    bad("\0", 1)
+  end)
+
+  it("rejects non-strings", function()
+    assert.has_error(function() uenc(nil) end, "bad argument #1 to 'uenc' (string expected, got nil)")
+    assert.has_error(function() udec({}) end, "bad argument #1 to 'udec' (string expected, got table)")
   end)
 end)

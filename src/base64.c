@@ -6,6 +6,12 @@
  *   core.b64decode(s) -> string | nil, "invalid base64 at byte N"
  *       accepts both alphabets (even mixed), padded or unpadded input, and
  *       skips ASCII whitespace so that MIME-style line-wrapped text decodes.
+ *   core.b64url_encode(s) -> string
+ *       base64url without padding (RFC 4648 section 5; RFC 7515 section 2),
+ *       the form of a JWT's three parts.
+ *   core.b64url_decode(s) -> string | nil, "invalid base64url at byte N"
+ *       the strict inverse: only "A-Za-z0-9-_", no padding, no whitespace,
+ *       and no length that leaves a single character over.
  *
  * Both directions size their output exactly (or as an upper bound) first,
  * in a gm_buf (freed by the collector should an allocation raise), and
@@ -50,17 +56,16 @@ static const unsigned char dec[256] = {
 #undef X
 #undef W
 
-static int b64encode(lua_State *L)
+/* Pushes the encoding of s[0..n) in alphabet `a`, padded with '=' or not. */
+static void encode(lua_State *L, const unsigned char *s, size_t n, const char *a, int pad)
 {
-    size_t n, olen, i;
-    const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
-    const char *a = lua_toboolean(L, 2) ? enc_url : enc_std;
+    size_t olen, i;
     gm_buf *o = gm_buf_push(L);
     char *d;
 
     if (n > ((size_t)-1 / 4) * 3 - 3)
-        return luaL_error(L, "b64encode: input too large");
-    olen = (n + 2) / 3 * 4;
+        luaL_error(L, "b64encode: input too large");
+    olen = pad ? (n + 2) / 3 * 4 : n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
     gm_buf_grow(L, o, olen, GM_BUF_NO_LIMIT);
     d = o->data;
     for (i = 0; i + 3 <= n; i += 3) {
@@ -75,17 +80,35 @@ static int b64encode(lua_State *L)
         unsigned long v = (unsigned long)s[i] << 16;
         d[0] = a[v >> 18];
         d[1] = a[(v >> 12) & 63];
-        d[2] = '=';
-        d[3] = '=';
+        if (pad) {
+            d[2] = '=';
+            d[3] = '=';
+        }
     } else if (n - i == 2) {
         unsigned long v = (unsigned long)s[i] << 16 | (unsigned long)s[i + 1] << 8;
         d[0] = a[v >> 18];
         d[1] = a[(v >> 12) & 63];
         d[2] = a[(v >> 6) & 63];
-        d[3] = '=';
+        if (pad)
+            d[3] = '=';
     }
     o->len = olen;
     gm_buf_pushresult(L, o);
+}
+
+static int b64encode(lua_State *L)
+{
+    size_t n;
+    const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
+    encode(L, s, n, lua_toboolean(L, 2) ? enc_url : enc_std, 1);
+    return 1;
+}
+
+static int b64url_encode(lua_State *L)
+{
+    size_t n;
+    const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
+    encode(L, s, n, enc_url, 0);
     return 1;
 }
 
@@ -181,11 +204,36 @@ static int b64decode(lua_State *L)
     return 1;
 }
 
+/* The strict base64url of a JWT: every byte of the URL-safe alphabet, and
+ * a length that is not 1 more than a multiple of 4 (6 bits are no byte).
+ * Checked here; the general decoder above then does the decoding. */
+static int b64url_decode(lua_State *L)
+{
+    size_t n, i;
+    const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
+
+    for (i = 0; i < n; i++) {
+        if (dec[s[i]] >= 64 || s[i] == '+' || s[i] == '/')
+            break;
+    }
+    if (i == n && n % 4 == 1)
+        i = n - 1;
+    if (i < n) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "invalid base64url at byte %d", (int)(i + 1));
+        return 2;
+    }
+    lua_settop(L, 1);
+    return b64decode(L);
+}
+
 void gemini_open_base64(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
         {"b64encode", b64encode},
         {"b64decode", b64decode},
+        {"b64url_encode", b64url_encode},
+        {"b64url_decode", b64url_decode},
         {NULL, NULL}
     };
     gm_setfuncs(L, funcs, 0);

@@ -14,6 +14,7 @@ int luaopen_gemini_core(lua_State *L)
     gemini_open_json(L);
     gemini_open_json_decode(L);     /* uses the markers of json.c */
     gemini_open_base64(L);
+    gemini_open_sign(L);
     gemini_open_text(L);
     lua_pushliteral(L, GEMINI_VERSION);
     lua_setfield(L, -2, "_VERSION");

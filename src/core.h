@@ -6,7 +6,8 @@
  *   sse.c     incremental Server-Sent-Events framer
  *   json.c    request encoder (Lua table -> JSON, key rules of API.md)
  *   json_decode.c  response decoder (JSON -> Lua, integers and markers kept)
- *   base64.c  base64 encode/decode for inline data
+ *   base64.c  base64 encode/decode for inline data, base64url for JWTs
+ *   sign.c    RS256 signing and SHA-256 (libcrypto) for service accounts
  *   buf.c     the byte buffer all of them grow (below)
  *   compat.c  what the Lua versions do differently (compat.h)
  *   text.c    text builder (a streamed answer's text, joined once)
@@ -22,6 +23,7 @@ void gemini_open_sse(lua_State *L);
 void gemini_open_json(lua_State *L);
 void gemini_open_json_decode(lua_State *L);   /* after gemini_open_json */
 void gemini_open_base64(lua_State *L);
+void gemini_open_sign(lua_State *L);
 void gemini_open_text(lua_State *L);          /* after gemini_open_json (gm_buf) */
 
 /* The byte buffer (buf.c), the one growable block of the C parts.

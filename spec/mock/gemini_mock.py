@@ -2091,6 +2091,8 @@ import auth_token_routes  # noqa: E402  (ephemeral tokens of the Live API)
 auth_token_routes.register(sys.modules[__name__])
 import vertex_routes  # noqa: E402  (Vertex AI paths, bearer auth, batchPredictionJobs)
 vertex_routes.register(sys.modules[__name__])
+import auth_routes  # noqa: E402  (token endpoint and metadata server; mints through token_registry)
+auth_routes.register(sys.modules[__name__])
 
 
 def main(argv=None):
