@@ -153,10 +153,11 @@ install: $(SO)
 deps:
 	@sh .ci/install-deps
 
+# The quickstart against the real API with a key, else the bundled mock.
 demo: deps
 	@$(MAKE) -s --no-print-directory all
-	@LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" \
-	  $(LUA) examples/quickstart.lua $(PROMPT)
+	@LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$(BUILD)/?.so;;" \
+	  sh .ci/with-mock $(LUA) examples/quickstart.lua $(PROMPT)
 
 check: deps
 	@$(MAKE) --no-print-directory test
@@ -170,7 +171,8 @@ examples: $(SO)
 	  echo "== $$f"; \
 	  if (cd "$$tmp" && env -u GEMINI_API_KEY -u GOOGLE_API_KEY -u COMETAPI_KEY -u GEMINI_BASE_URL \
 	      -u GEMINI_MODEL LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
-	      LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" timeout 120 $(LUA) "$(CURDIR)/$$f" < /dev/null); \
+	      LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" BATCH_POLL_INTERVAL=0.05 \
+	      timeout 120 sh "$(CURDIR)/.ci/with-mock" $(LUA) "$(CURDIR)/$$f" < /dev/null); \
 	  then :; else echo "FAILED: $$f"; fail=1; fi; \
 	done; exit $$fail
 
