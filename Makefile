@@ -7,6 +7,7 @@
 #   make install            install for $(LUA) under $(PREFIX)
 #   make demo               install what is missing, build, run the quickstart
 #   make check              install what is missing, build, run the tests
+#   make docs               install LDoc if missing, write the reference to docs/html
 #   make bench              benchmarks vs @google/genai and curl -> bench/RESULTS.md
 
 LUA        ?= lua5.4
@@ -198,8 +199,12 @@ bench-download: $(SO)
 bench-batch: $(SO)
 	LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/batch_results_memory.lua
 
-# The HTML reference of every public name, from the LDoc comments.
+# The HTML reference of every public name, from the LDoc comments, with
+# docs/API.md and the README as its topics (installs lua-ldoc and
+# lua-markdown when missing, as `make demo` installs what it needs).
 docs:
+	@sh .ci/install-deps --docs
+	@rm -rf docs/html   # no page left over from a module that is internal now
 	ldoc -q .
 	@echo "reference written to docs/html/index.html"
 
