@@ -66,9 +66,9 @@ test:
 # binary starts, hence LD_PRELOAD. Leak checking belongs to valgrind.
 # The preload is inherited by child processes, so specs that drive other
 # programs (nvim, nginx, curl in the mock's own spec, the suite re-run by
-# the secrets audit) are left to the plain runs; spec/support/mock.lua
+# the secrets audit, luarocks, ldoc) are left to the plain runs; spec/support/mock.lua
 # strips it for the mock server it starts.
-ASAN_SPECS ?= $(filter-out spec/mock_spec.lua spec/nvim_spec.lua spec/openresty_spec.lua spec/examples_spec.lua spec/secrets_spec.lua,$(sort $(wildcard spec/*_spec.lua)))
+ASAN_SPECS ?= $(filter-out spec/mock_spec.lua spec/nvim_spec.lua spec/openresty_spec.lua spec/examples_spec.lua spec/secrets_spec.lua spec/rockspec_spec.lua spec/docs_spec.lua,$(sort $(wildcard spec/*_spec.lua)))
 # float-cast-overflow is not part of "undefined" in gcc: a double out of
 # range converted to an integer (a timeout of 1e300 s) must be caught too.
 ASAN_SANITIZE = address,undefined,float-cast-overflow

@@ -31,18 +31,14 @@ describe("mock faults chosen by model name", function()
     end
   end
 
-  it("mock-fail-500: api error 500 INTERNAL, after the retries", function()
-    local res, err = generate("mock-fail-500")
-    assert.is_nil(res)
-    assert.matches("^gemini: api error 500 INTERNAL: ", tostring(err))
-    assert.equal(2, #m:log())
-  end)
-
-  it("mock-fail-503: api error 503 UNAVAILABLE, after the retries", function()
-    local _, err = generate("mock-fail-503")
-    assert.matches("^gemini: api error 503 UNAVAILABLE: ", tostring(err))
-    assert.equal(2, #m:log())
-  end)
+  for _, case in ipairs{ { "mock-fail-500", "500 INTERNAL" }, { "mock-fail-503", "503 UNAVAILABLE" } } do
+    it(case[1] .. ": api error " .. case[2] .. ", after the retries", function()
+      local res, err = generate(case[1])
+      assert.is_nil(res)
+      assert.matches("^gemini: api error " .. case[2] .. ": ", tostring(err))
+      assert.equal(2, #m:log())
+    end)
+  end
 
   it("mock-fail-429: api error 429 with the server's delay (2 s), beyond max_delay: not waited out", function()
     local _, err = generate("mock-fail-429")

@@ -2,7 +2,7 @@
 """Local mock of the Google Gemini REST API (Gemini-native wire format).
 
 This is the test double for the `gemini` Lua module: the busted suite starts it
-(through spec/support/mock.lua), and examples/quickstart.lua falls back to it
+(through spec/support/mock.lua), and `make demo` (.ci/with-mock) falls back to it
 when no API key is configured.
 
 Why Python (3.11+, standard library only):
