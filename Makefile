@@ -7,6 +7,7 @@
 #   make install            install for $(LUA) under $(PREFIX) (bin/gemini-lua too)
 #   make demo               install what is missing, build, run the quickstart
 #   make check              install what is missing, build, run the tests
+#   make docs               install LDoc if missing, write the reference to docs/html
 #   make bench              benchmarks vs @google/genai and curl -> bench/RESULTS.md
 
 LUA        ?= lua5.4
@@ -69,9 +70,9 @@ test:
 # binary starts, hence LD_PRELOAD. Leak checking belongs to valgrind.
 # The preload is inherited by child processes, so specs that drive other
 # programs (nvim, nginx, curl in the mock's own spec, the suite re-run by
-# the secrets audit, the command-line tool) are left to the plain runs;
-# spec/support/mock.lua strips it for the mock server it starts.
-ASAN_SPECS ?= $(filter-out spec/mock_spec.lua spec/nvim_spec.lua spec/openresty_spec.lua spec/examples_spec.lua spec/secrets_spec.lua spec/cli_spec.lua,$(sort $(wildcard spec/*_spec.lua)))
+# the secrets audit, the command-line tool, luarocks, ldoc) are left to the
+# plain runs; spec/support/mock.lua strips it for the mock server it starts.
+ASAN_SPECS ?= $(filter-out spec/mock_spec.lua spec/nvim_spec.lua spec/openresty_spec.lua spec/examples_spec.lua spec/secrets_spec.lua spec/cli_spec.lua spec/rockspec_spec.lua spec/docs_spec.lua,$(sort $(wildcard spec/*_spec.lua)))
 # float-cast-overflow is not part of "undefined" in gcc: a double out of
 # range converted to an integer (a timeout of 1e300 s) must be caught too.
 ASAN_SANITIZE = address,undefined,float-cast-overflow
@@ -168,10 +169,11 @@ install: $(SO)
 deps:
 	@sh .ci/install-deps
 
+# The quickstart against the real API with a key, else the bundled mock.
 demo: deps
 	@$(MAKE) -s --no-print-directory all
-	@LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" \
-	  $(LUA) examples/quickstart.lua $(PROMPT)
+	@LUA_PATH="lua/?.lua;lua/?/init.lua;;" LUA_CPATH="$(BUILD)/?.so;;" \
+	  sh .ci/with-mock $(LUA) examples/quickstart.lua $(PROMPT)
 
 check: deps
 	@$(MAKE) --no-print-directory test
@@ -188,7 +190,8 @@ examples: $(SO)
 	  echo "== $$f"; \
 	  if (cd "$$tmp" && env -u GEMINI_API_KEY -u GOOGLE_API_KEY -u COMETAPI_KEY -u GEMINI_BASE_URL \
 	      -u GEMINI_MODEL LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" \
-	      LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" timeout 120 $(LUA) "$(CURDIR)/$$f" < /dev/null); \
+	      LUA_CPATH="$(CURDIR)/$(BUILD)/?.so;;" BATCH_POLL_INTERVAL=0.05 \
+	      timeout 120 sh "$(CURDIR)/.ci/with-mock" $(LUA) "$(CURDIR)/$$f" < /dev/null); \
 	  then :; else echo "FAILED: $$f"; fail=1; fi; \
 	done; exit $$fail
 
@@ -214,8 +217,12 @@ bench-download: $(SO)
 bench-batch: $(SO)
 	LUA_PATH="lua/?.lua;lua/?/init.lua;spec/?.lua;;" LUA_CPATH="$(BUILD)/?.so;;" $(LUA) bench/batch_results_memory.lua
 
-# The HTML reference of every public name, from the LDoc comments.
+# The HTML reference of every public name, from the LDoc comments, with
+# docs/API.md and the README as its topics (installs lua-ldoc and
+# lua-markdown when missing, as `make demo` installs what it needs).
 docs:
+	@sh .ci/install-deps --docs
+	@rm -rf docs/html   # no page left over from a module that is internal now
 	ldoc -q .
 	@echo "reference written to docs/html/index.html"
 

@@ -26,7 +26,10 @@ build = {
   build_target = "all",
   build_variables = {
     LUA = "$(LUA)",
-    BUILD = "build/rock",
+    -- One build folder per interpreter (build/rock-lua5.4, build/rock-lua5.1):
+    -- LuaRocks substitutes $(LUA), make applies notdir, so the 5.4 and 5.1
+    -- rocks built from one clone each get their own core.so.
+    BUILD = "build/rock-$(notdir $(LUA))",
     -- CFLAGS replaces only the Makefile's -O2 -g: what the build needs
     -- (-std=c99, -fPIC, -fvisibility=hidden) is in its ALL_CFLAGS.
     CFLAGS = "$(CFLAGS)",
@@ -39,7 +42,7 @@ build = {
   install_target = "install",
   install_variables = {
     LUA = "$(LUA)",
-    BUILD = "build/rock",
+    BUILD = "build/rock-$(notdir $(LUA))",
     LUA_CFLAGS = "-I$(LUA_INCDIR)",
     CURL_CFLAGS = "-I$(CURL_INCDIR)",
     CURL_LIBS = "-L$(CURL_LIBDIR) -lcurl",

@@ -7,9 +7,19 @@
 -- the answers go to answers.txt, or to stdout. The prompts become a JSONL
 -- request file (client.batches:write_requests), which is uploaded and made
 -- a job; a progress line on stderr shows the job while it waits, polled
--- every BATCH_POLL_INTERVAL seconds (default 30; 0.05 against the bundled
--- mock, whose jobs move on at each poll).
-local support = dofile((arg[0]:match("^(.-)[^/]*$") or "") .. "support/client.lua")
+-- every BATCH_POLL_INTERVAL seconds (default 30; the bundled mock's jobs
+-- move on at each poll, so 0.05 will do there).
+local gemini = require("gemini")
+
+-- Every call returns its result, or nil and a gemini.Error (an API error,
+-- the network, a timeout): say why and stop.
+local function check(res, err)
+  if res == nil then
+    io.stderr:write(tostring(err), "\n")
+    os.exit(1)
+  end
+  return res
+end
 
 local prompts_path, answers_path = arg[1], arg[2]
 
@@ -23,51 +33,50 @@ else
               "Write a haiku about batch processing." }
 end
 
-local client, model, finish, on_mock = support.connect{}
-local interval = tonumber(os.getenv("BATCH_POLL_INTERVAL") or "") or (on_mock and 0.05 or 30)
+local client = gemini.Client{}   -- GEMINI_API_KEY, GEMINI_BASE_URL: see examples/README.md
+local model = os.getenv("GEMINI_MODEL") or "gemini-2.5-flash"
+local interval = tonumber(os.getenv("BATCH_POLL_INTERVAL") or "") or 30
 
-local ok, err = pcall(function()
-  -- Three lines from prompts to a job: the request file, then the job
-  -- (create uploads the file with the resumable protocol).
-  local requests = os.tmpname()
-  client.batches:write_requests(requests, prompts, { model = model })
-  local job = support.check(client.batches:create{ model = model, src = { path = requests },
-                                                   config = { display_name = "batch_prompts" } })
-  os.remove(requests)
-  io.stderr:write(string.format("created %s (%d requests)\n", job.name, #prompts))
+-- Three lines from prompts to a job: the request file, then the job
+-- (create uploads the file with the resumable protocol).
+local requests = os.tmpname()
+client.batches:write_requests(requests, prompts, { model = model })
+local job = check(client.batches:create{ model = model, src = { path = requests },
+                                       config = { display_name = "batch_prompts" } })
+os.remove(requests)
+io.stderr:write(string.format("created %s (%d requests)\n", job.name, #prompts))
 
-  job = support.check(client.batches:wait(job, { interval = interval, on_progress = function(j)
-    local s = j.batch_stats or {}
-    io.stderr:write(string.format("\r%-20s %d of %d done   ", j.state,
-      (s.successful_request_count or 0) + (s.failed_request_count or 0), s.request_count or #prompts))
-  end }))
-  io.stderr:write("\n")
-  if job.state ~= "JOB_STATE_SUCCEEDED" then
-    -- The job was made here, so it goes whatever its end; its own error
-    -- (a failed job's) is the news, not that of the delete.
-    client.batches:delete(job)
-    error(string.format("%s ended in state %s%s", job.name, job.state,
-      job.error and (": " .. tostring(job.error)) or ""), 0)
+job = check(client.batches:wait(job, { interval = interval, on_progress = function(j)
+  local s = j.batch_stats or {}
+  io.stderr:write(string.format("\r%-20s %d of %d done   ", j.state,
+    (s.successful_request_count or 0) + (s.failed_request_count or 0), s.request_count or #prompts))
+end }))
+io.stderr:write("\n")
+if job.state ~= "JOB_STATE_SUCCEEDED" then
+  -- The job was made here, so it goes whatever its end; its own error
+  -- (a failed job's) is the news, not that of the delete.
+  client.batches:delete(job)
+  io.stderr:write(string.format("%s ended in state %s%s\n", job.name, job.state,
+    job.error and (": " .. tostring(job.error)) or ""))
+  os.exit(1)
+end
+
+-- The answers come as the result file downloads, each with its line's
+-- key: write_requests numbered the prompts "1", "2", ...
+local out = answers_path and assert(io.open(answers_path, "w")) or io.stdout
+local answered, failed = 0, 0
+for _, res, ierr, key in client.batches:results(job) do
+  -- (a download that fails comes as a last error without a key)
+  local prompt = prompts[tonumber(key or "")] or "?"
+  if res then
+    answered = answered + 1
+    out:write(string.format("== [%s] %s\n%s\n\n", key, prompt, res.text or "(no text)"))
+  else
+    failed = failed + 1
+    out:write(string.format("== [%s] %s\nFAILED: %s\n\n", tostring(key), prompt, tostring(ierr)))
   end
-
-  -- The answers come as the result file downloads, each with its line's
-  -- key: write_requests numbered the prompts "1", "2", ...
-  local out = answers_path and assert(io.open(answers_path, "w")) or io.stdout
-  local answered, failed = 0, 0
-  for _, res, ierr, key in client.batches:results(job) do
-    -- (a download that fails comes as a last error without a key)
-    local prompt = prompts[tonumber(key or "")] or "?"
-    if res then
-      answered = answered + 1
-      out:write(string.format("== [%s] %s\n%s\n\n", key, prompt, res.text or "(no text)"))
-    else
-      failed = failed + 1
-      out:write(string.format("== [%s] %s\nFAILED: %s\n\n", tostring(key), prompt, tostring(ierr)))
-    end
-  end
-  if out ~= io.stdout then out:close() end
-  print(string.format("%d answers, %d failed%s", answered, failed,
-    answers_path and (", written to " .. answers_path) or ""))
-  support.check(client.batches:delete(job))
-end)
-finish(not ok and err or nil)
+end
+if out ~= io.stdout then out:close() end
+print(string.format("%d answers, %d failed%s", answered, failed,
+  answers_path and (", written to " .. answers_path) or ""))
+check(client.batches:delete(job))

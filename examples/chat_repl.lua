@@ -5,10 +5,11 @@
 --   lua5.4 examples/chat_repl.lua
 --   printf 'Hi, I am Ada.\nWhat is my name?\n/history\n' | lua5.4 examples/chat_repl.lua
 --
--- With GEMINI_API_KEY (or GOOGLE_API_KEY) set it talks to Google's API, with
--- COMETAPI_KEY to CometAPI; otherwise to the bundled mock server.
-local support = dofile((arg[0]:match("^(.-)[^/]*$") or "") .. "support/client.lua")
-local client, model, finish = support.connect{ model = "gemini-2.5-flash" }
+-- GEMINI_API_KEY (or GOOGLE_API_KEY) and GEMINI_BASE_URL: see examples/README.md.
+local gemini = require("gemini")
+
+local client = gemini.Client{}
+local model = os.getenv("GEMINI_MODEL") or "gemini-2.5-flash"
 
 local chat = client.chats:create{ model = model }
 -- Prompt only when a person types (stdin is a terminal), not for piped input.
@@ -40,15 +41,15 @@ while true do
     show_history()
   elseif line:find("%S") then
     local stream = chat:send_message_stream(line)
-    -- A failed turn is reported and left out of the history; the chat goes on.
-    local ok, err = pcall(function()
-      for chunk in stream do
-        io.write(chunk.text or "")
-        io.flush()
-      end
-    end)
+    -- A failed turn (nil, err from next()) is reported and left out of the
+    -- history; the chat goes on.
+    while true do
+      local chunk, err = stream:next()
+      if err then io.stderr:write("\nerror: ", tostring(err)) end
+      if not chunk then break end
+      io.write(chunk.text or "")
+      io.flush()
+    end
     io.write("\n")
-    if not ok then io.stderr:write("error: ", tostring(err), "\n") end
   end
 end
-finish()

@@ -7,7 +7,16 @@
 -- Google then chunks and embeds it, a long-running operation that
 -- client.operations:wait polls until it is done.
 local gemini = require("gemini")
-local support = dofile((arg[0]:match("^(.-)[^/]*$") or "") .. "support/client.lua")
+
+-- Every call returns its result, or nil and a gemini.Error (an API error,
+-- the network, a timeout): say why and stop.
+local function check(res, err)
+  if res == nil then
+    io.stderr:write(tostring(err), "\n")
+    os.exit(1)
+  end
+  return res
+end
 
 local question = arg[1] or "How many storms did the keeper log, and what did the cat do?"
 
@@ -20,36 +29,42 @@ local DOCUMENTS = {
     .. " floor. She caught mice in the oil store." },
 }
 
-support.main({}, function(client, model)
-  local fss = client.file_search_stores
-  local store = support.check(fss:create{ config = { display_name = "lighthouse" } })
-  print("store " .. store.name)
-  local ok, err = pcall(function()
-    for _, doc in ipairs(DOCUMENTS) do
-      local op = support.check(fss:upload_to_file_search_store{
-        file_search_store_name = store.name, data = doc.text,
-        config = { display_name = doc.name,          -- MIME type guessed from the name
-                   custom_metadata = { author = doc.author } } })
-      -- first poll after 0.5 s, each next one 1.5 times later (at most 10 s)
-      op = support.check(client.operations:wait(op, { timeout = 300, interval = 0.5 }))
-      if op.error then error("indexing " .. doc.name .. " failed: " .. tostring(op.error.message), 0) end
-      print("indexed " .. op.response.documentName)
-    end
+local client = gemini.Client{}   -- GEMINI_API_KEY, GEMINI_BASE_URL: see examples/README.md
+local model = os.getenv("GEMINI_MODEL") or "gemini-2.5-flash"
 
-    local res = support.check(client.models:generate_content{
-      model = model, contents = question,
-      config = { tools = { gemini.tools.file_search{ file_search_store_names = { store.name } } } },
-    })
-    print("\n" .. (res.cited_text or res.text or "(no answer)"))
-    print("\nSources:")
-    for i, s in ipairs(res.sources or {}) do
-      local text = (s.text or ""):gsub("%s+", " ")
-      if #text > 70 then text = text:sub(1, 67) .. "..." end
-      print(string.format("  [%d] %s: %s", i, s.title or "?", text))
-    end
-  end)
-  -- The store goes, with its documents, whatever happened above.
-  support.check(fss:delete(store.name, { force = true }))
-  print("\ndeleted " .. store.name)
-  if not ok then error(err, 0) end
-end)
+local fss = client.file_search_stores
+local store = check(fss:create{ config = { display_name = "lighthouse" } })
+print("store " .. store.name)
+-- Indexes the documents, then asks: the answer, or nil and the error.
+local function index_and_ask()
+  for _, doc in ipairs(DOCUMENTS) do
+    local op, err = fss:upload_to_file_search_store{
+      file_search_store_name = store.name, data = doc.text,
+      config = { display_name = doc.name,          -- MIME type guessed from the name
+                 custom_metadata = { author = doc.author } } }
+    -- first poll after 0.5 s, each next one 1.5 times later (at most 10 s)
+    if op then op, err = client.operations:wait(op, { timeout = 300, interval = 0.5 }) end
+    if not op then return nil, err end
+    if op.error then return nil, "indexing " .. doc.name .. " failed: " .. tostring(op.error.message) end
+    print("indexed " .. op.response.documentName)
+  end
+  return client.models:generate_content{
+    model = model, contents = question,
+    config = { tools = { gemini.tools.file_search{ file_search_store_names = { store.name } } } },
+  }
+end
+
+local res, err = index_and_ask()
+if res then
+  print("\n" .. (res.cited_text or res.text or "(no answer)"))
+  print("\nSources:")
+  for i, s in ipairs(res.sources or {}) do
+    local text = (s.text or ""):gsub("%s+", " ")
+    if #text > 70 then text = text:sub(1, 67) .. "..." end
+    print(string.format("  [%d] %s: %s", i, s.title or "?", text))
+  end
+end
+-- The store goes, with its documents, whatever happened above.
+check(fss:delete(store.name, { force = true }))
+print("\ndeleted " .. store.name)
+check(res, err)

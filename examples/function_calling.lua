@@ -4,11 +4,11 @@
 --
 --   lua5.4 examples/function_calling.lua ["What's the weather in Tokyo?"]
 --
--- With GEMINI_API_KEY (or GOOGLE_API_KEY) set it asks Google's API, with
--- COMETAPI_KEY CometAPI; otherwise the bundled mock server, no key needed.
+-- GEMINI_API_KEY (or GOOGLE_API_KEY) and GEMINI_BASE_URL: see examples/README.md.
 local gemini = require("gemini")
-local support = dofile((arg[0]:match("^(.-)[^/]*$") or "") .. "support/client.lua")
-local client, model, finish = support.connect{ model = "gemini-2.5-flash" }
+
+local client = gemini.Client{}
+local model = os.getenv("GEMINI_MODEL") or "gemini-2.5-flash"
 
 local S = gemini.schema
 local prompt = arg[1] or "What's the weather like in Paris right now?"
@@ -41,7 +41,10 @@ io.stderr:write("> ", prompt, "\n")
 local res, err = client.models:generate_content{
   model = model, contents = prompt, config = { tools = { weather_tool } },
 }
-if not res then finish(err) end
+if not res then   -- an API error, the network, a timeout: nil, err
+  io.stderr:write(tostring(err), "\n")
+  os.exit(1)
+end
 print(res.text or "(no text in the answer)")
 
 -- What was exchanged: the question, the model's call, the function's answer.
@@ -68,4 +71,3 @@ for _, content in ipairs(res.automatic_function_calling_history or {}) do
     io.stderr:write("  ", content.role, ": ", describe(part), "\n")
   end
 end
-finish()

@@ -3,7 +3,16 @@
 --
 --   lua5.4 examples/google_search.lua ["question"]
 local gemini = require("gemini")
-local support = dofile((arg[0]:match("^(.-)[^/]*$") or "") .. "support/client.lua")
+
+-- Every call returns its result, or nil and a gemini.Error (an API error,
+-- the network, a timeout): say why and stop.
+local function check(res, err)
+  if res == nil then
+    io.stderr:write(tostring(err), "\n")
+    os.exit(1)
+  end
+  return res
+end
 
 local question = arg[1] or "Who won the euro 2024?"
 
@@ -27,22 +36,23 @@ local function cite(text, meta)
   return text
 end
 
-support.main({}, function(client, model)
-  local res = support.check(client.models:generate_content{
-    model = model, contents = question,
-    config = { tools = { gemini.tools.google_search() } },
-  })
-  local meta = res.candidates[1].groundingMetadata
-  if not meta then
-    print(res.text or "(no answer)")
-    print("(the model answered without searching)")
-    return
-  end
-  print(cite(res.text or "", meta))
-  print("\nSearched for: " .. table.concat(meta.webSearchQueries or {}, "; "))
-  print("Sources:")
-  for i, chunk in ipairs(meta.groundingChunks or {}) do
-    local web = chunk.web or {}
-    print(string.format("  [%d] %s <%s>", i, web.title or "?", web.uri or "?"))
-  end
-end)
+local client = gemini.Client{}   -- GEMINI_API_KEY, GEMINI_BASE_URL: see examples/README.md
+local model = os.getenv("GEMINI_MODEL") or "gemini-2.5-flash"
+
+local res = check(client.models:generate_content{
+  model = model, contents = question,
+  config = { tools = { gemini.tools.google_search() } },
+})
+local meta = res.candidates[1].groundingMetadata
+if not meta then
+  print(res.text or "(no answer)")
+  print("(the model answered without searching)")
+  return
+end
+print(cite(res.text or "", meta))
+print("\nSearched for: " .. table.concat(meta.webSearchQueries or {}, "; "))
+print("Sources:")
+for i, chunk in ipairs(meta.groundingChunks or {}) do
+  local web = chunk.web or {}
+  print(string.format("  [%d] %s <%s>", i, web.title or "?", web.uri or "?"))
+end

@@ -6,7 +6,17 @@
 -- The file streams from disk in 8 MiB chunks (a 1 GB PDF costs no more
 -- memory than a small one), and an interrupted upload resumes where the
 -- server stopped.
-local support = dofile((arg[0]:match("^(.-)[^/]*$") or "") .. "support/client.lua")
+local gemini = require("gemini")
+
+-- Every call returns its result, or nil and a gemini.Error (an API error,
+-- the network, a timeout): say why and stop.
+local function check(res, err)
+  if res == nil then
+    io.stderr:write(tostring(err), "\n")
+    os.exit(1)
+  end
+  return res
+end
 
 local path = arg[1]
 local question = arg[2] or "What is this document about? Answer in one sentence."
@@ -48,28 +58,29 @@ if not path then
   made = path
 end
 
-support.main({}, function(client, model)
-  local file = support.check(client.files:upload{
-    path = path,                       -- MIME type guessed from ".pdf"
-    display_name = path:match("([^/]+)$"),
-    on_progress = function(done, total)
-      io.stderr:write(string.format("\ruploading: %d / %d bytes", done, total))
-    end,
-  })
-  io.stderr:write("\n")
-  print(string.format("uploaded %s (%s, %s bytes, %s)", file.name, file.mimeType,
-    file.sizeBytes, file.state))
+local client = gemini.Client{}   -- GEMINI_API_KEY, GEMINI_BASE_URL: see examples/README.md
+local model = os.getenv("GEMINI_MODEL") or "gemini-2.5-flash"
 
-  -- PDFs are usually ACTIVE at once; videos are PROCESSING for a while.
-  file = support.check(client.files:wait_active(file, { timeout = 120 }))
+local file = check(client.files:upload{
+  path = path,                       -- MIME type guessed from ".pdf"
+  display_name = path:match("([^/]+)$"),
+  on_progress = function(done, total)
+    io.stderr:write(string.format("\ruploading: %d / %d bytes", done, total))
+  end,
+})
+io.stderr:write("\n")
+print(string.format("uploaded %s (%s, %s bytes, %s)", file.name, file.mimeType,
+  file.sizeBytes, file.state))
 
-  -- The File goes straight into contents (as a fileData part).
-  local res = support.check(client.models:generate_content{
-    model = model, contents = { file, question },
-  })
-  print("> " .. question)
-  print(res.text or "(no text in the answer)")
+-- PDFs are usually ACTIVE at once; videos are PROCESSING for a while.
+file = check(client.files:wait_active(file, { timeout = 120 }))
 
-  support.check(client.files:delete(file))    -- files expire after 48 h anyway
-  if made then os.remove(made) end
-end)
+-- The File goes straight into contents (as a fileData part).
+local res = check(client.models:generate_content{
+  model = model, contents = { file, question },
+})
+print("> " .. question)
+print(res.text or "(no text in the answer)")
+
+check(client.files:delete(file))    -- files expire after 48 h anyway
+if made then os.remove(made) end

@@ -1,7 +1,8 @@
--- Every example in examples/ run as a program, with no key in the
--- environment (so each one starts the bundled mock server itself), stdin
--- from /dev/null, in a scratch directory; each must exit 0 and print what
--- it is about.
+-- Every example in examples/ run as a user runs it: copied out of the
+-- repository into a scratch directory, with LUA_PATH / LUA_CPATH naming only
+-- the module and its build, the key and GEMINI_BASE_URL in the environment
+-- (pointing at the mock, as examples/README.md says), stdin from
+-- /dev/null; each must exit 0 and print what it is about.
 local mock = require("support.mock")
 
 local q = mock.shell_quote
@@ -19,22 +20,47 @@ local function absolute(path)
   end
   return table.concat(out, ";") .. ";;"
 end
+-- The module and its C core only: nothing of spec/ or examples/.
+local LUA_PATH = cwd .. "/lua/?.lua;" .. cwd .. "/lua/?/init.lua;;"
+local LUA_CPATH = absolute(package.cpath)
 
 local tmp = os.tmpname()
 os.remove(tmp)
-assert(os.execute("mkdir -p " .. q(tmp)))
+assert(os.execute("mkdir -p " .. q(tmp .. "/examples")))
 
--- The environment of an example: no key, no server (it starts the mock).
-local NO_KEY = "env -u GEMINI_API_KEY -u GOOGLE_API_KEY -u COMETAPI_KEY -u GEMINI_BASE_URL -u GEMINI_MODEL"
+-- Examples run in a mode of their own, by their own test below.
+local OWN_TEST = { ["vertex.lua"] = true }
 
--- Runs examples/<name> with args (in the environment `env`, NO_KEY by
--- default); returns stdout, stderr, exit status.
+-- The examples, copied out of the repository.
+local names = {}
+for name in read("ls " .. q(cwd .. "/examples")):gmatch("[^\n]+") do
+  if name:match("%.lua$") then
+    if not OWN_TEST[name] then names[#names + 1] = name end
+    mock.write_file(tmp .. "/examples/" .. name, assert(mock.read_file(cwd .. "/examples/" .. name)))
+  end
+end
+
+-- The environment of a run: no key, base URL or model of the caller's,
+-- then `env` (a list of NAME=value).
+local function env_line(env)
+  local out = { "env -u GEMINI_API_KEY -u GOOGLE_API_KEY -u COMETAPI_KEY -u GEMINI_BASE_URL",
+                "-u GEMINI_MODEL -u LUA_INIT -u GOOGLE_CLOUD_PROJECT -u GOOGLE_CLOUD_LOCATION",
+                "-u GOOGLE_VERTEX_BASE_URL -u GOOGLE_GENAI_USE_VERTEXAI -u GOOGLE_GENAI_USE_ENTERPRISE",
+                "-u GOOGLE_APPLICATION_CREDENTIALS", "LUA_PATH=" .. q(LUA_PATH), "LUA_CPATH=" .. q(LUA_CPATH) }
+  for _, kv in ipairs(env or {}) do out[#out + 1] = q(kv) end
+  return table.concat(out, " ")
+end
+
+local m  -- the mock the examples are pointed at
+
+-- Runs the copy of examples/<name> with args (and env, a list of
+-- NAME=value, else the mock's key and URL); returns stdout, stderr, exit status.
 local function run(name, args, env)
   local out, err = tmp .. "/out", tmp .. "/err"
   local cmd = table.concat({
-    "cd", q(tmp), "&&", env or NO_KEY,
-    "LUA_PATH=" .. q(absolute(package.path)), "LUA_CPATH=" .. q(absolute(package.cpath)),
-    "timeout 120", q(lua), q(cwd .. "/examples/" .. name), args or "",
+    "cd", q(tmp), "&&",
+    env_line(env or { "GEMINI_API_KEY=" .. m.key, "GEMINI_BASE_URL=" .. m.url, "BATCH_POLL_INTERVAL=0.01" }),
+    "timeout 120", q(lua), q("examples/" .. name), args or "",
     "< /dev/null >", q(out), "2>", q(err), "; echo $?",
   }, " ")
   local status = tonumber(read(cmd):match("(%d+)"))
@@ -44,16 +70,6 @@ local function run(name, args, env)
   f = io.open(err, "rb")
   local stderr = f and f:read("*a") or ""
   if f then f:close() end
-  return stdout, stderr, status
-end
-
--- Runs a stand-alone example with GEMINI_API_KEY and GEMINI_BASE_URL set to
--- a mock of its own; returns stdout, stderr, exit status.
-local function run_standalone(name, args)
-  local m = mock.start{ key = "standalone-example-key" }
-  local stdout, stderr, status = run(name, args, "env -u GOOGLE_API_KEY -u COMETAPI_KEY -u GEMINI_MODEL"
-    .. " GEMINI_API_KEY=standalone-example-key GEMINI_BASE_URL=" .. q(m.url))
-  m:stop()
   return stdout, stderr, status
 end
 
@@ -74,6 +90,7 @@ local EXPECT = {
   ["code_execution.lua"] = { "%-%- code %(PYTHON%):", "print%(sum%(primes%)%)",
                              "%-%- output %(OUTCOME_OK%):\n5117", "is 5117" },
   ["image_generation.lua"] = { "saved out%.png %(image/png, %d+ bytes%)" },
+  ["tts.lua"] = { "saved answer%.wav %(audio/L16;codec=pcm;rate=24000, 0%.25 s of audio%)" },
   ["batch_prompts.lua"] = { "== %[1%] Why is the sky blue%?\n[^\n]*You asked", "3 answers, 0 failed" },
   ["video.lua"] = { "started models/veo%-3%.1%-generate%-preview/operations/%w+", "saved out%.mp4 %(65536 bytes%)" },
   ["file_search.lua"] = { "indexed fileSearchStores/lighthouse%-%w+/documents/keeper%-log%-txt%-%w+",
@@ -82,54 +99,36 @@ local EXPECT = {
 }
 local ARGS = { ["image_generation.lua"] = "out.png", ["video.lua"] = "out.mp4" }
 
--- Stand-alone examples: no examples/support, the key and GEMINI_BASE_URL
--- from the environment; run against a mock started here. What each must
--- print, and its arguments.
-local STANDALONE = {
-  ["tts.lua"] = { expect = { "saved answer%.wav %(audio/L16;codec=pcm;rate=24000, 0%.25 s of audio%)" } },
-}
-
 describe("examples", function()
+  m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = "test-key" }
   teardown(function()
     os.execute("rm -rf " .. q(tmp))
   end)
 
-  local names = {}
-  for name in read("ls " .. q(cwd .. "/examples")):gmatch("[^\n]+") do
-    -- vertex.lua stands alone too, in express mode: its own test below.
-    if name:match("%.lua$") and not STANDALONE[name] and name ~= "vertex.lua" then
-      names[#names + 1] = name
-    end
-  end
-
-  it("are all here", function()
+  it("are all here, and none needs a file of the repository", function()
     for name in pairs(EXPECT) do
       local found = false
       for _, n in ipairs(names) do found = found or n == name end
       assert(found, "missing example " .. name)
     end
+    for _, name in ipairs(names) do
+      local src = assert(mock.read_file(tmp .. "/examples/" .. name))
+      assert.is_nil(src:find("dofile", 1, true), name)
+      assert.is_nil(src:find("support/", 1, true), name)
+    end
   end)
 
   for _, name in ipairs(names) do
-    it(name .. " runs against the mock with no key", function()
+    it(name .. " runs copied out of the repository, against the mock", function()
       local stdout, stderr, status = run(name, ARGS[name])
       assert(status == 0, name .. " exited with " .. tostring(status) .. "\n" .. stdout .. stderr)
-      assert.matches("answering from the bundled mock server", stderr)
-      -- something beyond the mock notice, on either stream (a REPL greets on stderr)
-      local rest = stderr:gsub("%(no GEMINI_API_KEY set: answering from the bundled mock server at [^)]*%)", "")
-      assert.truthy(#stdout + #(rest:gsub("%s", "")) > 0, name .. " printed nothing")
+      -- something on either stream (a REPL greets on stderr)
+      assert.truthy(#stdout + #(stderr:gsub("%s", "")) > 0, name .. " printed nothing")
       for _, pattern in ipairs(EXPECT[name] or {}) do
         assert(stdout:find(pattern), name .. ": expected " .. pattern .. " in:\n" .. stdout)
       end
-    end)
-  end
-
-  for name, t in pairs(STANDALONE) do
-    it(name .. " (stand-alone) runs against the mock given by GEMINI_BASE_URL", function()
-      local stdout, stderr, status = run_standalone(name, t.args)
-      assert(status == 0, name .. " exited with " .. tostring(status) .. "\n" .. stdout .. stderr)
-      for _, pattern in ipairs(t.expect) do
-        assert(stdout:find(pattern), name .. ": expected " .. pattern .. " in:\n" .. stdout)
+      if name ~= "chat_repl.lua" then  -- (it reads its prompts from stdin, empty here)
+        assert(#m:log() > 0, name .. " asked nothing of the mock")
       end
     end)
   end
@@ -142,13 +141,30 @@ describe("examples", function()
   end
 
   it("tts.lua writes a WAV file of the answer's PCM", function()
-    local _, _, status = run_standalone("tts.lua", "spoken.wav")
-    assert.equal(0, status)
-    local wav = assert(mock.read_file(tmp .. "/spoken.wav"))
+    local wav = written("tts.lua", "spoken.wav")
     assert.equal(44 + 12000, #wav)                 -- the mock's 0.25 s tone at 24 kHz, 16-bit mono
     assert.equal("RIFF", wav:sub(1, 4))
     assert.equal("WAVEfmt ", wav:sub(9, 16))
     assert.equal("data", wav:sub(37, 40))
+  end)
+
+  it("vertex.lua runs in Vertex AI express mode against the mock", function()
+    local function vertex(key)
+      return run("vertex.lua", q("Why is the sky blue?"), { "GOOGLE_API_KEY=" .. key,
+        "GOOGLE_VERTEX_BASE_URL=" .. m.url })
+    end
+    local out, _, status = vertex(m.key)
+    local paths = {}
+    for _, e in ipairs(m:log()) do paths[#paths + 1] = e.path end
+    assert.equal(0, status)
+    assert.matches('You asked: "Why is the sky blue?"', out, 1, true)
+    assert.matches("%(gemini%-2%.5%-flash on Vertex AI, %d+ tokens%)", out)
+    assert.same({ "/v1beta1/publishers/google/models/gemini-2.5-flash:countTokens",
+                  "/v1beta1/publishers/google/models/gemini-2.5-flash:streamGenerateContent" }, paths)
+    local bad_out, bad_err, bad_status = vertex("not-the-key-1234")
+    assert.equal(1, bad_status)
+    assert.matches("count_tokens: gemini: api error 401 UNAUTHENTICATED", bad_out .. bad_err, 1, true)
+    assert.is_nil((bad_out .. bad_err):find("not-the-key-1234", 1, true))
   end)
 
   it("image_generation.lua writes a real PNG", function()
@@ -172,19 +188,14 @@ describe("examples", function()
   end)
 
   it("batch_prompts.lua on a failed job says so, with the job's error, and deletes the job", function()
-    local m = mock.start{ key = "batch-key-1234" }
     m:faults{ { type = "batch", states = { "PENDING", "FAILED" }, error = { code = 13, message = "boom" } } }
-    local out = read(table.concat({
-      "cd", q(tmp), "&&", "env -u GOOGLE_API_KEY -u COMETAPI_KEY GEMINI_API_KEY=batch-key-1234",
-      "GEMINI_BASE_URL=" .. q(m.url), "BATCH_POLL_INTERVAL=0.01", "LUA_PATH=" .. q(absolute(package.path)),
-      "LUA_CPATH=" .. q(absolute(package.cpath)), "timeout 60", q(lua),
-      q(cwd .. "/examples/batch_prompts.lua"), "< /dev/null 2>&1; echo EXIT:$?" }, " "))
+    local stdout, stderr, status = run("batch_prompts.lua")
+    local out = stdout .. stderr
     local deleted = {}
     for _, e in ipairs(m:log()) do
       if e.method == "DELETE" then deleted[#deleted + 1] = e.path end
     end
-    m:stop()
-    assert.matches("EXIT:1", out, 1, true)
+    assert.equal(1, status)
     local name = out:match("\n(batches/%S+) ended in state JOB_STATE_FAILED: gemini: api error 500"
       .. " INTERNAL: boom\n")
     assert(name, out)
@@ -207,43 +218,35 @@ describe("examples", function()
     assert.matches("%(gemini%-2%.5%-flash, %d+ tokens%)", stderr)
   end)
 
-  it("vertex.lua runs in Vertex AI express mode against the mock", function()
-    local m = mock.start{ key = "vertex-express-key" }
-    local function vertex(env)
-      return read(table.concat({
-        "cd", q(tmp), "&&", "env -u GEMINI_API_KEY -u GOOGLE_CLOUD_PROJECT -u GOOGLE_CLOUD_LOCATION",
-        env, "GOOGLE_VERTEX_BASE_URL=" .. q(m.url), "LUA_PATH=" .. q(absolute(package.path)),
-        "LUA_CPATH=" .. q(absolute(package.cpath)), "timeout 60", q(lua),
-        q(cwd .. "/examples/vertex.lua"), q("Why is the sky blue?"), "< /dev/null 2>&1; echo EXIT:$?" }, " "))
-    end
-    local out = vertex("GOOGLE_API_KEY=vertex-express-key")
-    local paths = {}
-    for _, e in ipairs(m:log()) do paths[#paths + 1] = e.path end
-    local bad = vertex("GOOGLE_API_KEY=not-the-key-1234")
-    m:stop()
-    assert.matches("EXIT:0", out, 1, true)
-    assert.matches('You asked: "Why is the sky blue?"', out, 1, true)
-    assert.matches("%(gemini%-2%.5%-flash on Vertex AI, %d+ tokens%)", out)
-    assert.same({ "/v1beta1/publishers/google/models/gemini-2.5-flash:countTokens",
-                  "/v1beta1/publishers/google/models/gemini-2.5-flash:streamGenerateContent" }, paths)
-    assert.matches("EXIT:1", bad, 1, true)
-    assert.matches("count_tokens: gemini: api error 401 UNAUTHENTICATED", bad, 1, true)
-    assert.is_nil(bad:find("not-the-key-1234", 1, true))
-  end)
-
   it("an API failure makes an example exit 1 with the error on stderr", function()
     -- a key the server rejects: the example must fail loudly, not print nothing
-    local m = mock.start{ key = "the-right-key" }
-    local out = read(table.concat({
-      "cd", q(tmp), "&&", "env -u GOOGLE_API_KEY -u COMETAPI_KEY GEMINI_API_KEY=wrong-key-1234",
-      "GEMINI_BASE_URL=" .. q(m.url), "LUA_PATH=" .. q(absolute(package.path)),
-      "LUA_CPATH=" .. q(absolute(package.cpath)), "timeout 60", q(lua),
-      q(cwd .. "/examples/system_instruction.lua"), "< /dev/null 2>&1; echo EXIT:$?" }, " "))
-    local log = m:log()
-    m:stop()
-    assert.matches("EXIT:1", out, 1, true)
-    assert.matches("gemini: api error 400 INVALID_ARGUMENT: API key not valid", out, 1, true)
-    assert.is_nil(out:find("wrong-key-1234", 1, true))
-    assert.equal(1, #log)
+    local stdout, stderr, status = run("system_instruction.lua", nil,
+      { "GEMINI_API_KEY=wrong-key-1234", "GEMINI_BASE_URL=" .. m.url })
+    assert.equal(1, status)
+    assert.equal("", stdout)
+    assert.matches("gemini: api error 400 INVALID_ARGUMENT: API key not valid", stderr, 1, true)
+    assert.is_nil(stderr:find("wrong-key-1234", 1, true))
+    assert.equal(1, #m:log())
+  end)
+
+  it("a stream that fails makes quickstart.lua exit 1 with the error, after what came", function()
+    local stdout, stderr, status = run("quickstart.lua", nil, { "GEMINI_API_KEY=" .. m.key,
+      "GEMINI_BASE_URL=" .. m.url, "GEMINI_MODEL=mock-stream-error" })
+    assert.equal(1, status)
+    assert.matches("^This answer", stdout)
+    assert.matches("gemini: api error 500", stderr, 1, true)
+  end)
+
+  -- make demo: .ci/with-mock starts the mock when no key is set; its output
+  -- piped (stdout and stderr into one pipe, as `make demo | less`).
+  it("make demo's quickstart with no key: the mock says so, the answer, then the stats on a line"
+     .. " of their own", function()
+    local out = read(table.concat({ "cd", q(cwd), "&&", env_line{ "MOCK_STREAM_DELAY=0" },
+      "sh .ci/with-mock", q(lua), "examples/quickstart.lua", q("Why is the sky blue?"),
+      "< /dev/null 2>&1 | cat; echo EXIT:$?" }, " "))
+    assert.matches("^%(no GEMINI_API_KEY set: answering from the bundled mock server at "
+      .. "http://127%.0%.0%.1:%d+%)\n> Why is the sky blue%?\nThis answer comes from the local gemini mock"
+      .. " server%. You asked: \"Why is the sky blue%?\"%. Set GEMINI_API_KEY [^\n]*%.\n"
+      .. "%(gemini%-2%.5%-flash, %d+ tokens%)\nEXIT:0\n$", out)
   end)
 end)

@@ -209,8 +209,7 @@ describe("mock gemini server", function()
       assert.are.equal(0, c.index)
       local text = c.content.parts[1].text
       assert.are.equal("This answer comes from the local gemini mock server. You asked: "
-        .. "\"What is the capital of France?\". Set GEMINI_API_KEY (or COMETAPI_KEY with "
-        .. "GEMINI_BASE_URL) to ask the real model.", text)
+        .. "\"What is the capital of France?\".", text)
       assert.are.equal(6, res.usageMetadata.promptTokenCount)
       assert.are.equal(count(text, "%S+"), res.usageMetadata.candidatesTokenCount)
       assert.are.equal(res.usageMetadata.promptTokenCount + res.usageMetadata.candidatesTokenCount,

@@ -227,6 +227,26 @@ out:close()
 vim.cmd("qall!")
 ]=]
 
+-- The plugin as lazy.nvim loads it: the repository's root and
+-- examples/nvim on the runtime path, no LUA_PATH / LUA_CPATH at all; the
+-- plugin finds the C core in build/luajit from its own file.
+local PLUGIN_RTP_SCRIPT = [=[
+local out = assert(io.open(os.getenv("GEMINI_NVIM_OUT"), "w"))
+local root = os.getenv("GEMINI_REPO")
+vim.opt.rtp:append(root)
+vim.opt.rtp:append(root .. "/examples/nvim")
+vim.cmd("runtime! plugin/gemini.lua")
+out:write("cpath_had_build=", tostring(package.cpath:find("build/luajit", 1, true) ~= nil), "\n")
+vim.cmd("Gemini hello from the runtime path")
+local buf = vim.api.nvim_get_current_buf()
+local done = vim.wait(10000, function() return vim.b[buf].gemini_done == true end, 20)
+out:write("done=", tostring(done), "\n")
+out:write("core=", tostring(package.searchpath("gemini.core", package.cpath)), "\n")
+out:write(table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), "\n"), "\n")
+out:close()
+vim.cmd("qall!")
+]=]
+
 local describe_nvim = exists("nvim") and describe or pending
 
 describe_nvim("Neovim (headless, vim.loop)", function()
@@ -234,7 +254,9 @@ describe_nvim("Neovim (headless, vim.loop)", function()
   local run_nvim
 
   -- Runs `script` in headless Neovim; returns its report and its output.
-  run_nvim = function(script_text)
+  -- With `bare`, no LUA_PATH / LUA_CPATH: the script finds the module
+  -- through the runtime path.
+  run_nvim = function(script_text, bare)
     local base = os.tmpname()
     local script, out = base .. ".lua", base .. ".out"
     write_file(script, script_text)
@@ -242,8 +264,10 @@ describe_nvim("Neovim (headless, vim.loop)", function()
     -- No ";;": Neovim's own paths only, so lua-cjson is not found: the
     -- module must not need it (the C core decodes).
     local env = table.concat({
-      "LUA_PATH=" .. mock.shell_quote(cwd .. "/lua/?.lua;" .. cwd .. "/lua/?/init.lua"),
-      "LUA_CPATH=" .. mock.shell_quote(cwd .. "/build/luajit/?.so"),
+      bare and "env -u LUA_PATH -u LUA_CPATH -u LUA_INIT"
+        or ("LUA_PATH=" .. mock.shell_quote(cwd .. "/lua/?.lua;" .. cwd .. "/lua/?/init.lua")),
+      bare and "" or ("LUA_CPATH=" .. mock.shell_quote(cwd .. "/build/luajit/?.so")),
+      "GEMINI_REPO=" .. mock.shell_quote(cwd),
       "GEMINI_NVIM_OUT=" .. mock.shell_quote(out),
       "GEMINI_MOCK_URL=" .. mock.shell_quote(m.url),
       "GEMINI_MOCK_KEY=" .. mock.shell_quote(KEY),
@@ -358,6 +382,17 @@ describe_nvim("Neovim (headless, vim.loop)", function()
     assert.matches("^done=true\n", text, nil)
     assert.matches('You asked: "hello from the plugin"', text, 1, true)
     assert.matches("%[gemini%-2%.5%-flash, %d+ tokens%]", text)
+    assert.are.equal(1, #m:log(), info)
+  end)
+
+  it("runs the example plugin from the runtime path alone: it finds the core in build/luajit", function()
+    build()
+    local text, log = run_nvim(PLUGIN_RTP_SCRIPT, true)
+    local info = "\n--- report\n" .. text .. "--- nvim output\n" .. log
+    assert.matches("^cpath_had_build=false\ndone=true\n", text, nil)
+    local cwd = os.getenv("PWD") or "."
+    assert.matches("\ncore=" .. cwd:gsub("%p", "%%%0") .. "/build/luajit/gemini/core%.so\n", text)
+    assert.matches('You asked: "hello from the runtime path"', text, 1, true)
     assert.are.equal(1, #m:log(), info)
   end)
 end)

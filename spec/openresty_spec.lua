@@ -318,3 +318,77 @@ describe_ngx("OpenResty (nginx + lua module, cosockets)", function()
     assert.is_nil(log:find(KEY, 1, true))
   end)
 end)
+
+-- examples/openresty/gemini_sse.lua as its nginx.conf runs it: the key and
+-- the base URL from the environment (nginx's env directives), the client
+-- made in init_worker_by_lua, the model from $gemini_model.
+local EXAMPLE = [[
+  init_worker_by_lua_block {
+    package.path = "%s/examples/openresty/?.lua;" .. package.path
+    require("gemini_sse").init()
+  }
+  server {
+    listen 127.0.0.1:%d;
+    location /ping { return 204; }
+    location = /ask { set $gemini_model "gemini-2.5-flash"; content_by_lua_block { require("gemini_sse").ask() } }
+    location = /ask-429 { set $gemini_model "mock-fail-429"; content_by_lua_block { require("gemini_sse").ask() } }
+    location = /ask-400 { set $gemini_model "mock-fail-400"; content_by_lua_block { require("gemini_sse").ask() } }
+    location = /ask-late { set $gemini_model "mock-stream-error"; content_by_lua_block { require("gemini_sse").ask() } }
+  }
+]]
+
+describe_ngx("examples/openresty/gemini_sse.lua", function()
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local n
+
+  setup(function()
+    n = nginx.new()
+    n:start(string.format(EXAMPLE, n.root, n.port),
+      string.format("env GEMINI_API_KEY=%s; env GEMINI_BASE_URL=%s;", KEY, m.url))
+  end)
+
+  teardown(function()
+    if n then n:stop() end
+  end)
+
+  -- The status, the headers (lower-case names) and the body of GET path.
+  local function get(path)
+    local raw = sh("curl -s -i -N --max-time 10 " .. q(n:url(path)))
+    local head, body = raw:match("^(.-)\r\n\r\n(.*)$")
+    local headers = {}
+    for name, value in (head or ""):gmatch("\n([^:\r\n]+): *([^\r\n]*)") do headers[name:lower()] = value end
+    return tonumber((head or ""):match("^HTTP/%S+ (%d+)")), headers, body or raw
+  end
+
+  it("streams a good prompt's answer as Server-Sent Events", function()
+    local status, headers, body = get("/ask?q=Why%20is%20the%20sky%20blue%3F")
+    assert.equal(200, status)
+    assert.equal("text/event-stream", headers["content-type"])
+    local _, chunks = body:gsub("event: chunk\ndata: ", "")
+    assert.is_true(chunks > 1)
+    assert.matches('event: done\ndata: {[^\n]*"finishReason":"STOP"', body)
+    assert.is_nil(body:find("event: error", 1, true))
+  end)
+
+  it("answers the quota's 429 as a 429 with Retry-After, before any chunk", function()
+    local status, headers, body = get("/ask-429?q=hi")
+    assert.equal(429, status)
+    assert.equal("2", headers["retry-after"])
+    assert.equal("application/json", headers["content-type"])
+    assert.matches('^{"error":"gemini: api error 429 RESOURCE_EXHAUSTED: ', body)
+    assert.equal(1, #m:log())   -- a delay beyond max_delay is the browser's to wait
+  end)
+
+  it("answers another failure upstream as a 502", function()
+    local status, _, body = get("/ask-400?q=hi")
+    assert.equal(502, status)
+    assert.matches('^{"error":"gemini: api error 400 INVALID_ARGUMENT: ', body)
+  end)
+
+  it("a failure after the first chunk is an error event in the stream", function()
+    local status, _, body = get("/ask-late?q=hi")
+    assert.equal(200, status)
+    assert.matches("^event: chunk\ndata: ", body)
+    assert.matches('event: error\ndata: {"message":"gemini: api error 500', body, 1, true)
+  end)
+end)

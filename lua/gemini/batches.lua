@@ -105,6 +105,7 @@ end
 -- and `operation` (the decoded Operation, as sent).
 -- @param client the client (its secrets are redacted from `error`)
 -- @tparam table op
+-- @local
 function Batches.to_job(client, op)
   local md = type(op.metadata) == "table" and op.metadata or {}
   local state = job_state(md.state)

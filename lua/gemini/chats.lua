@@ -38,12 +38,12 @@ local M = {}
 local Chats = {}
 Chats.__index = Chats
 
---- One conversation.
--- @type Chat
+-- One conversation (documented as the type Chat below, after the service).
 local Chat = {}
 Chat.__index = Chat
 
 --- The service of a client (`client.chats`).
+-- @local
 function M.new(client)
   return setmetatable({ client = client }, Chats)
 end
@@ -138,6 +138,9 @@ function Chats:create(opts)
   }, Chat)
 end
 
+--- One conversation, made by `Chats:create`.
+-- @type Chat
+
 local function check_chat(self, fname)
   if getmetatable(self) ~= Chat then
     errors.misuse(string.format("bad self to '%s' (call it as chat:%s(...))", fname, fname))
@@ -224,6 +227,7 @@ end
 -- settings, then hands over to `run(self, input, r, handlers, max)`
 -- (`_send` or `_stream`). Called in tail position, so that an argument
 -- error names the caller's line.
+-- @local
 function Chat:_turn(fname, message, config, run)
   errors.arg(fname, 1, message, "string|table")
   -- The user turn (a list of contents), copied so that later edits of the
@@ -267,6 +271,7 @@ end
 
 --- The same conversation (one history) on another client: the callback
 -- forms run a turn on the client's twin on its event loop (gemini.async).
+-- @local
 function Chat:_on(client)
   return setmetatable({ client = client, model = self.model, config = self.config,
                         history = self.history }, Chat)

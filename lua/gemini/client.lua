@@ -113,6 +113,7 @@ local HTTP_OPTIONS = { timeout = true, stall_timeout = true, headers = true, ret
 -- @tparam[opt] table config
 -- @tparam string fname the call, for the message
 -- @return the table, or nil
+-- @local
 function Client:_http_options(config, fname)
   if config == nil then return nil end
   local ho = config.httpOptions
@@ -121,6 +122,7 @@ function Client:_http_options(config, fname)
 end
 
 --- Checks an `http_options` table (see `_http_options`); returns it.
+-- @local
 function Client:_check_http_options(ho, fname)
   fname = fname or "?"
   if ho == nil then return nil end
@@ -198,7 +200,7 @@ end
 -- inject header lines), `base_url` an http(s) URL without query or
 -- fragment. `timeout` bounds a whole call, retries and backoff waits
 -- included (see `gemini.retry`).
--- @tparam[opt] table opts
+-- @tparam[opt] table opts the options above (`api_key`, `base_url`, `timeout`, `retry`, `loop`, ...)
 -- @return a client with `models`, `chats`, `files`, `caches`, `batches`, `operations`
 function Client.new(opts)
   errors.arg("Client", 1, opts, "table", true)
@@ -334,6 +336,7 @@ end
 -- another one (a chat calls `client.models`) stays on it. The callback API
 -- runs its calls on such a twin over the event loop (gemini.async).
 -- @param transport a blocking transport (see `gemini.transport`)
+-- @local
 function Client:_over(transport)
   return add_services(setmetatable({ transport = transport }, { __index = self }))
 end
@@ -348,6 +351,7 @@ function Client:close()
 end
 
 --- The full URL of an API path (without the version when `raw` is set).
+-- @local
 function Client:url(path, query, raw)
   local url
   if raw or self.api_version == "" then
@@ -387,6 +391,7 @@ end
 -- no credential at all, neither the client's nor one in the extra headers
 -- (a request to another origin: an upload session URL or a download's
 -- signed URL authorises itself).
+-- @local
 function Client:_headers(extra, content_type, anonymous)
   local h = {
     "Content-Type: " .. (content_type or "application/json"),
@@ -423,6 +428,7 @@ end
 
 --- Whether `url` is on the configured server's origin (scheme, host and
 -- port of `base_url`): the only one that gets the credentials.
+-- @local
 function Client:_own_origin(url)
   return origin(url) ~= nil and origin(url) == origin(self.base_url)
 end
@@ -437,12 +443,14 @@ function Client:_model(name, fname)
 end
 
 --- An error with the client's secrets redacted from it.
+-- @local
 function Client:error(kind, message, fields)
   return errors.new(kind, message, fields, self._secrets)
 end
 
 --- The error for a failed transfer, from what a transport returned:
 -- kind, message and `final` (true when trying again cannot help).
+-- @local
 function Client:transport_error(kind, msg, final)
   return self:error(kind, msg, final and { final = true } or nil)
 end
@@ -457,6 +465,7 @@ end
 --- A URL as logs and traces show it: secrets redacted, and the query of a
 -- URL on another origin hidden, since there it is what authorises the
 -- request (a download's signed URL, an upload session).
+-- @local
 function Client:_shown_url(url)
   if not self:_own_origin(url) then url = url:gsub("%?.*$", "?[REDACTED]") end
   return errors.redact(url, self._secrets)
@@ -465,6 +474,7 @@ end
 --- Logs a request about to go out: method, URL (see `_shown_url`),
 -- `note`, then one line per header with credentials redacted (debug =
 -- true / log = function).
+-- @local
 function Client:_log_request(spec, note)
   if not self.log then return end
   self:_log("gemini: %s %s (%s)", spec.method, self:_shown_url(spec.url), note)
@@ -482,6 +492,7 @@ end
 -- @tparam table call `{method, path, query, body (string), raw_path,
 --  url, headers (name -> value, over those of http_options), anonymous
 --  (no credentials: see `_headers`), stream, http_options}`
+-- @local
 function Client:_spec(call)
   local ho = self:_check_http_options(call.http_options) or {}
   local extra = ho.headers
@@ -508,6 +519,7 @@ function Client:_spec(call)
 end
 
 --- Turns a finished HTTP answer into the decoded body or an error.
+-- @local
 function Client:_answer(res)
   if res.status < 200 or res.status > 299 then
     return nil, errors.from_http(res.status, res.body, res.headers, json.decode, self._secrets)
@@ -531,6 +543,7 @@ end
 -- deadline).
 -- @tparam[opt] table http_options
 -- @tparam[opt] number timeout
+-- @local
 function Client:_retries(http_options, timeout)
   local policy = self.retry
   if http_options and http_options.retry ~= nil then
@@ -541,6 +554,7 @@ end
 
 --- The transfer spec of `call` and its retry engine, whose deadline (the
 -- call's `timeout`) starts now.
+-- @local
 function Client:_prepare(call)
   local spec = self:_spec(call)
   return spec, self:_retries(call.http_options, spec.timeout)
@@ -594,6 +608,7 @@ end
 -- @tparam table spec a transfer spec (see `_spec`)
 -- @tparam string note what the attempt is, for the log
 -- @tparam[opt] number attempt its number (from 1), for the trace
+-- @local
 function Client:_transfer(spec, note, attempt)
   self:_log_request(spec, note)
   local started = core.now()
@@ -627,6 +642,7 @@ end
 --- One call with retries: the decoded JSON answer, or nil, err.
 -- With `call.raw`, the HTTP answer itself (`{status, headers, body}`).
 -- `timeout` bounds the whole call (see `gemini.retry`).
+-- @local
 function Client:_call(call)
   local spec, retries = self:_prepare(call)
   while true do
@@ -650,6 +666,7 @@ end
 -- body's end (see `_trace`); a failed opening is traced here.
 -- @tparam table spec
 -- @tparam[opt] number attempt its number (from 1), for the trace
+-- @local
 function Client:_open_once(spec, attempt)
   local started
   local reader, err = authorized(self, spec, function(c, s)
@@ -741,6 +758,7 @@ local PAGED_IN_PARENT = { "parent", "page_size", "page_token" }
 -- @tparam string key the list's field in each page, e.g. "models"
 -- @tparam[opt] table opts `{page_size=, page_token=}`
 -- @tparam[opt] function wrap applied to each item
+-- @local
 function Client:_pages(path, key, opts, wrap)
   opts = opts or {}
   errors.known_fields("list", opts, opts.parent ~= nil and PAGED_IN_PARENT or PAGED, nil, true)

@@ -85,6 +85,7 @@ end
 -- The id is the whole path segment after `files/` (`files/([^/:?#]+)`),
 -- a deliberate difference from the SDKs' `[a-z0-9]+`, which cuts
 -- `batch-...` ids short (wire-format-2 §14.2, §16.6).
+-- @local
 function M.file_id(file)
   if type(file) == "table" then
     if type(file.video) == "table" then file = file.video end
@@ -403,6 +404,7 @@ end
 --   server has not said), done never decreasing, and last `(n, n)`
 -- @return the number of bytes written (with `path`) or the bytes; or nil,
 --   `gemini.Error`
+-- @local
 function M.fetch(client, file, opts)
   local path, limit = opts.path, client.max_response_size
   local out, tmp

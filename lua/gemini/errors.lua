@@ -28,6 +28,7 @@ local STATUS_NAMES = {
 M.STATUS_NAMES = STATUS_NAMES
 
 --- One readable line: kind, code and status, message, retry hint.
+-- @tparam Error e the error
 function Error.__tostring(e)
   local head = "gemini: " .. tostring(e.kind) .. " error"
   if e.code then head = head .. " " .. tostring(e.code) end
@@ -39,8 +40,11 @@ function Error.__tostring(e)
   return line
 end
 
---- `"x" .. err` and `err .. "x"` read as the same line as `tostring(err)`
--- (a raised error is often concatenated into a message).
+--- Concatenation: a string joined to an error, either way round, reads as
+-- the line of `tostring(err)`, since a raised error is often concatenated
+-- into a message.
+-- @param a a string or an error
+-- @param b a string or an error
 function Error.__concat(a, b)
   return tostring(a) .. tostring(b)
 end
@@ -59,7 +63,7 @@ end
 --     what the key is. Credential headers are redacted by name, whatever
 --     they hold (see client:_log_request).
 
---- Secrets shorter than this are not searched for in free text.
+-- Secrets shorter than this are not searched for in free text.
 M.MIN_SECRET = 8
 
 local MARK = "[REDACTED]"
@@ -119,6 +123,7 @@ end
 -- @tparam[opt] string key
 -- @param ... URLs (strings or nil)
 -- @treturn table a list of strings
+-- @local
 function M.secrets(key, ...)
   local list = {}
   if type(key) == "string" and key ~= "" then list[1] = key end
@@ -154,6 +159,7 @@ end
 -- @tparam string text
 -- @tparam number max
 -- @param[opt] secrets as for `redact`
+-- @local
 function M.snippet(text, max, secrets)
   text = redact(tostring(text), secrets)
   if #text <= max then return text end
@@ -173,6 +179,7 @@ end
 -- @param[opt] secrets what to redact from every string of the error, the
 -- message, the status and each string inside `details` (see `secrets`; or
 -- the API key alone)
+-- @local
 function M.new(kind, message, fields, secrets)
   local e = redact_all(fields or {}, secrets)
   e.kind = kind
@@ -199,6 +206,7 @@ end
 -- running coroutine, the error is raised as its text (`tostring(err)`),
 -- which nginx logs. (A pcall in a coroutine that resumed this one is not
 -- seen: it gets the text too.)
+-- @local
 function M.raise(err)
   if type(ngx) == "table" and type(ngx.get_phase) == "function" and not caught() then
     error(tostring(err), 0)
@@ -207,6 +215,7 @@ function M.raise(err)
 end
 
 --- Whether `x` is a `gemini.Error`.
+-- @local (gemini.is_error)
 function M.is_error(x)
   return getmetatable(x) == Error
 end
@@ -246,6 +255,7 @@ end
 -- @tparam table headers lower-case names
 -- @tparam function decode JSON decoder returning value or nil, err
 -- @param[opt] secret what to redact (see `new`)
+-- @local
 function M.from_http(code, body, headers, decode, secret)
   local env = decode(body or "")
   if type(env) == "table" and env[1] ~= nil and env[2] == nil then env = env[1] end
@@ -275,6 +285,7 @@ end
 --- Builds the error for an `{"error": {...}}` object met inside a stream.
 -- @tparam table obj the decoded event, with its `error` table
 -- @param[opt] secret what to redact (see `new`)
+-- @local
 function M.from_object(obj, secret)
   local e = obj.error
   local code = tonumber(e.code)
@@ -306,6 +317,7 @@ local RPC = {
 -- name maps to (wire-format-2 12.6; an unknown code: UNKNOWN, 500).
 -- @tparam table st `{code=, message=, details=, status=?}`
 -- @param[opt] secret what to redact (see `new`)
+-- @local
 function M.from_rpc(st, secret)
   local n = tonumber(st.code)
   local rpc = RPC[n] or RPC[2]
@@ -317,6 +329,7 @@ end
 -- ---- argument checks (programmer errors raise) ----------------------------
 
 --- What a value is, for a message: its type, "no value" for nil.
+-- @local
 function M.typename(v)
   return v == nil and "no value" or type(v)
 end
@@ -357,6 +370,7 @@ end
 -- function on the stack outside lua/gemini/, however deep in the library
 -- the check that found the mistake sits.
 -- @tparam string message
+-- @local
 function M.misuse(message)
   error(message, outside_level())
 end
@@ -369,6 +383,7 @@ end
 -- @tparam table known the list of known keys (snake_case), as the message shows them
 -- @tparam[opt] string where the table's place in the call ("config")
 -- @tparam[opt] boolean camel whether the camelCase spelling of each is known too
+-- @local
 function M.known_fields(fname, tbl, known, where, camel)
   if type(tbl) ~= "table" then return tbl end
   local set = {}
@@ -394,6 +409,7 @@ end
 
 --- Checks argument #n of `fname`: returns it, or raises
 -- `bad argument #n to 'fname' (expected expected, got type)` at the caller's line.
+-- @local
 function M.arg(fname, n, value, expected, optional)
   if not passes(value, expected, optional) then bad("argument #" .. n, fname, value, expected) end
   return value
@@ -401,6 +417,7 @@ end
 
 --- Checks a field of an argument table: returns it, or raises
 -- `bad field 'field' to 'fname' (expected expected, got type)` at the caller's line.
+-- @local
 function M.field(fname, field, value, expected, optional)
   if not passes(value, expected, optional) then bad("field '" .. field .. "'", fname, value, expected) end
   return value

@@ -56,6 +56,7 @@ Stores.Documents = Documents
 
 local new = Stores.new
 --- Creates the service (and its `documents`); `client.file_search_stores` is one.
+-- @local
 function Stores.new(client)
   local self = new(client)
   self.documents = Documents.new(client)

@@ -21,17 +21,20 @@ local M = {
 }
 
 --- Creates a client; see `gemini.client`.
+-- @tparam[opt] table opts the client's options (`api_key`, `base_url`, ...; see `gemini.client`)
 function M.Client(opts)
   return require("gemini.client").new(opts)
 end
 
 --- Marks `t` (or a new table) as a JSON object: `{}` when empty.
+-- @tparam[opt] table t the table to mark (returned)
 function M.object(t)
   errors.arg("object", 1, t, "table", true)
   return setmetatable(t or {}, require("gemini.json").object_mt)
 end
 
 --- Marks `t` (or a new table) as a JSON array: `[]` when empty.
+-- @tparam[opt] table t the table to mark (returned)
 function M.array(t)
   errors.arg("array", 1, t, "table", true)
   return setmetatable(t or {}, require("gemini.json").array_mt)

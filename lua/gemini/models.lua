@@ -38,6 +38,7 @@ end
 -- @tparam[opt] boolean model_optional `req.model` may be absent (a line of
 --   a batch's request file, whose model is the batch's): then `model` is
 --   nil and the checks that depend on it (thinking) are left to the server
+-- @local
 function Models:build_generate(req, fname, model_optional)
   check_self(self, fname)
   errors.arg(fname, 1, req, "table")
@@ -78,6 +79,7 @@ end
 
 --- One generateContent request of a request built by `build_generate`:
 -- a response, or nil, err.
+-- @local
 function Models:_generate_once(r)
   local res, err = self.client:_call{
     path = r.model .. ":generateContent", body = encode(r.body), http_options = r.http_options,
@@ -89,6 +91,10 @@ end
 --- Streams an answer: returns the stream object (see `gemini.stream`),
 -- which is also usable directly in a generic `for` (and, on Lua 5.4, closes
 -- on `break` as the for loop's closing value).
+-- @tparam table req as for `generate_content`
+-- @tparam[opt] table handlers with the client's loop: `{on_chunk = function(chunk),
+--   on_done = function(err, response)}`, and a handle is returned at once
+-- @return a `gemini.stream` Stream (or, with handlers, a handle with `:cancel()`)
 function Models:generate_content_stream(req, handlers)
   check_self(self, "generate_content_stream")
   -- With `{on_chunk=, on_done=}`: the callback API (gemini.async).
@@ -111,6 +117,7 @@ end
 
 --- The stream (not yet opened) of a request built by `build_generate`;
 -- `on_done(response)` is called when it ends well (chats record the turn).
+-- @local
 function Models:_stream(r, on_done)
   return stream.new(self.client, {
     path = r.model .. ":streamGenerateContent", query = { alt = "sse" },
@@ -121,6 +128,9 @@ end
 --- Counts tokens of `contents` (with the config's system instruction,
 -- tools and generation config when given, through the API's
 -- `generateContentRequest` form, which the SDKs do not offer).
+-- @tparam table req `{model=, contents=, config=}` (the REST fields may be given at the top level)
+-- @tparam[opt] function cb with the client's loop: `cb(err, res)`, and a handle is returned at once
+-- @return `{totalTokens=, ...}`, or nil, `gemini.Error`
 function Models:count_tokens(req, cb)
   check_self(self, "count_tokens")
   if cb ~= nil then
@@ -153,6 +163,7 @@ end
 -- generate it would be one content of several parts.
 -- @param contents as `embed_content` takes them
 -- @tparam string fname the call, for messages
+-- @local
 function Models.embed_contents(contents, fname)
   local list = request.contents(contents, fname)
   if type(contents) == "table" and #contents > 0 and #list == 1 then
@@ -165,6 +176,7 @@ end
 --- One EmbedContentRequest: `content` and the fields of the embed `config`
 -- (`task_type`, `title`, `output_dimensionality`; not `http_options`), and
 -- `model` when given.
+-- @local
 function Models.embed_request(content, config, model)
   local r = { model = model, content = content }
   for k, v in pairs(config) do
@@ -214,6 +226,8 @@ function Models:embed_content(req, cb)
 end
 
 --- One model's description, or nil, err.
+-- @tparam string name `gemini-2.5-flash` or `models/gemini-2.5-flash`
+-- @tparam[opt] function cb with the client's loop: `cb(err, model)`, and a handle is returned at once
 function Models:get(name, cb)
   check_self(self, "get")
   if cb ~= nil then
@@ -269,7 +283,7 @@ end
 -- trailing `cb(responses, errors)` on the client's loop (returns a handle).
 -- @tparam table requests a list of `generate_content` requests
 -- @tparam[opt] table opts `{concurrency = 8}`
--- @tparam[opt] function cb
+-- @tparam[opt] function cb with the client's loop: `cb(responses, errors)`
 function Models:generate_content_all(requests, opts, cb)
   if type(opts) == "function" and cb == nil then opts, cb = nil, opts end
   check_self(self, "generate_content_all")

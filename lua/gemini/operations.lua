@@ -1,7 +1,8 @@
 --- `client.operations`: long-running operations, fetched and waited for.
 --
--- An operation is the decoded REST JSON, `{name, done, metadata, error |
--- response}`. Every kind is polled alike, with `GET {version}/{name}` and
+-- An operation is the decoded REST JSON,
+-- `{name, done, metadata, error | response}`. Every kind is polled alike,
+-- with `GET {version}/{name}` and
 -- the name used verbatim as the path, as both SDKs do (wire-format-2
 -- §13.2): video generation (`models/{m}/operations/{id}`), file search
 -- stores' uploads and imports (`fileSearchStores/{s}/upload/operations/{id}`,
@@ -33,6 +34,7 @@ Operations.__index = Operations
 
 
 --- Creates the service; `client.operations` is one.
+-- @local
 function Operations.new(client)
   return setmetatable({ client = client }, Operations)
 end
@@ -48,6 +50,7 @@ end
 -- exactly the request's path. Raises for anything else.
 -- @param op
 -- @tparam string fname the call, for the message
+-- @local
 function Operations.name_of(op, fname)
   local name = type(op) == "table" and op.name or op
   if not (resource.is_path(name) and name:find("/", 1, true)) then
@@ -60,6 +63,7 @@ end
 
 --- An operation as the API sent it, with the SDK's names added to a
 -- finished video's response (see `gemini.videos`). Returns `op`.
+-- @local
 function Operations.wrap(op)
   local res = op.response
   if op.done == true and type(res) == "table" and type(res.generateVideoResponse) == "table" then

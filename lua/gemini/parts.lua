@@ -47,7 +47,7 @@ local MIME = {
 }
 
 --- The MIME type for a file name or URI by its extension, or nil.
--- @tparam string name
+-- @tparam string name a file name, path or URI
 function M.guess_mime_type(name)
   if type(name) ~= "string" then return nil end
   local base = name:gsub("[?#].*$", ""):match("([^/]*)$")
@@ -56,7 +56,7 @@ function M.guess_mime_type(name)
 end
 
 --- A text part: `{text = s}`.
--- @tparam string s
+-- @tparam string s the text
 function M.text(s)
   if type(s) ~= "string" then
     errors.misuse("bad argument #1 to 'parts.text' (string expected, got " .. typename(s) .. ")")
@@ -79,7 +79,7 @@ end
 
 --- Inline data read from a file. Files larger than about 20 MB belong in
 -- `client.files:upload` instead (the API's limit on a whole request).
--- @tparam string path
+-- @tparam string path the file to read
 -- @tparam[opt] string mime_type guessed from the extension when not given
 -- @return the part, or nil and a message (file missing or unreadable, or
 -- an extension with no known MIME type)
@@ -101,7 +101,7 @@ end
 
 --- A file by URI (an uploaded file's `uri`, a YouTube link, ...):
 -- `{fileData = {fileUri =, mimeType =}}`.
--- @tparam string uri
+-- @tparam string uri the file's URI
 -- @tparam[opt] string mime_type guessed from the extension when not given
 -- (and left out when unknown: the API takes YouTube links without one)
 function M.from_uri(uri, mime_type)

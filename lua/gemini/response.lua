@@ -51,9 +51,11 @@ end
 local getters = {}
 
 --- The non-thought text parts of the first candidate, joined; nil when none.
+-- @tparam table res the response: read it as the field `res.text`
 function getters.text(res) return joined_text(res, false) end
 
 --- The thought-summary text (`thought = true` parts), joined; nil when none.
+-- @tparam table res the response: read it as the field `res.thoughts`
 function getters.thoughts(res) return joined_text(res, true) end
 
 -- List of `pick(part[name])` for the parts of candidate 0 holding a table
@@ -80,12 +82,14 @@ local function call_of(fc)
 end
 
 --- List of `{name=, args=, id=}` of the first candidate, or nil.
+-- @tparam table res the response: read it as the field `res.function_calls`
 function getters.function_calls(res)
   return collect(res, "functionCall", call_of)
 end
 
 --- The JSON-mode answer decoded, or nil (not JSON mode, or no text).
 -- An answer that is not valid JSON raises a `gemini.Error` of kind "decode".
+-- @tparam table res the response: read it as the field `res.parsed`
 function getters.parsed(res)
   if not getmetatable(res).json_mode then return nil end
   local text = joined_text(res, false)
@@ -108,6 +112,7 @@ local function blob_of(d)
 end
 
 --- List of `{mime_type=, data=<raw bytes>}` for the inline data parts, or nil.
+-- @tparam table res the response: read it as the field `res.inline_data`
 function getters.inline_data(res)
   return collect(res, "inlineData", blob_of)
 end
@@ -117,6 +122,7 @@ end
 --- The code the model ran with the code execution tool: list of
 -- `{language=, code=}` (the `executableCode` parts of the first candidate,
 -- in order), or nil.
+-- @tparam table res the response: read it as the field `res.executable_code`
 function getters.executable_code(res)
   return collect(res, "executableCode", function(v) return { language = v.language, code = v.code } end)
 end
@@ -124,6 +130,7 @@ end
 --- What that code gave: list of `{outcome=, output=}` (the
 -- `codeExecutionResult` parts of the first candidate, in order; `outcome`
 -- is e.g. "OUTCOME_OK"), or nil.
+-- @tparam table res the response: read it as the field `res.code_execution_result`
 function getters.code_execution_result(res)
   return collect(res, "codeExecutionResult", function(v) return { outcome = v.outcome, output = v.output } end)
 end
@@ -136,6 +143,7 @@ end
 
 --- The first candidate's `groundingMetadata` (Google Search, Maps, URL
 -- context, file search grounding), as sent, or nil.
+-- @tparam table res the response: read it as the field `res.grounding_metadata`
 function getters.grounding_metadata(res)
   local c = candidate0(res)
   local g = c and c.groundingMetadata
@@ -143,6 +151,7 @@ function getters.grounding_metadata(res)
 end
 
 --- The Google Search queries the model made (`groundingMetadata.webSearchQueries`), or nil.
+-- @tparam table res the response: read it as the field `res.web_search_queries`
 function getters.web_search_queries(res)
   local g = getters.grounding_metadata(res)
   local q = g and g.webSearchQueries
@@ -171,6 +180,7 @@ local RETRIEVED = {
 -- chunk's text), `file_search_store`, `page_number`, `media_id` and
 -- `custom_metadata` (the document's list of `{key=, stringValue= | ...}`).
 -- nil when the answer is not grounded.
+-- @tparam table res the response: read it as the field `res.sources`
 function getters.sources(res)
   local g = getters.grounding_metadata(res)
   local chunks = g and g.groundingChunks
@@ -194,6 +204,7 @@ end
 -- in at exact byte positions, the last segment first so that earlier
 -- offsets stay valid; a marker never splits a multi-byte character.
 -- The text unchanged when there is no grounding; nil when there is no text.
+-- @tparam table res the response: read it as the field `res.cited_text`
 function getters.cited_text(res)
   local parts = parts0(res)
   local text = joined_text(res, false)
@@ -255,6 +266,7 @@ end
 -- content) pair that was sent, as in the SDK; an empty list when the
 -- first answer had no calls; nil without automatic function calling. The
 -- final answer is the response itself.
+-- @tparam table res the response: read it as the field `res.automatic_function_calling_history`
 function getters.automatic_function_calling_history(res)
   return getmetatable(res).afc_history
 end
@@ -291,11 +303,13 @@ end
 
 --- Records the automatic function calling history of a wrapped response
 -- (used by `gemini.afc`).
+-- @local
 function M.set_afc_history(res, list)
   setmetatable(res, metatable(getmetatable(res).json_mode, list))
 end
 
 --- Whether `t` is a wrapped response.
+-- @param t any value
 function M.is_response(t)
   local mt = getmetatable(t)
   return type(mt) == "table" and mt.__index == index

@@ -139,7 +139,7 @@ end
 --- A string. Options: `enum` (list of strings), `format` (e.g. "date-time",
 -- "enum"), `min_length`, `max_length`, `pattern`, and the common ones:
 -- `description`, `nullable`, `title`, `example`, `default`.
--- @tparam[opt] table opts
+-- @tparam[opt] table opts the options above
 -- @treturn table `{type="STRING", ...}`
 function M.string(opts)
   local s = scalar("string", "STRING", opts, {
@@ -151,7 +151,7 @@ end
 
 --- A number (float). Options: `minimum`, `maximum`, `format` ("float",
 -- "double"), `enum` (list of strings, as the API wants), and the common ones.
--- @tparam[opt] table opts
+-- @tparam[opt] table opts the options above
 function M.number(opts)
   local s = scalar("number", "NUMBER", opts, {
     minimum = "number", maximum = "number", format = "string", enum = "strings",
@@ -161,7 +161,7 @@ end
 
 --- An integer. Options: `minimum`, `maximum` (integers), `format` ("int32",
 -- "int64"), `enum` (list of strings), and the common ones.
--- @tparam[opt] table opts
+-- @tparam[opt] table opts the options above
 function M.integer(opts)
   local s = scalar("integer", "INTEGER", opts, {
     minimum = "integer", maximum = "integer", format = "string", enum = "strings",
@@ -170,7 +170,7 @@ function M.integer(opts)
 end
 
 --- A boolean. Options: the common ones.
--- @tparam[opt] table opts
+-- @tparam[opt] table opts the options above
 function M.boolean(opts)
   local s = scalar("boolean", "BOOLEAN", opts, {})
   return s
@@ -178,7 +178,7 @@ end
 
 --- An array of `items`. Options: `min_items`, `max_items`, and the common ones.
 -- @tparam table items the schema of every item
--- @tparam[opt] table opts
+-- @tparam[opt] table opts the options above
 function M.array(items, opts)
   check_schema_arg("array", "#1 (items)", items)
   local s = options("array", opts, { minItems = "count", maxItems = "count" })
@@ -254,7 +254,8 @@ function M.any_of(list, opts)
   return s
 end
 
---- Shorthand for `S.string{ enum = values, format = "enum", ... }`.
+--- A string that is one of `values` (the same as `S.string` with
+-- `enum = values` and `format = "enum"`, and `opts`).
 -- @tparam table values the allowed strings
 -- @tparam[opt] table opts more string options
 function M.enum(values, opts)

@@ -12,13 +12,17 @@ local response = require("gemini.response")
 
 local M = {}
 
---- The stream object: callable (drives a generic `for`), `next`, `close`,
--- and `response` (the merged answer) once it has ended.
+--- The stream object of `models:generate_content_stream` and
+-- `chat:send_message_stream`: callable (drives a generic `for`), `next`,
+-- `close`, and `response` (the merged answer) once it has ended.
 -- @type Stream
+-- @field response the whole answer merged (text joined, last `finishReason`,
+--   final `usageMetadata`), a response with the helpers; nil until the end
 local Stream = {}
 Stream.__index = Stream
 
 --- Makes a stream for one call (not yet opened).
+-- @local
 -- @param client the client
 -- @tparam table call `{path=, body=, http_options=, stream=true}`
 -- @tparam boolean is_json whether chunks are JSON-mode answers
@@ -427,6 +431,7 @@ end
 M.Stream = Stream
 
 --- Whether `x` is a stream.
+-- @local
 function M.is_stream(x) return getmetatable(x) == Stream end
 
 return M

@@ -2,7 +2,7 @@
 """Local mock of the Google Gemini REST API (Gemini-native wire format).
 
 This is the test double for the `gemini` Lua module: the busted suite starts it
-(through spec/support/mock.lua), and examples/quickstart.lua falls back to it
+(through spec/support/mock.lua), and `make demo` (.ci/with-mock) falls back to it
 when no API key is configured.
 
 Why Python (3.11+, standard library only):
@@ -20,7 +20,7 @@ Why Python (3.11+, standard library only):
 
 Usage:
     python3 gemini_mock.py --port 0 --key KEY [--port-file FILE]
-                           [--stream-delay SECONDS] [--quiet]
+                           [--stream-delay SECONDS] [--quiet] [--key-hint]
                            [--tls-cert CERT.pem --tls-key KEY.pem]   (HTTPS)
 
 The server listens on 127.0.0.1. Port 0 picks a free port; the chosen port is
@@ -129,6 +129,10 @@ on any failed write: the entry gets disconnected=true and the handler stops.
 Status names: 400 INVALID_ARGUMENT, 401 UNAUTHENTICATED, 403 PERMISSION_DENIED,
 404 NOT_FOUND, 408 and 504 DEADLINE_EXCEEDED, 429 RESOURCE_EXHAUSTED, 500
 INTERNAL, 502 and 503 UNAVAILABLE (google.rpc.Code has no BAD_GATEWAY).
+
+Faults by model name (MODEL_FAULTS, listed by --help): a request to
+models/mock-fail-500 (mock-fail-429, mock-cut, mock-slow, ...) gets that fault
+every time, after auth, when no pending fault applies.
 """
 
 import argparse
@@ -291,6 +295,69 @@ FAULT_TYPES = {
 }
 GENERIC_FAULTS = {"status", "html", "stall", "close"}
 
+
+def fault_applies(f, kind):
+    """Whether fault F may be served to a request of this route kind."""
+    scope = FAULT_TYPES[f["type"]]
+    if scope == "gen":
+        return kind in ("generate", "stream")
+    if scope == "stream":
+        return kind == "stream"
+    # "any", or a scope of a route module's own (files_routes.py)
+    return scope == "any" or kind == scope
+
+
+# Faults chosen by the model's name, for users of the mock (a plugin's own
+# tests, a curl command): every request to models/mock-fail-500 is answered
+# as the fault F says, with no call to the control API. A pending fault of
+# /_mock/faults comes first; a stream-shaped fault leaves other requests to
+# that model (generateContent, countTokens) answered as usual.
+MODEL_FAULTS = {
+    "mock-fail-500": ({"type": "status", "code": 500}, "500 INTERNAL (retried by clients)"),
+    "mock-fail-503": ({"type": "status", "code": 503}, "503 UNAVAILABLE (retried by clients)"),
+    "mock-fail-429": ({"type": "status", "code": 429, "retry_delay": "2s", "retry_after": 2},
+                      "429 RESOURCE_EXHAUSTED with RetryInfo 2s and Retry-After: 2"),
+    "mock-fail-400": ({"type": "status", "code": 400}, "400 INVALID_ARGUMENT (not retried)"),
+    "mock-html-502": ({"type": "html"}, "an HTML 502 page, as from a proxy"),
+    "mock-close": ({"type": "close"}, "the connection closed with no answer"),
+    "mock-stall": ({"type": "stall", "seconds": 60}, "no answer for 60 s, then closed"),
+    "mock-cut": ({"type": "cut", "events": 2},
+                 "cut mid-answer (a stream: after 2 events, mid-event)"),
+    "mock-slow": ({"type": "slow_stream", "events": 10, "delay": 0.5},
+                  "streams only: the answer in 10 events, 0.5 s apart"),
+    "mock-stall-stream": ({"type": "stall_after", "events": 1, "seconds": 60},
+                          "streams only: 1 event, then 60 s of silence, then closed"),
+    "mock-not-json": ({"type": "not_json"}, "streams only: 1 event, then one that is not JSON"),
+    "mock-stream-error": ({"type": "stream_error", "code": 500},
+                          "streams only: 1 event, then an error object as an event"),
+}
+
+
+def model_fault(ctx):
+    """The fault the request's model name selects (MODEL_FAULTS), or None."""
+    name = (ctx.params.get("model") or "").rsplit("/", 1)[-1]
+    fault = MODEL_FAULTS.get(name)
+    if fault is None or not fault_applies(fault[0], ctx.kind):
+        return None
+    return dict(fault[0])
+
+
+def model_faults_help():
+    lines = ["Faults chosen by the model name (send the key of --key, test-key by default):"]
+    for name, (_, what) in MODEL_FAULTS.items():
+        lines.append("  %-18s %s" % (name, what))
+    lines += [
+        "",
+        "  curl -s -H 'x-goog-api-key: test-key' -H 'Content-Type: application/json' \\",
+        "    -d '{\"contents\":[{\"parts\":[{\"text\":\"hi\"}]}]}' \\",
+        "    http://127.0.0.1:PORT/v1beta/models/mock-fail-429:generateContent",
+        "",
+        "Streams: :streamGenerateContent?alt=sse. Any other model (gemini-2.5-flash...)",
+        "answers normally. Faults for one request at a time, and scripted answers:",
+        "POST /_mock/faults, /_mock/script (the control API in this file's docstring).",
+    ]
+    return "\n".join(lines)
+
 VERSION_RE = re.compile(r"^(.*?)/(v1beta1|v1beta|v1alpha|v1)/(.*)$")
 
 
@@ -377,13 +444,8 @@ class State:
         and None is returned."""
         with self.lock:
             for i, f in enumerate(self.faults):
-                scope = FAULT_TYPES[f["type"]]
-                if scope == "gen" and kind not in ("generate", "stream"):
+                if not fault_applies(f, kind):
                     continue
-                if scope == "stream" and kind != "stream":
-                    continue
-                if scope not in ("any", "gen", "stream") and kind != scope:
-                    continue  # a scope of a route module's own (files_routes.py)
                 match = f.get("match")
                 if match and match not in target:
                     continue
@@ -644,11 +706,16 @@ def last_user_text(req):
     return ""
 
 
+# --key-hint: the answer says how to ask the real model (`make demo` with no
+# key); a mock started on purpose does not.
+KEY_HINT = False
+
+
 def default_answer(req):
     asked = last_user_text(req)[:200]
-    text = ("This answer comes from the local gemini mock server. You asked: \"%s\". "
-            "Set GEMINI_API_KEY (or COMETAPI_KEY with GEMINI_BASE_URL) to ask the real model."
-            % asked)
+    text = "This answer comes from the local gemini mock server. You asked: \"%s\"." % asked
+    if KEY_HINT:
+        text += " Set GEMINI_API_KEY (or COMETAPI_KEY with GEMINI_BASE_URL) to ask the real model."
     # A system instruction is acknowledged, so its effect can be seen.
     si = " ".join(part_texts(req.get("systemInstruction", req.get("system_instruction"))))
     if si:
@@ -1870,7 +1937,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if not self.check_auth(ctx):
             return
-        f = state.take_fault(target, kind)
+        f = state.take_fault(target, kind) or model_fault(ctx)
         if f is not None:
             state.update(entry, fault=f["type"])
             if early(f):  # queued behind another request's fault meanwhile
@@ -2096,15 +2163,23 @@ auth_routes.register(sys.modules[__name__])
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="Local mock of the Gemini REST API.")
-    ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--key", default="test-key")
-    ap.add_argument("--port-file")
-    ap.add_argument("--stream-delay", type=float, default=0.0)
-    ap.add_argument("--quiet", action="store_true")
+    global KEY_HINT
+    ap = argparse.ArgumentParser(
+        description="Local mock of the Gemini REST API, on 127.0.0.1. Point a client at it"
+                    " with GEMINI_BASE_URL=http://127.0.0.1:PORT and the key given here.",
+        epilog=model_faults_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--port", type=int, default=0, help="port (default 0: any free port)")
+    ap.add_argument("--key", default="test-key", help="the API key it accepts (default test-key)")
+    ap.add_argument("--port-file", help="write the port chosen to this file")
+    ap.add_argument("--stream-delay", type=float, default=0.0,
+                    help="seconds between the events of a stream (default 0)")
+    ap.add_argument("--quiet", action="store_true", help="no access log on stderr")
+    ap.add_argument("--key-hint", action="store_true",
+                    help="answers end by saying how to ask the real model (make demo with no key)")
     ap.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (and --tls-key)")
     ap.add_argument("--tls-key")
     args = ap.parse_args(argv)
+    KEY_HINT = args.key_hint
 
     server = Server(("127.0.0.1", args.port), Handler)
     server.state = State(args.key, args.stream_delay, args.quiet)

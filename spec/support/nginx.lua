@@ -8,6 +8,8 @@
 --     local n = nginx.new()             -- n.prefix, n.port (free), n.root (the checkout)
 --     n:start(http)                     -- `http`: the body of the http block; it must
 --                                       -- serve GET /ping with 204 on n.port
+--     n:start(http, main)               -- `main`: directives of the main context
+--                                       -- (env GEMINI_API_KEY=...;)
 --     n:url("/path"), n:get("/path"), n:error_log(), n.output (start-up output)
 --     n:stop()
 --   end
@@ -45,6 +47,7 @@ end
 local CONF = [[
 %s
 load_module %s;
+%s
 %s
 worker_processes 1;
 daemon on;
@@ -85,14 +88,14 @@ end
 
 function Nginx:error_log() return read_file(self.prefix .. "/logs/error.log") or "" end
 
---- Writes the config around `http` and starts nginx; raises unless it
--- answers /ping within 5 s.
-function Nginx:start(http)
+--- Writes the config around `http` (and `main`, optional) and starts
+-- nginx; raises unless it answers /ping within 5 s.
+function Nginx:start(http, main)
   local root = sh("id -u"):gsub("%s+$", "") == "0"
   local r = self.root
   mock.write_file(self.prefix .. "/conf/nginx.conf", string.format(CONF,
     NDK_MOD and ("load_module " .. NDK_MOD .. ";") or "", LUA_MOD, root and "user root;" or "",
-    r, r, r, r, http))
+    main or "", r, r, r, r, http))
   self.output = sh(q(NGINX) .. " -p " .. q(self.prefix) .. " -c conf/nginx.conf 2>&1")
   for _ = 1, 100 do
     if read_file(self.prefix .. "/logs/nginx.pid") and

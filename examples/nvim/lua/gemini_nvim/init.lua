@@ -1,6 +1,7 @@
 --- gemini_nvim: `:Gemini {prompt}` streams Gemini's answer into a scratch
 -- buffer, without ever blocking the editor (the `gemini` module drives
--- libcurl from Neovim's own event loop, `vim.loop`).
+-- libcurl from Neovim's own event loop: `vim.uv`, called `vim.loop`
+-- before Neovim 0.10).
 --
 --   require("gemini_nvim").setup{ model = "gemini-2.5-flash" }
 --
@@ -11,12 +12,34 @@ local M = {}
 local config = { model = "gemini-2.5-flash" }
 local client
 
+-- Neovim 0.10+ names libuv `vim.uv` (and deprecates `vim.loop`); 0.7-0.9
+-- have only `vim.loop`. Both are the same luv module.
+local uv = vim.uv or vim.loop
+
+-- The C core (gemini.core) that `make LUA=luajit` builds in the repository
+-- this plugin lives in (lazy.nvim's `build`): its place is known from this
+-- file's own, <repo>/examples/nvim/lua/gemini_nvim/init.lua, so nobody has
+-- to set package.cpath. A core installed elsewhere (a LuaRocks 5.1 tree on
+-- LUA_CPATH) is used when the repository holds none.
+local function find_core()
+  local src = debug.getinfo(1, "S").source
+  if src:sub(1, 1) ~= "@" then return end
+  local root = vim.fn.fnamemodify(src:sub(2), ":p:h:h:h:h:h")
+  if uv.fs_stat(root .. "/build/luajit/gemini/core.so") then
+    local entry = root .. "/build/luajit/?.so"
+    if not package.cpath:find(entry, 1, true) then
+      package.cpath = entry .. ";" .. package.cpath
+    end
+  end
+end
+
 local function get_client()
   if not client then
+    find_core()
     local gemini = require("gemini")
     -- Callbacks are scheduled by default (the editor API may be called in
     -- them): exactly what updating a buffer needs.
-    client = gemini.Client{ api_key = config.api_key, base_url = config.base_url, loop = vim.loop }
+    client = gemini.Client{ api_key = config.api_key, base_url = config.base_url, loop = uv }
   end
   return client
 end
