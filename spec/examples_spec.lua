@@ -153,7 +153,8 @@ describe("examples", function()
       return run("vertex.lua", q("Why is the sky blue?"), { "GOOGLE_API_KEY=" .. key,
         "GOOGLE_VERTEX_BASE_URL=" .. m.url })
     end
-    local out, _, status = vertex(m.key)
+    local stdout, stderr, status = vertex(m.key)
+    local out = stdout .. stderr
     local paths = {}
     for _, e in ipairs(m:log()) do paths[#paths + 1] = e.path end
     assert.equal(0, status)
