@@ -97,6 +97,13 @@ local function mint(source, client)
                                body = req.body, content_type = req.content_type, anonymous = true }
     local res, err = client:_transfer(spec, "access token")
     if not res then
+      -- The source words a transfer that failed: where it asked, and for
+      -- the metadata server (the last resort of Application Default
+      -- Credentials) that no credentials were found, and where they were
+      -- looked for.
+      if source.describe_failure then
+        return nil, client:error("auth", source:describe_failure(err.message))
+      end
       return nil, client:error("auth", "no access token from the " .. source.kind .. " credentials: "
         .. tostring(err.message))
     end
