@@ -209,6 +209,38 @@ describe("Vertex AI mode with real credentials", function()
       assert.equal(0, #model_calls())
     end)
 
+    it("retries a token request that failed for a while, as the client retries its calls", function()
+      -- google-auth retries a token request on 500, 503, 504, 408, 429
+      -- (google/oauth2/_client.py _can_retry); here the client's policy.
+      local RETRY = { attempts = 3, initial_delay = 0.01, jitter = 0 }
+      local _, path = sa_file()
+      local c = vclient(path, { retry = RETRY })
+      m:faults{ { type = "status", code = 503, message = "token endpoint down", match = "/oauth2/token" } }
+      local res, err = c.models:generate_content{ model = MODEL, contents = "after a 503" }
+      assert.is_nil(err)
+      assert.matches('You asked: "after a 503"', res.text, 1, true)
+      m:revoke_tokens()
+      m:faults{ { type = "close", match = "/oauth2/token" } }
+      local s = c.models:generate_content_stream{ model = MODEL, contents = "after a cut" }
+      for _ in s do end
+      assert.matches('You asked: "after a cut"', s.response.text, 1, true)
+      assert.equal(2, creds.counts(m).issued)
+      -- What trying again cannot mend is not tried again: a refused grant,
+      -- a policy of no retries.
+      local unknown = sa_file{ register = false }
+      res, err = vclient(unknown, { retry = RETRY }).models:generate_content{ model = MODEL, contents = "x" }
+      assert.equal("auth", err.kind)
+      m:faults{ { type = "status", code = 503, match = "/oauth2/token" } }
+      res, err = vclient((select(2, sa_file()))).models:generate_content{ model = MODEL, contents = "x" }
+      assert.is_nil(res)
+      assert.equal("auth", err.kind)
+      local tried = 0
+      for _, e in ipairs(m:log()) do
+        if e.path == "/oauth2/token" then tried = tried + 1 end
+      end
+      assert.equal(2 + 2 + 1 + 1, tried)
+    end)
+
     it("takes the project from the service-account file when none is given", function()
       -- The googleapis.com host (only a base_url of one's own drops the
       -- project): its URL is in the log, the token comes from the mock.
@@ -421,6 +453,24 @@ describe("Vertex AI mode with real credentials", function()
       assert.matches('You asked: "cb stream"', streamed, 1, true)
       assert.equal(1, creds.counts(m).jwt_bearer)
       assert.equal(n + 1, #model_calls())
+    end)
+
+    it("a token endpoint down for a moment: the calls waiting for it retry, one fetch again", function()
+      creds.settings(m, { latency = 0.1 })
+      m:faults{ { type = "status", code = 503, match = "/oauth2/token" } }
+      c = vclient((select(2, sa_file())), { loop = uv, retry = { attempts = 3, initial_delay = 0.05 } })
+      local n, done, errs = 6, 0, {}
+      for i = 1, n do
+        c.models:generate_content({ model = MODEL, contents = "cb " .. i }, function(err, res)
+          done = done + 1
+          if err or not res.text then errs[#errs + 1] = tostring(err) end
+        end)
+      end
+      loop.run(uv, 10)
+      assert.equal(n, done)
+      assert.same({}, errs)
+      assert.equal(1, creds.counts(m).issued)
+      assert.is_true(creds.counts(m).jwt_bearer <= 3)
     end)
   end)
 
