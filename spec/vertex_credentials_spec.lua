@@ -70,20 +70,19 @@ describe("Vertex AI mode with real credentials", function()
 
   -- Each test its own identity: a token cached by an earlier test's
   -- client (the cache is per identity, see gemini.auth.tokens) is not
-  -- taken from one that the mock has since forgotten.
+  -- taken from one that the mock has since forgotten. `make(m, opts)` of
+  -- support.credentials, with `field` made unique from `format`.
   local serial = 0
-  local function sa_file(opts)
-    serial = serial + 1
-    local o = { email = "e2e-" .. serial .. "@mock-project.iam.gserviceaccount.com" }
-    for k, v in pairs(opts or {}) do o[k] = v end
-    return creds.service_account(m, o)
+  local function unique(make, field, format)
+    return function(opts)
+      serial = serial + 1
+      local o = { [field] = format:format(serial) }
+      for k, v in pairs(opts or {}) do o[k] = v end
+      return make(m, o)
+    end
   end
-  local function user_file(opts)
-    serial = serial + 1
-    local o = { refresh_token = "1//e2e-refresh-token-" .. serial .. "-abcdefghijklmnop" }
-    for k, v in pairs(opts or {}) do o[k] = v end
-    return creds.authorized_user(m, o)
-  end
+  local sa_file = unique(creds.service_account, "email", "e2e-%d@mock-project.iam.gserviceaccount.com")
+  local user_file = unique(creds.authorized_user, "refresh_token", "1//e2e-refresh-token-%d-abcdefghijk")
 
   local function vclient(credentials, opts)
     local o = { vertexai = true, project = PROJECT, location = LOCATION, base_url = m.url,
@@ -101,6 +100,16 @@ describe("Vertex AI mode with real credentials", function()
     return list
   end
 
+  -- How many token requests the mock received (refused ones and those a
+  -- fault answered included).
+  local function token_requests()
+    local n = 0
+    for _, e in ipairs(m:log()) do
+      if e.path == "/oauth2/token" then n = n + 1 end
+    end
+    return n
+  end
+
   -- A generate_content and a stream; both answered.
   local function generate_and_stream(c, tag)
     local res, err = c.models:generate_content{ model = MODEL, contents = "gen " .. tag }
@@ -113,48 +122,35 @@ describe("Vertex AI mode with real credentials", function()
   end
 
   describe("blocking calls", function()
-    it("a service-account file path: one JWT exchange for several calls and a stream", function()
-      local _, path = sa_file()
-      local c = vclient(path)
-      generate_and_stream(c, "1")
-      generate_and_stream(c, "2")
-      local counts = creds.counts(m)
-      assert.equal(1, counts.jwt_bearer)
-      assert.equal(0, counts.refused)
-      assert.equal(1, counts.issued)
-      local calls = model_calls()
-      assert.equal(4, #calls)
-      assert.equal(MODEL_PATH .. ":generateContent", calls[1].path)
-      assert.equal(MODEL_PATH .. ":streamGenerateContent", calls[2].path)
-      for _, e in ipairs(calls) do
-        assert.equal(200, e.status)
-        assert.matches("^Bearer ya29%.mock%-", e.headers.authorization)
-        assert.equal(calls[1].headers.authorization, e.headers.authorization)
-        assert.is_nil(e.headers["x-goog-api-key"])
-      end
-    end)
-
-    it("the same service account as a table", function()
-      local info = sa_file()
-      local c = vclient(info)
-      generate_and_stream(c, "t")
-      assert.equal(1, creds.counts(m).jwt_bearer)
-      assert.equal(2, #model_calls())
-    end)
-
-    it("an authorized_user file: one refresh grant, its quota project as x-goog-user-project", function()
-      local _, path = user_file{ quota_project_id = "billing-proj" }
-      local c = vclient(path)
-      generate_and_stream(c, "u1")
-      generate_and_stream(c, "u2")
-      local counts = creds.counts(m)
-      assert.equal(1, counts.refresh_token)
-      assert.equal(0, counts.jwt_bearer)
-      for _, e in ipairs(model_calls()) do
-        assert.equal("billing-proj", e.headers["x-goog-user-project"])
-        assert.matches("^Bearer ya29%.mock%-", e.headers.authorization)
-      end
-    end)
+    for _, case in ipairs({
+      { "a service-account file path", function() return (select(2, sa_file())) end, "jwt_bearer" },
+      { "the same service account as a table", function() return (sa_file()) end, "jwt_bearer" },
+      { "an authorized_user file (its quota project as x-goog-user-project)", function()
+        return (select(2, user_file{ quota_project_id = "billing-proj" }))
+      end, "refresh_token", "billing-proj" },
+    }) do
+      local name, credentials, grant, quota_project = case[1], case[2], case[3], case[4]
+      it(name .. ": one token for several calls and streams", function()
+        local c = vclient(credentials())
+        generate_and_stream(c, "1")
+        generate_and_stream(c, "2")
+        local counts = creds.counts(m)
+        assert.equal(1, counts[grant])
+        assert.equal(1, counts.jwt_bearer + counts.refresh_token)
+        assert.equal(0, counts.refused)
+        local calls = model_calls()
+        assert.equal(4, #calls)
+        assert.equal(MODEL_PATH .. ":generateContent", calls[1].path)
+        assert.equal(MODEL_PATH .. ":streamGenerateContent", calls[2].path)
+        for _, e in ipairs(calls) do
+          assert.equal(200, e.status)
+          assert.matches("^Bearer ya29%.mock%-", e.headers.authorization)
+          assert.equal(calls[1].headers.authorization, e.headers.authorization)
+          assert.is_nil(e.headers["x-goog-api-key"])
+          assert.equal(quota_project, e.headers["x-goog-user-project"])
+        end
+      end)
+    end
 
     it("refreshes a short-lived token ahead of its expiry (no 401 first)", function()
       creds.settings(m, { expires_in = 2 })   -- renewed after 1.5 s (three quarters)
@@ -234,11 +230,7 @@ describe("Vertex AI mode with real credentials", function()
       res, err = vclient((select(2, sa_file()))).models:generate_content{ model = MODEL, contents = "x" }
       assert.is_nil(res)
       assert.equal("auth", err.kind)
-      local tried = 0
-      for _, e in ipairs(m:log()) do
-        if e.path == "/oauth2/token" then tried = tried + 1 end
-      end
-      assert.equal(2 + 2 + 1 + 1, tried)
+      assert.equal(2 + 2 + 1 + 1, token_requests())
     end)
 
     it("takes the project from the service-account file when none is given", function()
@@ -434,22 +426,30 @@ describe("Vertex AI mode with real credentials", function()
     loop.hygiene(uv, { teardown = teardown, after_each = after_each }, function() return c end)
     after_each(function() if c then c:close() end c = nil; uv.run() end)
 
+    -- `n` generate_content calls with callbacks, all in flight at once;
+    -- `got.done` counts the answers, `got.errs` lists what went wrong.
+    local function start_calls(n)
+      local got = { done = 0, errs = {} }
+      for i = 1, n do
+        c.models:generate_content({ model = MODEL, contents = "cb " .. i }, function(err, res)
+          got.done = got.done + 1
+          if err or not res.text then got.errs[#got.errs + 1] = tostring(err) end
+        end)
+      end
+      return got
+    end
+
     it("many calls in flight share one JWT exchange", function()
       creds.settings(m, { latency = 0.2 })   -- the calls all ask while it is under way
       c = vclient((select(2, sa_file())), { loop = uv })
-      local n, done, errs = 10, 0, {}
-      for i = 1, n do
-        c.models:generate_content({ model = MODEL, contents = "cb " .. i }, function(err, res)
-          done = done + 1
-          if err or not res.text then errs[#errs + 1] = tostring(err) end
-        end)
-      end
+      local n = 10
+      local got = start_calls(n)
       local streamed
       c.models:generate_content_stream({ model = MODEL, contents = "cb stream" }, {
         on_done = function(err, res) streamed = err or res.text end })
       loop.run(uv, 10)
-      assert.equal(n, done)
-      assert.same({}, errs)
+      assert.equal(n, got.done)
+      assert.same({}, got.errs)
       assert.matches('You asked: "cb stream"', streamed, 1, true)
       assert.equal(1, creds.counts(m).jwt_bearer)
       assert.equal(n + 1, #model_calls())
@@ -459,18 +459,12 @@ describe("Vertex AI mode with real credentials", function()
       creds.settings(m, { latency = 0.1 })
       m:faults{ { type = "status", code = 503, match = "/oauth2/token" } }
       c = vclient((select(2, sa_file())), { loop = uv, retry = { attempts = 3, initial_delay = 0.05 } })
-      local n, done, errs = 6, 0, {}
-      for i = 1, n do
-        c.models:generate_content({ model = MODEL, contents = "cb " .. i }, function(err, res)
-          done = done + 1
-          if err or not res.text then errs[#errs + 1] = tostring(err) end
-        end)
-      end
+      local got = start_calls(6)
       loop.run(uv, 10)
-      assert.equal(n, done)
-      assert.same({}, errs)
+      assert.equal(6, got.done)
+      assert.same({}, got.errs)
+      assert.equal(2, token_requests())   -- the one that got the 503, then one for every retry
       assert.equal(1, creds.counts(m).issued)
-      assert.is_true(creds.counts(m).jwt_bearer <= 3)
     end)
   end)
 
@@ -486,22 +480,7 @@ describe("Vertex AI mode with real credentials", function()
       server {
         listen 127.0.0.1:%d;
         location /ping { return 204; }
-        location /threads {
-          content_by_lua_block {
-            local c = package.loaded.vertex_client
-            local threads = {}
-            for i = 1, 6 do
-              threads[i] = ngx.thread.spawn(function()
-                local res, err = c.models:generate_content{ model = "gemini-2.5-flash", contents = "t" .. i }
-                return res and res.text or ("ERROR " .. tostring(err))
-              end)
-            end
-            for i = 1, 6 do
-              local _, text = ngx.thread.wait(threads[i])
-              ngx.say(i, " ", text)
-            end
-          }
-        }
+]] .. nginx.VERTEX_THREADS .. [[
       }
     ]]
     local n
