@@ -285,6 +285,10 @@ describe("Vertex AI mode with real credentials", function()
       assert.matches('^TEXT [^\n]*You asked: "adc"', out)
       assert.equal(1, creds.counts(m).jwt_bearer)
       assert.equal(MODEL_PATH .. ":generateContent", m:last().path)
+      -- A file that is not there is an error, not a fallback (as google-auth's).
+      out = child_call("HOME=/nonexistent-home GOOGLE_APPLICATION_CREDENTIALS=/nonexistent/sa.json", OPTS)
+      assert.equal("RAISED credentials file '/nonexistent/sa.json' (GOOGLE_APPLICATION_CREDENTIALS):"
+        .. " cannot be read (No such file or directory)", out)
     end)
 
     it("then gcloud's file under CLOUDSDK_CONFIG (an authorized user)", function()
