@@ -10,6 +10,10 @@
 -- Cloud. Express mode instead: GOOGLE_API_KEY set to a Vertex AI API key
 -- and no GOOGLE_CLOUD_PROJECT. GOOGLE_VERTEX_BASE_URL points the client
 -- at another host (a gateway, or the project's mock server).
+--
+-- A service account's key file can also be named in the code; its
+-- project_id is then the project:
+--   gemini.Client{ vertexai = true, credentials = "/secrets/sa.json" }
 local gemini = require("gemini")
 
 local prompt = arg[1] or "Explain how AI works in a few words"

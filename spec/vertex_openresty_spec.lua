@@ -24,22 +24,7 @@ local HTTP = [[
     listen 127.0.0.1:%d;
     location /ping { return 204; }
     # Light threads asking for a token at the same time.
-    location /threads {
-      content_by_lua_block {
-        local c = package.loaded.vertex_client
-        local threads = {}
-        for i = 1, 6 do
-          threads[i] = ngx.thread.spawn(function()
-            local res, err = c.models:generate_content{ model = "gemini-2.5-flash", contents = "t" .. i }
-            return res and res.text or ("ERROR " .. tostring(err))
-          end)
-        end
-        for i = 1, 6 do
-          local _, text = ngx.thread.wait(threads[i])
-          ngx.say(i, " ", text)
-        end
-      }
-    }
+]] .. nginx.VERTEX_THREADS .. [[
     # A client made in the request, with the worker's credentials.
     location /fresh {
       content_by_lua_block {

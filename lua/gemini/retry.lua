@@ -47,6 +47,13 @@ end
 function M.retryable(policy, err)
   if not policy or err.final then return false end
   if err.kind == "transport" or err.kind == "timeout" or err.kind == "stream" then return true end
+  if err.kind == "auth" then
+    -- A token request that failed (gemini.auth.tokens) as any request: its
+    -- transfer, or a status of the policy's (google-auth retries 500, 503,
+    -- 504, 408 and 429: google/oauth2/_client.py _can_retry). A refused
+    -- grant or a failing credentials function is not tried again.
+    return err.cause == "transport" or err.cause == "timeout" or policy.codes[err.code] == true
+  end
   return err.kind == "api" and policy.codes[err.code] == true
 end
 

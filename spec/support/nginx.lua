@@ -13,6 +13,7 @@
 --     n:url("/path"), n:get("/path"), n:error_log(), n.output (start-up output)
 --     n:stop()
 --   end
+--   nginx.VERTEX_THREADS   a location block of the Vertex AI specs (see below)
 local mock = require("support.mock")
 
 local M = {}
@@ -37,6 +38,29 @@ local NGINX = sh("command -v nginx 2>/dev/null"):gsub("%s+$", "")
 local LUA_MOD = module_path("ngx_http_lua_module.so")
 local NDK_MOD = module_path("ndk_http_module.so")
 M.available = NGINX ~= "" and LUA_MOD ~= nil
+
+--- A location block for the Vertex AI specs: GET /threads has 6 light
+-- threads each ask `package.loaded.vertex_client` (made by the worker)
+-- for an answer to "t<i>" at once; the body has a line "<i> <text>" (or
+-- "<i> ERROR <err>") per thread.
+M.VERTEX_THREADS = [[
+    location /threads {
+      content_by_lua_block {
+        local c = package.loaded.vertex_client
+        local threads = {}
+        for i = 1, 6 do
+          threads[i] = ngx.thread.spawn(function()
+            local res, err = c.models:generate_content{ model = "gemini-2.5-flash", contents = "t" .. i }
+            return res and res.text or ("ERROR " .. tostring(err))
+          end)
+        end
+        for i = 1, 6 do
+          local _, text = ngx.thread.wait(threads[i])
+          ngx.say(i, " ", text)
+        end
+      }
+    }
+]]
 
 --- A free TCP port on 127.0.0.1.
 function M.free_port()

@@ -163,10 +163,13 @@ function Source:parse_token(res)
   return token_of(self, res, who)
 end
 
---- The message for a token request whose transfer failed.
+--- The message for a token request whose transfer failed (worded as the
+-- token cache words a refusal: "no access token from the <kind>
+-- credentials: <who>: <why>").
 -- @tparam string msg the transport's message
 function Source:describe_failure(msg)
-  return errors.redact(self:_who() .. ": " .. tostring(msg), self.secrets)
+  return errors.redact("no access token from the " .. self.kind .. " credentials: " .. self:_who()
+    .. ": " .. tostring(msg), self.secrets)
 end
 
 -- A grant at the token endpoint: the form-encoded POST of `fields`, a list

@@ -14,8 +14,10 @@
 --
 -- The token request goes through the client's own request path (its
 -- transport, timeouts, proxy and CA: blocking, on a luv loop or over
--- cosockets alike). Its failures are `gemini.Error`s of kind "auth"; tokens
--- are added to the client's secrets, so no error or log line shows them.
+-- cosockets alike). Its failures are `gemini.Error`s of kind "auth" (with
+-- `code`, the token endpoint's status, or `cause`, the failed transfer's
+-- kind: the call's retries try again as after the API's); tokens are added
+-- to the client's secrets, so no error or log line shows them.
 -- @module gemini.auth.tokens
 local core = require("gemini.core")
 local errors = require("gemini.errors")
@@ -97,14 +99,26 @@ local function mint(source, client)
                                body = req.body, content_type = req.content_type, anonymous = true }
     local res, err = client:_transfer(spec, "access token")
     if not res then
+      -- The source words a transfer that failed: where it asked, and for
+      -- the metadata server (the last resort of Application Default
+      -- Credentials) that no credentials were found, and where they were
+      -- looked for.
+      -- (`cause`: the call's retries try again as after any failed transfer.)
+      local failed = { cause = err.kind, final = err.final }
+      if source.describe_failure then
+        return nil, client:error("auth", source:describe_failure(err.message), failed)
+      end
       return nil, client:error("auth", "no access token from the " .. source.kind .. " credentials: "
-        .. tostring(err.message))
+        .. tostring(err.message), failed)
     end
     ok, token, lifetime = pcall(source.parse_token, source, res)
     if not ok then token, lifetime = nil, token end
     if bad_token(token) then
+      -- (`code`: the token endpoint's status, which the call's retries
+      -- judge as they judge the API's.)
       return nil, client:error("auth", "no access token from the " .. source.kind .. " credentials: "
-        .. tostring(token and "a malformed token" or lifetime))
+        .. tostring(token and "a malformed token" or lifetime),
+        res.status ~= 200 and { code = res.status } or nil)
     end
   end
   if lifetime == nil then lifetime = M.DEFAULT_LIFETIME end
