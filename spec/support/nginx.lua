@@ -55,7 +55,8 @@ M.VERTEX_THREADS = [[
           end)
         end
         for i = 1, 6 do
-          local _, text = ngx.thread.wait(threads[i])
+          local ok, text = ngx.thread.wait(threads[i])
+          if not ok then text = "RAISED " .. tostring(text) end
           ngx.say(i, " ", text)
         end
       }
