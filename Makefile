@@ -23,16 +23,19 @@ LUA_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags $(LUA_PC))
 LUA_ABI    ?= $(shell $(LUA) -e 'print((_VERSION:gsub("Lua ", "")))')
 CURL_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libcurl)
 CURL_LIBS  ?= $(shell $(PKG_CONFIG) --libs libcurl)
+# libcrypto: SHA-1 and random bytes of the WebSocket handshake and masks (src/ws.c).
+CRYPTO_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libcrypto)
+CRYPTO_LIBS ?= $(shell $(PKG_CONFIG) --libs libcrypto)
 
 # -fvisibility=hidden: the shared object exports luaopen_gemini_core only
 # (GM_EXPORT in src/core.h); the gm_* functions the parts share stay
 # internal (check: nm -D --defined-only build/$(LUA)/gemini/core.so).
 WARN       = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS     ?= -O2 -g
-ALL_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) $(LUA_CFLAGS) $(CURL_CFLAGS)
+ALL_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) $(LUA_CFLAGS) $(CURL_CFLAGS) $(CRYPTO_CFLAGS)
 LDFLAGS_SO = -shared $(LDFLAGS)
 
-SRCS  = src/core.c src/compat.c src/buf.c src/http.c src/sse.c src/json.c src/json_decode.c src/base64.c src/text.c
+SRCS  = src/core.c src/compat.c src/buf.c src/http.c src/sse.c src/json.c src/json_decode.c src/base64.c src/text.c src/ws.c src/ws_conn.c
 HDRS  = $(wildcard src/*.h)
 BUILD ?= build/$(LUA)
 OBJS  = $(SRCS:src/%.c=$(BUILD)/obj/%.o)
@@ -49,7 +52,7 @@ $(BUILD)/obj/%.o: src/%.c $(HDRS) Makefile
 
 $(SO): $(OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_SO) -o $@ $(OBJS) $(CURL_LIBS)
+	$(CC) $(LDFLAGS_SO) -o $@ $(OBJS) $(CURL_LIBS) $(CRYPTO_LIBS)
 
 # Run the busted suite on one interpreter against its own build.
 # LUA_INIT: see the valgrind target (luv must be loaded once per run).
@@ -86,7 +89,7 @@ test-asan:
 # to build/fuzz/corpus-<name>, a finding to build/fuzz/<kind>-<hash> and the
 # run fails. The harness Lua code is compiled into the binary as a string.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= sse json json_decode base64
+FUZZ_TARGETS ?= sse json json_decode base64 ws
 FUZZ_CC      ?= clang
 FUZZ_FLAGS    = -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined
@@ -106,7 +109,7 @@ build/fuzz/keys.lua.h: lua/gemini/keys.lua fuzz/embed.lua
 build/fuzz/%_fuzz: fuzz/%_fuzz.c fuzz/fuzz_main.h build/fuzz/%_fuzz.lua.h build/fuzz/keys.lua.h $(SRCS) $(HDRS)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -D_POSIX_C_SOURCE=200809L -Isrc -Ibuild/fuzz \
 	  $$($(PKG_CONFIG) --cflags $(FUZZ_LUA_PC)) $(CURL_CFLAGS) \
-	  fuzz/$*_fuzz.c $(SRCS) -o $@ $$($(PKG_CONFIG) --libs $(FUZZ_LUA_PC)) $(CURL_LIBS) -lm
+	  fuzz/$*_fuzz.c $(SRCS) -o $@ $$($(PKG_CONFIG) --libs $(FUZZ_LUA_PC)) $(CURL_LIBS) $(CRYPTO_LIBS) -lm
 
 fuzz: fuzz-build
 	@set -e; for t in $(FUZZ_TARGETS); do \

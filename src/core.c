@@ -15,6 +15,8 @@ int luaopen_gemini_core(lua_State *L)
     gemini_open_json_decode(L);     /* uses the markers of json.c */
     gemini_open_base64(L);
     gemini_open_text(L);
+    gemini_open_ws(L);
+    gemini_open_ws_conn(L);
     lua_pushliteral(L, GEMINI_VERSION);
     lua_setfield(L, -2, "_VERSION");
     return 1;
