@@ -2070,6 +2070,8 @@ import batch_routes  # noqa: E402  (batch jobs; after files_routes, whose store 
 batch_routes.register(sys.modules[__name__])
 import token_registry  # noqa: E402  (the OAuth access tokens of Vertex mode)
 token_registry.register(sys.modules[__name__])
+import live_routes  # noqa: E402  (the Live API over WebSocket)
+live_routes.register(sys.modules[__name__])
 
 
 def main(argv=None):
