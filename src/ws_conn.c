@@ -20,6 +20,7 @@
  *                                  | nil, kind, msg, code
  *   c:close([code [, reason]])     a close frame (unless one was sent),
  *                                  then the socket; harmless when repeated
+ *                                  (__gc: the same with 1001, not waiting)
  *
  * recv never blocks longer than timeout_ms (default 0: not at all), so an
  * event loop calls it when the fd is readable. Pings are answered with
@@ -603,28 +604,37 @@ static int l_conn_fd(lua_State *L)
     return 1;
 }
 
+/* A close frame unless one was sent (best effort: within timeout_ms), then
+ * the socket and the buffers. */
+static void conn_close(ws_conn *c, int code, const char *reason, size_t n)
+{
+    if (c->easy == NULL)
+        return;
+    if (!c->close_sent && !c->broken && !c->eof) {
+        c->close_sent = 1;
+        if (gm_ws_build(&c->out, GM_WS_CLOSE, reason, n > 123 ? 123 : n, code))
+            flush_out(c);
+    }
+    conn_release(c);
+}
+
 static int l_conn_close(lua_State *L)
 {
     ws_conn *c = check_conn(L);
     int code = (int)luaL_optinteger(L, 2, 1000);
     size_t n;
     const char *reason = luaL_optlstring(L, 3, "", &n);
-    if (c->easy == NULL)
-        return 0;
-    if (!c->close_sent && !c->broken && !c->eof) {
-        c->close_sent = 1;
-        if (n > 123)
-            n = 123;
-        if (gm_ws_build(&c->out, GM_WS_CLOSE, reason, n, code))
-            flush_out(c);
-    }
-    conn_release(c);
+    conn_close(c, code, reason, n);
     return 0;
 }
 
+/* Dropped without close(): "going away" (1001), if the socket takes it
+ * at once; the collector must not wait. */
 static int l_conn_gc(lua_State *L)
 {
-    conn_release(check_conn(L));
+    ws_conn *c = check_conn(L);
+    c->timeout_ms = 0;
+    conn_close(c, 1001, "", 0);
     return 0;
 }
 

@@ -44,11 +44,10 @@ Protocol (each server message is one JSON text frame):
            {"text"} when outputAudioTranscription was set); else two
            messages with text parts: "Live echo: " and the user's text.
            Then {"serverContent": {"generationComplete": true}},
-           {"serverContent": {"turnComplete": true}}, {"usageMetadata":
-           {"promptTokenCount": 5, "responseTokenCount": 7,
-           "totalTokenCount": 12}} and, with sessionResumption in setup,
+           {"usageMetadata": {"promptTokenCount": 5, "responseTokenCount": 7,
+           "totalTokenCount": 12}}, with sessionResumption in setup
            {"sessionResumptionUpdate": {"newHandle": "handle-N",
-           "resumable": true}}.
+           "resumable": true}}, and {"serverContent": {"turnComplete": true}}.
     client {"realtimeInput": {"audio": {"data", "mimeType"}} | "video" |
             "text" | "audioStreamEnd": true | "activityStart": {} |
             "activityEnd": {}}
@@ -322,7 +321,6 @@ class Session:
             self.mid_turn_faults()
             p.send({"serverContent": {"modelTurn": {"role": "model", "parts": [{"text": said}]}}})
         p.send({"serverContent": {"generationComplete": True}})
-        p.send({"serverContent": {"turnComplete": True}})
         p.send({"usageMetadata": {"promptTokenCount": 5, "responseTokenCount": 7,
                                   "totalTokenCount": 12}})
         if "sessionResumption" in self.setup:
@@ -330,6 +328,7 @@ class Session:
             with LOCK:
                 HANDLES.add(handle)
             p.send({"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}})
+        p.send({"serverContent": {"turnComplete": True}})
         if self.turns == 1 and p.fault("go_away"):
             p.send({"goAway": {"timeLeft": "10s"}})
 
