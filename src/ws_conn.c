@@ -547,7 +547,7 @@ static int l_conn_recv(lua_State *L)
     ws_conn *c = check_open(L);
     double wait = luaL_optnumber(L, 3, 0), deadline;
     recv_ctx r;
-    int nret = 0, waited = 0;
+    int nret = 0;
 
     luaL_checktype(L, 2, LUA_TTABLE);
     if (c->broken)
@@ -574,9 +574,10 @@ static int l_conn_recv(lua_State *L)
         size_t got = 0;
         CURLcode rc = curl_easy_recv(c->easy, buf, sizeof buf, &got);
         if (rc == CURLE_AGAIN) {
-            if (r.sink.events > 0 || waited || !wait_fd(c->fd, POLLIN, deadline))
+            /* Bytes that completed no event (a ping, half a frame) do not
+             * end the wait: only an event, or the deadline, does. */
+            if (r.sink.events > 0 || !wait_fd(c->fd, POLLIN, deadline))
                 break;
-            waited = 1;
             continue;
         }
         if (rc != CURLE_OK || got == 0) {
@@ -587,7 +588,6 @@ static int l_conn_recv(lua_State *L)
                 return push_recv_error(L, "closed", curl_easy_strerror(rc), 1006);
             return push_recv_error(L, "closed", "WebSocket connection closed without a close frame", 1006);
         }
-        waited = 1;   /* bytes came: take what else is there, then return */
         if (frame(L, &r, buf, got, &nret) != GM_WS_OK)
             return nret;
     }

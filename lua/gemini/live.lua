@@ -408,6 +408,7 @@ end
 function Session:close()
   if self.closed then return end
   self.closed = true
+  if self._on_close then return self._on_close(nil) end   -- the callback form's ending
   if self.link then self.link:close(1000) end
 end
 
