@@ -338,3 +338,100 @@ describe("client.live (blocking)", function()
       "bad field 'model' to 'live:connect' (string expected, got nil)")
   end)
 end)
+
+local ok_uv, uv = pcall(require, "luv")
+local describe_uv = ok_uv and describe or pending
+
+describe_uv("client.live (callbacks on luv)", function()
+  local loop = require("support.loop")
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local c
+
+  setup(function() c = m:client{ loop = uv, stall_timeout = 5 } end)
+  loop.hygiene(uv, { teardown = teardown, after_each = after_each }, function() return c end)
+
+  local function live_faults(list) m:_control("POST", "/_mock/live/faults", { faults = list }) end
+
+  it("returns the session at once, queues early sends, and delivers a turn on the loop", function()
+    live_faults({ { type = "slow", delay = 0.05 } })
+    local events, text, closes, close_err = {}, {}, 0, "unset"
+    local session
+    local ticker = loop.ticker(uv, 10)
+    session = c.live:connect({ model = MODEL, config = { response_modalities = { "TEXT" } } }, {
+      on_open = function(s)
+        events[#events + 1] = "open"
+        assert.are.equal(session, s)
+      end,
+      on_message = function(msg)
+        text[#text + 1] = msg.text
+        if msg.server_content and msg.server_content.turnComplete then session:close() end
+      end,
+      on_close = function(err)
+        closes = closes + 1
+        close_err = err
+        ticker.stop()
+      end,
+    })
+    assert.are.equal(0, #events)
+    -- sent before setupComplete: queued, goes out after it
+    assert.is_true(session:send_client_content{ turns = "from the loop" })
+    loop.run(uv, 10)
+    assert.same({ "open" }, events)
+    assert.are.equal("Live echo: from the loop", table.concat(text))
+    assert.are.equal(1, closes)
+    assert.is_nil(close_err)
+    assert.is_true(ticker.n >= 10, "10 ms ticks during 7 messages 50 ms apart: " .. ticker.n)
+    local e = m:last()
+    assert.are.equal("models/" .. MODEL, e.ws_messages[1].setup.model)
+    assert.are.equal("from the loop", e.ws_messages[2].clientContent.turns[1].parts[1].text)
+  end)
+
+  it("calls on_close once with the server's close code (1011 mid-turn)", function()
+    live_faults({ { type = "close", code = 1011, reason = "Internal error occurred." } })
+    local errs = {}
+    local session = c.live:connect({ model = MODEL }, {
+      on_close = function(err) errs[#errs + 1] = err end,
+    })
+    session:send_client_content{ turns = "hi" }
+    loop.run(uv, 10)
+    session:close()   -- after the end: no second on_close
+    assert.are.equal(1, #errs)
+    assert.are.equal("stream", errs[1].kind)
+    assert.are.equal(1011, errs[1].code)
+    assert.are.equal("Internal error occurred.", errs[1].reason)
+  end)
+
+  it("answers tool calls with handlers in the callback form too", function()
+    local tools = gemini.tools.functions{
+      { name = "get_weather", parameters = { type = "object", properties = { location = { type = "string" } } },
+        handler = function() return "sunny" end },
+    }
+    local text, session = {}, nil
+    session = c.live:connect({ model = MODEL, config = { tools = { tools } } }, {
+      on_open = function(s) s:send_client_content{ turns = "weather?" } end,
+      on_message = function(msg)
+        text[#text + 1] = msg.text
+        if msg.server_content and msg.server_content.turnComplete then session:close() end
+      end,
+    })
+    loop.run(uv, 10)
+    assert.are.equal('Live echo: The tool said {"result": "sunny"}', table.concat(text))
+  end)
+
+  it("calls on_close with the error of a failed connect", function()
+    local bad = m:client{ loop = uv, api_key = "wrong-key-abcdef" }
+    local got
+    bad.live:connect({ model = MODEL }, { on_close = function(err) got = err end })
+    loop.run(uv, 10)
+    bad:close()
+    assert.are.equal("api", got.kind)
+    assert.are.equal(400, got.code)
+  end)
+
+  it("raises for callbacks on a client without a loop", function()
+    local plain = m:client{}
+    assert.has_error(function() plain.live:connect({ model = MODEL }, { on_close = function() end }) end,
+      "bad argument #2 to 'live:connect' (callbacks need a client with a loop:"
+        .. " gemini.Client{ loop = require(\"luv\") })")
+  end)
+end)

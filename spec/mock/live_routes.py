@@ -78,6 +78,7 @@ next connection (all of a connection's faults apply to it):
                                  {"ids": [...]}} and the turn ends without
                                  waiting for the answer
     {"type": "binary"}           messages as binary frames (as Google sends)
+    {"type": "slow", "delay": S} S seconds (0.05) before each message
 
 Control: POST /_mock/live/faults (above), POST /_mock/live/tokens {"token":
 "auth_tokens/x"}. The request log entry of a Live connection has status 101
@@ -92,6 +93,7 @@ import re
 import socket
 import struct
 import threading
+import time
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 LOCK = threading.Lock()
@@ -247,6 +249,9 @@ class Peer:
 
     def send(self, obj):
         data = json.dumps(obj).encode()
+        slow = self.fault("slow")
+        if slow:
+            time.sleep(float(slow.get("delay", 0.05)))
         op = 2 if self.fault("binary") else 1
         if self.fault("ping"):
             self.send_frame(0x9, b"mock-ping")
