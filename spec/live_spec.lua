@@ -435,3 +435,76 @@ describe_uv("client.live (callbacks on luv)", function()
         .. " gemini.Client{ loop = require(\"luv\") })")
   end)
 end)
+
+local nginx = require("support.nginx")
+local describe_ngx = nginx.available and describe or pending
+
+describe_ngx("client.live in OpenResty (cosocket, the C framer)", function()
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local n
+
+  -- A content handler that runs one Live text turn against the mock and
+  -- prints its text, or the error.
+  local HTTP = [[
+  server {
+    listen 127.0.0.1:%d;
+    location = /ping { return 204; }
+    location = /live {
+      content_by_lua_block {
+        local gemini = require("gemini")
+        local c = gemini.Client{ api_key = "%s", base_url = "%s", stall_timeout = 5 }
+        local s, err = c.live:connect{ model = "gemini-live-2.5-flash-preview" }
+        if not s then ngx.say("connect error: ", tostring(err)) return end
+        s:send_client_content{ turns = ngx.var.arg_q }
+        local ok, e = pcall(function()
+          for msg in s:receive() do if msg.text then ngx.print(msg.text) end end
+        end)
+        if not ok then ngx.print("\nerror: ", e.kind, " ", e.code, " ", e.reason) end
+        s:close()
+      }
+    }
+  }
+]]
+
+  setup(function()
+    n = nginx.new()
+    n:start(string.format(HTTP, n.port, KEY, m.url))
+  end)
+
+  teardown(function()
+    if n then n:stop() end
+  end)
+
+  local function live_faults(list) m:_control("POST", "/_mock/live/faults", { faults = list }) end
+
+  local function body(q) return n:get("/live?q=" .. q) end
+
+  it("runs a Live turn from a content handler", function()
+    assert.are.equal("Live echo: nginx", body("nginx"))
+    local e = m:last()
+    assert.same({}, e.ws_errors)
+    assert.are.equal(1000, e.ws_close.code)
+  end)
+
+  it("answers pings and reassembles fragments over the cosocket", function()
+    live_faults({ { type = "ping" }, { type = "fragment" } })
+    assert.are.equal("Live echo: frag", body("frag"))
+    local e = m:last()
+    assert.is_true(e.pongs >= 5)
+    assert.same({}, e.ws_errors, require("cjson").encode(e.ws_errors))
+  end)
+
+  it("ends the turn with the server's close code (1011) and a dropped connection (1006)", function()
+    live_faults({ { type = "close", code = 1011, reason = "Internal error occurred." } })
+    assert.are.equal("Live echo: \nerror: stream 1011 Internal error occurred.", body("x"))
+    live_faults({ { type = "drop" } })
+    assert.are.equal("Live echo: \nerror: stream 1006 WebSocket connection closed without a close frame",
+      body("x"))
+  end)
+
+  it("fails the handshake clearly on a bad accept", function()
+    live_faults({ { type = "bad_accept" } })
+    assert.are.equal("connect error: gemini: transport error: WebSocket handshake failed:"
+      .. " Sec-WebSocket-Accept does not match the key\n", body("x"))
+  end)
+end)

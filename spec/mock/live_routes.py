@@ -68,9 +68,9 @@ next connection (all of a connection's faults apply to it):
     {"type": "fragment"}         every message in 3 frames (continuations),
                                  a ping between the first two
     {"type": "ping"}             a ping ("mock-ping") before each message;
-                                 the client's pongs must echo it (checked:
-                                 "pongs" counts the good ones; a wrong pong
-                                 is a ws_error)
+                                 the client's pongs must echo it (checked
+                                 for every ping sent: "pongs" counts the
+                                 good ones; another pong is a ws_error)
     {"type": "go_away"}          {"goAway": {"timeLeft": "10s"}} after the
                                  first turn's turnComplete
     {"type": "big", "bytes": N}  the first text part has N bytes
@@ -132,6 +132,7 @@ class Peer:
         self.messages = []
         self.errors = []
         self.pongs = 0
+        self.pings = []  # payloads of the pings sent and not answered yet
 
     def fault(self, kind):
         for f in self.faults:
@@ -193,7 +194,8 @@ class Peer:
                 self.send_frame(0xA, data)
                 continue
             if op == 10:
-                if data == b"mock-ping":
+                if data in self.pings:
+                    self.pings.remove(data)
                     self.pongs += 1
                 else:
                     self.errors.append("pong without the ping's payload")
@@ -237,6 +239,8 @@ class Peer:
     # -- writing -----------------------------------------------------------
 
     def send_frame(self, op, data, fin=True):
+        if op == 0x9:
+            self.pings.append(data)
         n = len(data)
         head = bytes([(0x80 if fin else 0) | op])
         if n < 126:
