@@ -508,3 +508,40 @@ describe_ngx("client.live in OpenResty (cosocket, the C framer)", function()
       .. " Sec-WebSocket-Accept does not match the key\n", body("x"))
   end)
 end)
+
+describe("client.live over TLS (the client's CA options, as every call)", function()
+  local dir, m
+
+  local function sh(cmd)
+    local ok = os.execute((mock.child_env or "") .. cmd)
+    return ok == true or ok == 0
+  end
+
+  setup(function()
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(sh("mkdir -p " .. mock.shell_quote(dir)))
+    assert(sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1"
+      .. " -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " .. mock.shell_quote(dir .. "/key.pem")
+      .. " -out " .. mock.shell_quote(dir .. "/cert.pem") .. " > /dev/null 2>&1"))
+    m = mock.start{ key = KEY, tls = { cert = dir .. "/cert.pem", key = dir .. "/key.pem" } }
+  end)
+
+  teardown(function()
+    if m then m:stop() end
+    if dir then sh("rm -rf " .. mock.shell_quote(dir)) end
+  end)
+
+  it("runs a turn with ca_file, and refuses the unknown certificate without it", function()
+    local s = assert(m:client{ ca_file = dir .. "/cert.pem" }.live:connect{ model = MODEL })
+    s:send_client_content{ turns = "over TLS" }
+    local text = {}
+    for msg in s:receive() do text[#text + 1] = msg.text end
+    assert.are.equal("Live echo: over TLS", table.concat(text))
+    s:close()
+    local s2, err = m:client{}.live:connect{ model = MODEL }
+    assert.is_nil(s2)
+    assert.are.equal("transport", err.kind)
+    assert.matches("^WebSocket connection failed: .*certificate", err.message)
+  end)
+end)
