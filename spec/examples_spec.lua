@@ -24,12 +24,15 @@ local tmp = os.tmpname()
 os.remove(tmp)
 assert(os.execute("mkdir -p " .. q(tmp)))
 
--- Runs examples/<name> with args; returns stdout, stderr, exit status.
-local function run(name, args)
+-- The environment of an example: no key, no server (it starts the mock).
+local NO_KEY = "env -u GEMINI_API_KEY -u GOOGLE_API_KEY -u COMETAPI_KEY -u GEMINI_BASE_URL -u GEMINI_MODEL"
+
+-- Runs examples/<name> with args (in the environment `env`, NO_KEY by
+-- default); returns stdout, stderr, exit status.
+local function run(name, args, env)
   local out, err = tmp .. "/out", tmp .. "/err"
   local cmd = table.concat({
-    "cd", q(tmp), "&&",
-    "env -u GEMINI_API_KEY -u GOOGLE_API_KEY -u COMETAPI_KEY -u GEMINI_BASE_URL -u GEMINI_MODEL",
+    "cd", q(tmp), "&&", env or NO_KEY,
     "LUA_PATH=" .. q(absolute(package.path)), "LUA_CPATH=" .. q(absolute(package.cpath)),
     "timeout 120", q(lua), q(cwd .. "/examples/" .. name), args or "",
     "< /dev/null >", q(out), "2>", q(err), "; echo $?",
@@ -41,6 +44,16 @@ local function run(name, args)
   f = io.open(err, "rb")
   local stderr = f and f:read("*a") or ""
   if f then f:close() end
+  return stdout, stderr, status
+end
+
+-- Runs a stand-alone example with GEMINI_API_KEY and GEMINI_BASE_URL set to
+-- a mock of its own; returns stdout, stderr, exit status.
+local function run_standalone(name, args)
+  local m = mock.start{ key = "standalone-example-key" }
+  local stdout, stderr, status = run(name, args, "env -u GOOGLE_API_KEY -u COMETAPI_KEY -u GEMINI_MODEL"
+    .. " GEMINI_API_KEY=standalone-example-key GEMINI_BASE_URL=" .. q(m.url))
+  m:stop()
   return stdout, stderr, status
 end
 
@@ -69,6 +82,13 @@ local EXPECT = {
 }
 local ARGS = { ["image_generation.lua"] = "out.png", ["video.lua"] = "out.mp4" }
 
+-- Stand-alone examples: no examples/support, the key and GEMINI_BASE_URL
+-- from the environment; run against a mock started here. What each must
+-- print, and its arguments.
+local STANDALONE = {
+  ["tts.lua"] = { expect = { "saved answer%.wav %(audio/L16;codec=pcm;rate=24000, 0%.25 s of audio%)" } },
+}
+
 describe("examples", function()
   teardown(function()
     os.execute("rm -rf " .. q(tmp))
@@ -76,7 +96,7 @@ describe("examples", function()
 
   local names = {}
   for name in read("ls " .. q(cwd .. "/examples")):gmatch("[^\n]+") do
-    if name:match("%.lua$") then names[#names + 1] = name end
+    if name:match("%.lua$") and not STANDALONE[name] then names[#names + 1] = name end
   end
 
   it("are all here", function()
@@ -101,12 +121,32 @@ describe("examples", function()
     end)
   end
 
+  for name, t in pairs(STANDALONE) do
+    it(name .. " (stand-alone) runs against the mock given by GEMINI_BASE_URL", function()
+      local stdout, stderr, status = run_standalone(name, t.args)
+      assert(status == 0, name .. " exited with " .. tostring(status) .. "\n" .. stdout .. stderr)
+      for _, pattern in ipairs(t.expect) do
+        assert(stdout:find(pattern), name .. ": expected " .. pattern .. " in:\n" .. stdout)
+      end
+    end)
+  end
+
   -- Runs an example that writes the file `out`: its bytes and stderr.
   local function written(name, out)
     local _, stderr, status = run(name, out)
     assert.equal(0, status)
     return assert(mock.read_file(tmp .. "/" .. out)), stderr
   end
+
+  it("tts.lua writes a WAV file of the answer's PCM", function()
+    local _, _, status = run_standalone("tts.lua", "spoken.wav")
+    assert.equal(0, status)
+    local wav = assert(mock.read_file(tmp .. "/spoken.wav"))
+    assert.equal(44 + 12000, #wav)                 -- the mock's 0.25 s tone at 24 kHz, 16-bit mono
+    assert.equal("RIFF", wav:sub(1, 4))
+    assert.equal("WAVEfmt ", wav:sub(9, 16))
+    assert.equal("data", wav:sub(37, 40))
+  end)
 
   it("image_generation.lua writes a real PNG", function()
     local png = written("image_generation.lua", "picture.png")

@@ -29,13 +29,7 @@ local function duration(v, fname)
   return v
 end
 
--- An RFC 3339 timestamp from epoch seconds, or a string kept as given.
-local function timestamp(v)
-  if type(v) == "number" then
-    return os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(v))
-  end
-  return v
-end
+local timestamp = request.timestamp
 
 -- Reads the config's expiration: ttl (seconds or "300s") or expire_time
 -- (epoch seconds or RFC 3339), at most one of them.

@@ -169,6 +169,7 @@ local function add_services(client)
   client.file_search_stores = require("gemini.file_search_stores").new(client)
   client.chats = require("gemini.chats").new(client)
   client.operations = require("gemini.operations").new(client)
+  client.auth_tokens = require("gemini.auth_tokens").new(client)
   client.live = require("gemini.live").new(client)
   return client
 end

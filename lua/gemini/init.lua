@@ -7,7 +7,7 @@
 -- Everything here loads on first use: the C core (and with it libcurl and
 -- the ~30 libraries it links, ~20 ms of dynamic loading) is mapped when the
 -- first client, marker or `null` is asked for, and the builders (`tools`,
--- `thinking`, `schema`, `parts`) when first touched. So `require("gemini")`
+-- `thinking`, `schema`, `parts`, `audio`) when first touched. So `require("gemini")`
 -- stays cheap for a Neovim plugin or a script that may never call the API.
 -- @module gemini
 local errors = require("gemini.errors")
@@ -45,6 +45,7 @@ local LAZY = {
   thinking = function() return require("gemini.thinking") end,
   schema = function() return require("gemini.schema") end,
   parts = function() return require("gemini.parts") end,
+  audio = function() return require("gemini.audio") end,
   null = function() return require("gemini.json").null end,
   core = function() return require("gemini.core") end,
 }

@@ -220,8 +220,11 @@ local function quoted(s) return "'" .. s .. "'" end
 -- top-level fields (camelCase names) with `generationConfig` among them.
 -- A field given twice (under both spellings, or both flat and inside
 -- `generationConfig`) raises: which one wins would be left to chance.
-function M.split_config(config, fname)
+-- @tparam[opt] table top the set of top-level fields (camelCase; default:
+--   those of a generate request)
+function M.split_config(config, fname, top)
   fname = fname or "?"
+  top = top or TOP_LEVEL
   local body, gen = {}, nil
   if config == nil then return body end
   if type(config) ~= "table" then
@@ -231,7 +234,7 @@ function M.split_config(config, fname)
   for k, v in pairs(config) do
     local ck = camel(k)
     once(ck, "config." .. tostring(k))
-    if TOP_LEVEL[ck] then
+    if top[ck] then
       body[ck] = v
     elseif ck == "generationConfig" then
       if type(v) ~= "table" then
@@ -260,6 +263,39 @@ function M.split_config(config, fname)
   end
   body.generationConfig = gen
   return body
+end
+
+-- The fields of a Live API config (LiveConnectConfig) that are fields of
+-- the `setup` message itself; the others (response_modalities,
+-- temperature, speech_config, ...) go to its `generationConfig`, as for a
+-- generate request. From python-genai's _live_converters.py /
+-- _tokens_converters.py (_LiveConnectConfig_to_mldev).
+local LIVE_SETUP_FIELDS = {
+  systemInstruction = true, tools = true, sessionResumption = true, inputAudioTranscription = true,
+  outputAudioTranscription = true, realtimeInputConfig = true, contextWindowCompression = true,
+  proactivity = true, historyConfig = true, avatarConfig = true, safetySettings = true,
+}
+M.LIVE_SETUP_FIELDS = LIVE_SETUP_FIELDS
+
+--- The Live API's setup (BidiGenerateContentSetup, camelCase, without the
+-- `{setup = ...}` envelope) of a model and a flat Live config, split by
+-- the rules of `split_config`: `model` ("models/..."), `generationConfig`,
+-- `systemInstruction`, `tools` (without Lua handlers), ...
+-- @tparam[opt] string model (an ephemeral token's constraints may leave it out)
+-- @tparam[opt] table config
+-- @tparam string fname the call, for messages
+function M.live_setup(model, config, fname)
+  local setup = M.split_config(config, fname, LIVE_SETUP_FIELDS)
+  if model ~= nil then setup.model = M.model(model, fname) end
+  return setup
+end
+
+--- An RFC 3339 timestamp (UTC) from epoch seconds; a string is kept as given.
+function M.timestamp(v)
+  if type(v) == "number" then
+    return os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(v))
+  end
+  return v
 end
 
 -- ---- the top-level keys of a request ----------------------------------------

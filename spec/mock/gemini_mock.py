@@ -86,7 +86,8 @@ value, numbers 1; one call per function when the prompt says "parallel" or
 functionResponse parts -> text quoting their JSON; googleSearch / googleMaps
 -> text with groundingMetadata (segment offsets in UTF-8 bytes); codeExecution
 -> executableCode + codeExecutionResult + text; responseModalities IMAGE -> a
-small real PNG as inlineData; responseMimeType application/json -> JSON text
+small real PNG as inlineData; responseModalities AUDIO -> a 0.25 s 440 Hz tone
+as inlineData audio/L16;codec=pcm;rate=24000 (16-bit mono PCM); responseMimeType application/json -> JSON text
 matching responseSchema / responseJsonSchema (propertyOrdering honoured);
 thinkingConfig -> thoughtsTokenCount, and with includeThoughts a first
 thought part; a gemini-3 text answer carries a thoughtSignature (in a stream,
@@ -1080,6 +1081,19 @@ def mock_png(w=16, h=16):
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
+TTS_MIME = "audio/L16;codec=pcm;rate=24000"
+
+
+def mock_tone(rate=24000, seconds=0.25, hz=440):
+    """A short sine tone as a TTS answer's audio: headerless 16-bit mono
+    little-endian PCM (what Gemini labels TTS_MIME)."""
+    import math
+    import struct
+    n = int(rate * seconds)
+    return struct.pack("<%dh" % n, *(int(8000 * math.sin(2 * math.pi * hz * i / rate))
+                                     for i in range(n)))
+
+
 def feature_answer(req, model, rid):
     """{"parts": [...], "extra": {candidate fields}, "thoughts": n} for a
     request that asks for a feature, or None for a plain prompt."""
@@ -1135,6 +1149,9 @@ def feature_answer(req, model, rid):
         parts = [{"text": "Here is a small gradient image from the mock server."},
                  {"inlineData": {"mimeType": "image/png",
                                  "data": base64.b64encode(mock_png()).decode()}}]
+    if parts is None and "AUDIO" in modalities:  # text-to-speech: the audio alone
+        import base64
+        parts = [{"inlineData": {"mimeType": TTS_MIME, "data": base64.b64encode(mock_tone()).decode()}}]
     if parts is None and mime == "application/json":
         value = synth_value(schema) if isinstance(schema, dict) else \
             {"answer": "This JSON comes from the local gemini mock server.", "mock": True}
@@ -2070,6 +2087,8 @@ import batch_routes  # noqa: E402  (batch jobs; after files_routes, whose store 
 batch_routes.register(sys.modules[__name__])
 import token_registry  # noqa: E402  (the OAuth access tokens of Vertex mode)
 token_registry.register(sys.modules[__name__])
+import auth_token_routes  # noqa: E402  (ephemeral tokens of the Live API)
+auth_token_routes.register(sys.modules[__name__])
 import live_routes  # noqa: E402  (the Live API over WebSocket)
 live_routes.register(sys.modules[__name__])
 

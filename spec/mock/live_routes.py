@@ -10,9 +10,9 @@ Endpoints (whole paths, so `plain_route`; the handler checks auth itself):
         "x-goog-api-key: KEY" (the mock's key), else an HTTP 401/400 error
         answer instead of the upgrade (no key in the query: 400).
     GET /ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContentConstrained
-        "Authorization: Token auth_tokens/<id>" with a token registered by
-        POST /_mock/live/tokens (or issued by a route module that puts
-        it in TOKENS); another version -> 400.
+        "Authorization: Token auth_tokens/<id>" with a token minted by the
+        mock's POST v1alpha/auth_tokens (auth_token_routes.start_session:
+        unknown, expired or used up -> 401); another version -> 400.
 
 The handshake is checked as a server must (4.2.1): GET, "Upgrade: websocket",
 "Connection" naming upgrade, "Sec-WebSocket-Version: 13", a key of 16 base64
@@ -80,11 +80,10 @@ next connection (all of a connection's faults apply to it):
     {"type": "binary"}           messages as binary frames (as Google sends)
     {"type": "slow", "delay": S} S seconds (0.05) before each message
 
-Control: POST /_mock/live/faults (above), POST /_mock/live/tokens {"token":
-"auth_tokens/x"}. The request log entry of a Live connection has status 101
+Control: POST /_mock/live/faults (above). The request log entry of a Live connection has status 101
 and "ws_messages" (the client's messages, decoded), "ws_close" ({"code",
 "reason"} of the client's close frame), "ws_errors" and "pongs".
-/_mock/reset forgets faults, tokens and handles.
+/_mock/reset forgets faults and handles.
 """
 import base64
 import hashlib
@@ -98,7 +97,6 @@ import time
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 LOCK = threading.Lock()
 FAULTS = []
-TOKENS = set()
 HANDLES = set()
 COUNTER = [0]
 
@@ -106,7 +104,6 @@ COUNTER = [0]
 def reset():
     with LOCK:
         FAULTS.clear()
-        TOKENS.clear()
         HANDLES.clear()
 
 
@@ -403,11 +400,14 @@ def authorised(ctx, method):
             bad_request(ctx, "Ephemeral tokens are supported in v1alpha only.")
             return False
         mo = re.match(r"^Token (auth_tokens/\S+)$", h.get("authorization") or "")
-        with LOCK:
-            ok = mo is not None and mo.group(1) in TOKENS
-        if not ok:
-            ctx.send_error(401, "Request had invalid authentication credentials.")
-        return ok
+        why = "no token"
+        if mo:
+            import auth_token_routes  # the tokens its POST v1alpha/auth_tokens minted
+            _, why = auth_token_routes.start_session(mo.group(1))
+        if why is not None:
+            ctx.send_error(401, "Request had invalid authentication credentials (token %s)." % why)
+            return False
+        return True
     if "key" in ctx.query:
         bad_request(ctx, "API keys must not be sent in the URL query string.")
         return False
@@ -478,18 +478,8 @@ def control_faults(state, data, query):
     return 200, {"ok": True, "pending": n}
 
 
-def control_tokens(state, data, query):
-    token = (data or {}).get("token")
-    if not isinstance(token, str) or not token.startswith("auth_tokens/"):
-        return 400, {"error": {"code": 400, "message": "'token' must be auth_tokens/..."}}
-    with LOCK:
-        TOKENS.add(token)
-    return 200, {"ok": True}
-
-
 def register(mock):
     mock.plain_route("GET", r"/ws/google\.ai\.generativelanguage\.(?P<version>v1\w*)"
                             r"\.GenerativeService\.(?P<method>BidiGenerateContent(?:Constrained)?)")(live)
     mock.CONTROL_ROUTES[("POST", "/_mock/live/faults")] = control_faults
-    mock.CONTROL_ROUTES[("POST", "/_mock/live/tokens")] = control_tokens
     mock.RESET_HOOKS.append(reset)
