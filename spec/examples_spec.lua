@@ -87,6 +87,16 @@ local ARGS = { ["image_generation.lua"] = "out.png", ["video.lua"] = "out.mp4" }
 -- print, and its arguments.
 local STANDALONE = {
   ["tts.lua"] = { expect = { "saved answer%.wav %(audio/L16;codec=pcm;rate=24000, 0%.25 s of audio%)" } },
+  ["live_chat.lua"] = { args = "'Hello Live' 'Once more'",
+                        expect = { "^Live echo: Hello Live\nLive echo: Once more\n$" } },
+  -- 0.2 s of 16 kHz silence as the question (written by `before`)
+  ["live_audio.lua"] = { args = "question.wav answer.wav",
+                         before = function(dir)
+                           mock.write_file(dir .. "/question.wav",
+                             require("gemini").audio.wav(("\0"):rep(6400), { rate = 16000 }))
+                         end,
+                         expect = { "you said: heard 6400 bytes", "answer: Spoken answer%.",
+                                    "saved answer%.wav %(0%.02 s of audio%)" } },
 }
 
 describe("examples", function()
@@ -123,6 +133,7 @@ describe("examples", function()
 
   for name, t in pairs(STANDALONE) do
     it(name .. " (stand-alone) runs against the mock given by GEMINI_BASE_URL", function()
+      if t.before then t.before(tmp) end
       local stdout, stderr, status = run_standalone(name, t.args)
       assert(status == 0, name .. " exited with " .. tostring(status) .. "\n" .. stdout .. stderr)
       for _, pattern in ipairs(t.expect) do
