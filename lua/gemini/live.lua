@@ -23,11 +23,11 @@
 -- `usageMetadata` come in, one JSON object per WebSocket message (text or
 -- binary frames: Google sends binary).
 --
--- The setup follows the rules of generate's config (`gemini.request`'s
--- split_config: both spellings, a field given twice raises, Lua handlers
--- kept out of the tools), the Live-only fields going to the top of
--- `setup` rather than into `generationConfig` (_live_converters.py
--- _LiveConnectConfig_to_mldev).
+-- The setup follows the rules of generate's config (`request.live_setup`:
+-- both spellings, a field given twice raises, Lua handlers kept out of the
+-- tools), the Live-only fields going to the top of `setup` rather than
+-- into `generationConfig` (_live_converters.py _LiveConnectConfig_to_mldev),
+-- as an ephemeral token's constraints are built (gemini.auth_tokens).
 --
 -- Functions declared with a Lua `handler` (`gemini.tools.functions`) are
 -- run when a `toolCall` names them, as in chats (`gemini.afc`): the calls
@@ -64,31 +64,11 @@ end
 
 -- ---- the setup message ------------------------------------------------------
 
--- Config fields that are top-level fields of LiveClientSetup, not of its
--- generationConfig (_live_converters.py _LiveConnectConfig_to_mldev).
-local SETUP_FIELDS = {
-  sessionResumption = true, inputAudioTranscription = true, outputAudioTranscription = true,
-  realtimeInputConfig = true, contextWindowCompression = true, proactivity = true,
-  historyConfig = true, avatarConfig = true, explicitVadSignal = true,
-}
-
---- The `setup` message of a connect request (camelCase on the wire, by
--- the encoder).
+--- The `setup` message of a connect request: `request.live_setup` (the
+-- config split as generate's, the Live-only fields at the top of the
+-- setup), camelCase on the wire by the encoder.
 function M.setup(model, config, fname)
-  local setup = request.split_config(config, fname)
-  local gen = setup.generationConfig
-  if gen then
-    for k, v in pairs(gen) do
-      local ck = request.camel(k)
-      if SETUP_FIELDS[ck] then
-        setup[ck] = v
-        gen[k] = nil
-      end
-    end
-    if next(gen) == nil then setup.generationConfig = nil end
-  end
-  setup.model = model
-  return { setup = setup }
+  return { setup = request.live_setup(model, config, fname) }
 end
 
 -- ---- where to connect -------------------------------------------------------
