@@ -38,14 +38,7 @@ describe("client.live (blocking)", function()
     return table.concat(t)
   end
 
-  local function entry()
-    local e
-    m:wait_for(function(log)
-      e = log[#log]
-      return e and e.completed
-    end)
-    return e
-  end
+  local function entry() return m:last_completed() end
 
   it("sends the setup in the wire format and returns after setupComplete", function()
     local s = connect{ response_modalities = { "AUDIO" }, temperature = 0.5, system_instruction = "Be brief.",
@@ -512,24 +505,14 @@ end)
 describe("client.live over TLS (the client's CA options, as every call)", function()
   local dir, m
 
-  local function sh(cmd)
-    local ok = os.execute((mock.child_env or "") .. cmd)
-    return ok == true or ok == 0
-  end
-
   setup(function()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(sh("mkdir -p " .. mock.shell_quote(dir)))
-    assert(sh("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1"
-      .. " -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " .. mock.shell_quote(dir .. "/key.pem")
-      .. " -out " .. mock.shell_quote(dir .. "/cert.pem") .. " > /dev/null 2>&1"))
+    dir = mock.make_cert()
     m = mock.start{ key = KEY, tls = { cert = dir .. "/cert.pem", key = dir .. "/key.pem" } }
   end)
 
   teardown(function()
     if m then m:stop() end
-    if dir then sh("rm -rf " .. mock.shell_quote(dir)) end
+    if dir then os.execute(mock.child_env .. "rm -rf " .. mock.shell_quote(dir)) end
   end)
 
   it("runs a turn with ca_file, and refuses the unknown certificate without it", function()
