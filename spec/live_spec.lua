@@ -421,6 +421,31 @@ describe_uv("client.live (callbacks on luv)", function()
     assert.are.equal(400, got.code)
   end)
 
+  it("connects without blocking the loop (a slow upgrade answer)", function()
+    live_faults({ { type = "slow_upgrade", delay = 0.3 } })
+    local ticker = loop.ticker(uv, 10)
+    local ticks_at_open, session
+    session = c.live:connect({ model = MODEL }, {
+      on_open = function()
+        ticks_at_open = ticker.n
+        session:close()
+      end,
+      on_close = function() ticker.stop() end,
+    })
+    loop.run(uv, 10)
+    assert.is_true(ticks_at_open >= 15, "10 ms ticks while connecting: " .. tostring(ticks_at_open))
+  end)
+
+  it("calls on_close with a transport error for a refused connection", function()
+    local nowhere = gemini.Client{ api_key = KEY, base_url = "http://127.0.0.1:1", loop = uv }
+    local got
+    nowhere.live:connect({ model = MODEL }, { on_close = function(err) got = err end })
+    loop.run(uv, 10)
+    nowhere:close()
+    assert.are.equal("transport", got.kind)
+    assert.matches("^WebSocket connection failed: ", got.message)
+  end)
+
   it("raises for callbacks on a client without a loop", function()
     local plain = m:client{}
     assert.has_error(function() plain.live:connect({ model = MODEL }, { on_close = function() end }) end,

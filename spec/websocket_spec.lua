@@ -66,6 +66,30 @@ describe("WebSocket client (C core)", function()
     assert.same({ code = 1000, reason = "" }, e.ws_close)
   end)
 
+  it("steps a connection open without blocking (ws_open, step)", function()
+    live_faults({ { type = "slow_upgrade", delay = 0.2 } })
+    local c = core.ws_open{ url = m.url, host = "127.0.0.1:" .. m.port, target = TARGET,
+                            headers = { "x-goog-api-key: " .. KEY }, timeout = 5 }
+    assert.has_error(function() c:recv({}) end, "WebSocket connection is not open yet (step until it is)")
+    local waits, slowest = 0, 0
+    while true do
+      local t0 = core.now()
+      local st, fds, ms = c:step()
+      slowest = math.max(slowest, core.now() - t0)
+      assert.is_not_nil(st, tostring(fds) .. ": " .. tostring(ms))
+      if st then break end
+      assert.are.equal("number", type(fds[1]))
+      assert.is_true(ms >= 0)
+      waits = waits + 1
+      core.sleep(0.01)
+    end
+    assert.is_true(waits >= 10, "steps that waited: " .. waits)
+    assert.is_true(slowest < 0.1, "the slowest step took " .. slowest .. " s")
+    assert.is_true(c:send("text", SETUP))
+    assert.are.equal('{"setupComplete": {}}', events(c, 1)[1][2])
+    c:close()
+  end)
+
   it("sends a close with the code and reason given", function()
     local c = assert(connect())
     assert.is_true(c:send("text", SETUP))

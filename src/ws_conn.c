@@ -13,7 +13,14 @@
  *       -- target (path?query); timeout: seconds for the handshake and for
  *       -- each send. On failure kind is "transport", "timeout" or
  *       -- "handshake" (status and body: a refusal's HTTP answer).
- *   c:fd()                         the socket, for an event loop to watch
+ *   local c = core.ws_open{ same }  -- the same, without waiting: then
+ *   c:step() -> true (open) | false, {fd, what, ...}, timeout_ms | nil, kind,
+ *       msg [, status, body]      -- false: wait until one of those fds is
+ *       ready ("r", "w", "rw") or timeout_ms passed, then step again
+ *   c:fd()                         the socket (CURLINFO_ACTIVESOCKET)
+ *   c:watch_fd()                   what an event loop watches for reading:
+ *                                  after step, on Linux, an epoll descriptor
+ *                                  holding the socket (see ws_conn.epfd)
  *   c:send(kind, data [, code])    one frame -> true | nil, kind, msg
  *   c:recv(out [, timeout_ms])     -> n events in out (triples kind, data,
  *                                  code as core.ws_framer's); 0: none yet
@@ -22,7 +29,9 @@
  *                                  then the socket; harmless when repeated
  *                                  (__gc: the same with 1001, not waiting)
  *
- * recv never blocks longer than timeout_ms (default 0: not at all), so an
+ * ws_connect is ws_open and its steps, waiting in between (poll, and
+ * curl_multi_wait while libcurl connects); an event loop waits for them
+ * itself. recv never blocks longer than timeout_ms (default 0: not at all), so an
  * event loop calls it when the fd is readable. Pings are answered with
  * pongs here and not reported; a close from the server is answered with a
  * close echoing its code (7.1.5) and reported. A connection that ends
@@ -46,6 +55,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/select.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/epoll.h>
+#define HAVE_EPOLL 1
+#endif
 #include <time.h>
 
 #define CONN_MT "gemini.core.ws_conn"
@@ -53,9 +68,27 @@
 #define MAX_REFUSAL ((size_t)64 * 1024) /* the body of a refusal that is kept */
 #define MAX_SECONDS_WS 2147483.0        /* ms in a C int */
 
+/* Where the handshake is (a connection is made step by step, so that an
+ * event loop can wait for each step without blocking). */
+enum { ST_CONNECT, ST_SEND, ST_HEAD, ST_BODY, ST_OPEN };
+
 typedef struct {
     CURL *easy;             /* NULL once closed */
+    CURLM *multi;           /* drives the connect (TCP, proxy, TLS) without blocking */
+    int state;
+    double deadline;        /* of the handshake, ms (now_ms) */
+    char accept[29];        /* the Sec-WebSocket-Accept the server owes */
+    size_t sent;            /* bytes of the request (in out) sent */
+    size_t hlen;            /* the answer's header block, in pending */
+    long status;            /* of a refusal */
+    size_t want;            /* body bytes of a refusal to read */
     curl_socket_t fd;
+    /* For an event loop (step, watch_fd): one epoll descriptor holding the
+     * sockets waited for, so that the loop watches a descriptor that never
+     * reports an error of its own (libuv reports a socket in error as
+     * EBADF, which luv prints; src/http.c does the same). -1: none. */
+    int epfd;
+    int watched[8], nwatched;
     gm_ws framer;
     gm_buf pending;         /* bytes read with the handshake answer, not yet framed */
     gm_buf out;             /* frames to send (a pong or close may be queued by recv) */
@@ -126,8 +159,17 @@ static CURLcode flush_out(ws_conn *c)
 
 static void conn_release(ws_conn *c)
 {
-    if (c->easy != NULL)
+    if (c->easy != NULL) {
+        if (c->multi != NULL)
+            curl_multi_remove_handle(c->multi, c->easy);
         curl_easy_cleanup(c->easy);
+    }
+    if (c->multi != NULL)
+        curl_multi_cleanup(c->multi);
+    c->multi = NULL;
+    if (c->epfd >= 0)
+        close(c->epfd);
+    c->epfd = -1;
     c->easy = NULL;
     gm_ws_free(&c->framer);
     gm_buf_free(&c->pending);
@@ -144,39 +186,36 @@ static ws_conn *check_open(lua_State *L)
     ws_conn *c = check_conn(L);
     if (c->easy == NULL)
         luaL_error(L, "WebSocket connection is closed");
+    if (c->state != ST_OPEN)
+        luaL_error(L, "WebSocket connection is not open yet (step until it is)");
     return c;
 }
 
-/* ---- the handshake -------------------------------------------------------- */
+/* ---- the handshake, step by step ----------------------------------------- */
 
-/* Pushes nil, kind, message (and the status and body of a refusal) and
- * frees the connection. */
-static int connect_failed(lua_State *L, ws_conn *c, const char *kind, const char *msg,
-                          long status, const char *body, size_t blen)
+/* Why a connect failed: kind, message, and a refusal's status (its body
+ * is the connection's pending bytes). */
+typedef struct {
+    const char *kind;
+    char msg[CURL_ERROR_SIZE + 64];
+    long status;
+} failure;
+
+static int failed(failure *f, const char *kind, const char *msg)
 {
-    lua_pushnil(L);
-    lua_pushstring(L, kind);
-    lua_pushstring(L, msg);
-    if (status == 0) {
-        conn_release(c);
-        return 3;
-    }
-    lua_pushinteger(L, status);
-    lua_pushlstring(L, body, blen);
-    conn_release(c);
-    return 5;
+    f->kind = kind;
+    snprintf(f->msg, sizeof f->msg, "%s", msg);
+    return -1;
 }
 
-static int curl_failed(lua_State *L, ws_conn *c, CURLcode rc)
+static int curl_failed(ws_conn *c, failure *f, CURLcode rc)
 {
-    char msg[CURL_ERROR_SIZE + 64];
-    const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
-    if (rc == CURLE_OPERATION_TIMEDOUT) {
-        snprintf(msg, sizeof msg, "WebSocket handshake timed out");
-        return connect_failed(L, c, "timeout", msg, 0, NULL, 0);
-    }
-    snprintf(msg, sizeof msg, "WebSocket connection failed: %s", detail);
-    return connect_failed(L, c, "transport", msg, 0, NULL, 0);
+    if (rc == CURLE_OPERATION_TIMEDOUT)
+        return failed(f, "timeout", "WebSocket handshake timed out");
+    f->kind = "transport";
+    snprintf(f->msg, sizeof f->msg, "WebSocket connection failed: %s",
+             c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+    return -1;
 }
 
 /* The value of header `name` in a raw header block (after the status
@@ -224,46 +263,6 @@ static int has_token(const char *v, size_t len, const char *token)
     return 0;
 }
 
-/* Reads the answer's header block into c->pending; returns the block's
- * length (bytes past it stay in pending), 0 on a timeout, -1 on failure. */
-static long read_head(ws_conn *c, double deadline, CURLcode *err)
-{
-    for (;;) {
-        char buf[4096];
-        size_t got = 0;
-        char *end;
-        CURLcode rc = curl_easy_recv(c->easy, buf, sizeof buf, &got);
-        if (rc == CURLE_AGAIN) {
-            if (!wait_fd(c->fd, POLLIN, deadline))
-                return 0;
-            continue;
-        }
-        if (rc != CURLE_OK || got == 0) {
-            *err = rc != CURLE_OK ? rc : CURLE_GOT_NOTHING;
-            return -1;
-        }
-        if (!gm_buf_append(&c->pending, buf, got)) {
-            *err = CURLE_OUT_OF_MEMORY;
-            return -1;
-        }
-        end = NULL;
-        if (c->pending.len >= 4) {
-            size_t i;
-            for (i = 0; i + 4 <= c->pending.len; i++)
-                if (memcmp(c->pending.data + i, "\r\n\r\n", 4) == 0) {
-                    end = c->pending.data + i + 4;
-                    break;
-                }
-        }
-        if (end != NULL)
-            return (long)(end - c->pending.data);
-        if (c->pending.len > MAX_HEAD) {
-            *err = CURLE_WEIRD_SERVER_REPLY;
-            return -1;
-        }
-    }
-}
-
 /* Drops the first n bytes of a buffer. */
 static void consume(gm_buf *b, size_t n)
 {
@@ -271,42 +270,8 @@ static void consume(gm_buf *b, size_t n)
     b->len -= n;
 }
 
-/* A refusal (not 101): its body, up to its Content-Length or MAX_REFUSAL,
- * read until the deadline, for the caller's error. */
-static int refused(lua_State *L, ws_conn *c, long status, size_t hlen, double deadline)
-{
-    char msg[96];
-    size_t vlen = 0, want = MAX_REFUSAL;
-    const char *cl = header_value(c->pending.data, hlen, "Content-Length", &vlen);
-    if (cl != NULL) {
-        char num[24];
-        size_t n = vlen < sizeof num - 1 ? vlen : sizeof num - 1;
-        memcpy(num, cl, n);
-        num[n] = 0;
-        want = (size_t)strtoul(num, NULL, 10);
-        if (want > MAX_REFUSAL)
-            want = MAX_REFUSAL;
-    }
-    consume(&c->pending, hlen);
-    while (c->pending.len < want) {
-        char buf[4096];
-        size_t got = 0;
-        CURLcode rc = curl_easy_recv(c->easy, buf, sizeof buf, &got);
-        if (rc == CURLE_AGAIN) {
-            if (!wait_fd(c->fd, POLLIN, deadline))
-                break;
-            continue;
-        }
-        if (rc != CURLE_OK || got == 0 || !gm_buf_append(&c->pending, buf, got))
-            break;
-    }
-    snprintf(msg, sizeof msg, "WebSocket handshake refused: HTTP %ld", status);
-    return connect_failed(L, c, "handshake", msg, status, c->pending.data ? c->pending.data : "",
-                          c->pending.len < want ? c->pending.len : want);
-}
-
 /* Checks the 101 answer (4.1, the client's checks 1-4). NULL when good. */
-static const char *bad_upgrade(const ws_conn *c, size_t hlen, const char *accept)
+static const char *bad_upgrade(const ws_conn *c, size_t hlen)
 {
     size_t len = 0;
     const char *v = header_value(c->pending.data, hlen, "Upgrade", &len);
@@ -316,11 +281,155 @@ static const char *bad_upgrade(const ws_conn *c, size_t hlen, const char *accept
     if (v == NULL || !has_token(v, len, "upgrade"))
         return "WebSocket handshake failed: no \"Connection: Upgrade\" in the answer";
     v = header_value(c->pending.data, hlen, "Sec-WebSocket-Accept", &len);
-    if (v == NULL || len != strlen(accept) || memcmp(v, accept, len) != 0)
+    if (v == NULL || len != strlen(c->accept) || memcmp(v, c->accept, len) != 0)
         return "WebSocket handshake failed: Sec-WebSocket-Accept does not match the key";
     if (header_value(c->pending.data, hlen, "Sec-WebSocket-Extensions", &len) != NULL)
         return "WebSocket handshake failed: the server chose an extension the client did not offer";
     return NULL;
+}
+
+/* The header block is in: a refusal's body is read next, a 101 is checked. */
+static int got_head(ws_conn *c, failure *f)
+{
+    size_t vlen = 0;
+    const char *cl, *why;
+    if (sscanf(c->pending.data, "HTTP/1.%*1[01] %3ld", &c->status) != 1)
+        return failed(f, "handshake", "WebSocket handshake failed: not an HTTP answer");
+    if (c->status != 101) {
+        c->want = MAX_REFUSAL;
+        cl = header_value(c->pending.data, c->hlen, "Content-Length", &vlen);
+        if (cl != NULL) {
+            char num[24];
+            size_t n = vlen < sizeof num - 1 ? vlen : sizeof num - 1;
+            memcpy(num, cl, n);
+            num[n] = 0;
+            c->want = (size_t)strtoul(num, NULL, 10);
+            if (c->want > MAX_REFUSAL)
+                c->want = MAX_REFUSAL;
+        }
+        consume(&c->pending, c->hlen);
+        c->state = ST_BODY;
+        return 1;
+    }
+    why = bad_upgrade(c, c->hlen);
+    if (why != NULL)
+        return failed(f, "handshake", why);
+    consume(&c->pending, c->hlen);
+    c->state = ST_OPEN;
+    return 1;
+}
+
+/* The end of a refusal's body (or of what came of it). */
+static int refused(ws_conn *c, failure *f)
+{
+    f->kind = "handshake";
+    f->status = c->status;
+    if (c->pending.len > c->want)
+        c->pending.len = c->want;
+    snprintf(f->msg, sizeof f->msg, "WebSocket handshake refused: HTTP %ld", c->status);
+    return -1;
+}
+
+/* Takes what the socket holds into pending: 1 some, 0 none yet, -1 the
+ * end (*rc: CURLE_GOT_NOTHING for an orderly one). */
+static int recv_some(ws_conn *c, CURLcode *rc)
+{
+    char buf[4096];
+    size_t got = 0;
+    *rc = curl_easy_recv(c->easy, buf, sizeof buf, &got);
+    if (*rc == CURLE_AGAIN)
+        return 0;
+    if (*rc != CURLE_OK || got == 0) {
+        if (*rc == CURLE_OK)
+            *rc = CURLE_GOT_NOTHING;
+        return -1;
+    }
+    if (!gm_buf_append(&c->pending, buf, got)) {
+        *rc = CURLE_OUT_OF_MEMORY;
+        return -1;
+    }
+    return 1;
+}
+
+/* The length of the header block in pending, or 0 while it is not all in. */
+static size_t head_length(const ws_conn *c)
+{
+    size_t i;
+    for (i = 0; i + 4 <= c->pending.len; i++)
+        if (memcmp(c->pending.data + i, "\r\n\r\n", 4) == 0)
+            return i + 4;
+    return 0;
+}
+
+/* Advances the handshake as far as it goes without waiting: 1 open, 0
+ * waiting (for the connect, or the socket in c->state), -1 failed (*f). */
+static int step(ws_conn *c, failure *f)
+{
+    CURLcode rc = CURLE_OK;
+    int r;
+    if (now_ms() > c->deadline && c->state != ST_OPEN)
+        return c->state == ST_BODY ? refused(c, f) : curl_failed(c, f, CURLE_OPERATION_TIMEDOUT);
+    for (;;) {
+        switch (c->state) {
+        case ST_CONNECT: {
+            int running = 0, left = 0;
+            CURLMsg *m;
+            curl_multi_perform(c->multi, &running);
+            m = curl_multi_info_read(c->multi, &left);
+            if (m == NULL || m->msg != CURLMSG_DONE)
+                return 0;
+            if (m->data.result != CURLE_OK)
+                return curl_failed(c, f, m->data.result);
+            if (curl_easy_getinfo(c->easy, CURLINFO_ACTIVESOCKET, &c->fd) != CURLE_OK
+                || c->fd == CURL_SOCKET_BAD)
+                return failed(f, "transport", "WebSocket connection failed: no socket");
+            c->state = ST_SEND;
+            break;
+        }
+        case ST_SEND:
+            while (c->sent < c->out.len) {
+                size_t n = 0;
+                rc = curl_easy_send(c->easy, c->out.data + c->sent, c->out.len - c->sent, &n);
+                if (rc == CURLE_AGAIN)
+                    return 0;
+                if (rc != CURLE_OK)
+                    return curl_failed(c, f, rc);
+                c->sent += n;
+            }
+            c->out.len = 0;
+            c->state = ST_HEAD;
+            break;
+        case ST_HEAD:
+            r = recv_some(c, &rc);
+            if (r == 0)
+                return 0;
+            if (r < 0) {
+                if (rc == CURLE_GOT_NOTHING)
+                    return failed(f, "transport", "WebSocket handshake failed: the server closed the connection");
+                return curl_failed(c, f, rc);
+            }
+            c->hlen = head_length(c);
+            if (c->hlen == 0) {
+                if (c->pending.len > MAX_HEAD)
+                    return failed(f, "handshake", "WebSocket handshake failed: answer headers too large");
+                break;
+            }
+            if (got_head(c, f) < 0)
+                return -1;
+            break;
+        case ST_BODY:
+            if (c->pending.len >= c->want)
+                return refused(c, f);
+            r = recv_some(c, &rc);
+            if (r == 0)
+                return 0;
+            if (r < 0)
+                return refused(c, f);
+            break;
+        default:
+            return 1;
+        }
+    }
 }
 
 static double opt_seconds(lua_State *L, int t, const char *k, double def)
@@ -374,31 +483,46 @@ static void build_request(lua_State *L, gm_buf *b, int t, const char *key)
         luaL_error(L, "not enough memory");
 }
 
-static int l_ws_connect(lua_State *L)
+/* Pushes nil, kind, message (and a refusal's status and body); frees
+ * the connection. */
+static int push_failure(lua_State *L, ws_conn *c, const failure *f)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, f->kind);
+    lua_pushstring(L, f->msg);
+    if (f->status == 0) {
+        conn_release(c);
+        return 3;
+    }
+    lua_pushinteger(L, f->status);
+    lua_pushlstring(L, c->pending.data ? c->pending.data : "", c->pending.len);
+    conn_release(c);
+    return 5;
+}
+
+/* core.ws_open{...}: a connection started, not waited for (see step). */
+static int l_ws_open(lua_State *L)
 {
     ws_conn *c;
-    gm_buf *req;
-    char key[25], accept[29];
-    double deadline;
-    long hlen;
-    CURLcode rc = CURLE_OK;
-    curl_socket_t fd = CURL_SOCKET_BAD;
-    const char *url, *why;
+    char key[25];
+    const char *url;
 
     luaL_checktype(L, 1, LUA_TTABLE);
     url = field_string(L, 1, "url");
     c = (ws_conn *)gm_newuserdata(L, sizeof *c);
     memset(c, 0, sizeof *c);
+    c->fd = CURL_SOCKET_BAD;
+    c->epfd = -1;
     gm_ws_init(&c->framer, gm_ws_max_option(L, 1));
     gm_setmetatable(L, CONN_MT);
     c->timeout_ms = (int)(opt_seconds(L, 1, "timeout", 30) * 1000);
-    if (!gm_ws_new_key(key) || !gm_ws_accept_for(key, accept))
+    if (!gm_ws_new_key(key) || !gm_ws_accept_for(key, c->accept))
         return luaL_error(L, "no random bytes for a WebSocket key");
-    req = gm_buf_push(L);
-    build_request(L, req, 1, key);
+    build_request(L, &c->out, 1, key);
 
+    c->multi = curl_multi_init();
     c->easy = curl_easy_init();
-    if (c->easy == NULL)
+    if (c->multi == NULL || c->easy == NULL)
         return luaL_error(L, "curl_easy_init failed");
     curl_easy_setopt(c->easy, CURLOPT_URL, url);
     curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
@@ -408,41 +532,148 @@ static int l_ws_connect(lua_State *L)
     if (!lua_isnil(L, -1))   /* a raw byte stream through the proxy, not HTTP proxying */
         curl_easy_setopt(c->easy, CURLOPT_HTTPPROXYTUNNEL, 1L);
     lua_pop(L, 1);
-
-    rc = curl_easy_perform(c->easy);
-    if (rc != CURLE_OK)
-        return curl_failed(L, c, rc);
-    if (curl_easy_getinfo(c->easy, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK || fd == CURL_SOCKET_BAD)
-        return connect_failed(L, c, "transport", "WebSocket connection failed: no socket", 0, NULL, 0);
-    c->fd = fd;
-    deadline = now_ms() + c->timeout_ms;
-    rc = send_all(c, req->data, req->len, deadline);
-    gm_buf_free(req);
-    if (rc != CURLE_OK)
-        return curl_failed(L, c, rc);
-    hlen = read_head(c, deadline, &rc);
-    if (hlen == 0)
-        return curl_failed(L, c, CURLE_OPERATION_TIMEDOUT);
-    if (hlen < 0) {
-        if (rc == CURLE_WEIRD_SERVER_REPLY)
-            return connect_failed(L, c, "handshake", "WebSocket handshake failed: answer headers too large", 0, NULL, 0);
-        if (rc == CURLE_GOT_NOTHING)
-            return connect_failed(L, c, "transport", "WebSocket handshake failed: the server closed the connection", 0, NULL, 0);
-        return curl_failed(L, c, rc);
-    }
-    {
-        long status = 0;
-        if (sscanf(c->pending.data, "HTTP/1.%*1[01] %3ld", &status) != 1)
-            return connect_failed(L, c, "handshake", "WebSocket handshake failed: not an HTTP answer", 0, NULL, 0);
-        if (status != 101)
-            return refused(L, c, status, (size_t)hlen, deadline);
-    }
-    why = bad_upgrade(c, (size_t)hlen, accept);
-    if (why != NULL)
-        return connect_failed(L, c, "handshake", why, 0, NULL, 0);
-    consume(&c->pending, (size_t)hlen);
-    lua_settop(L, 2);   /* the connection */
+    if (curl_multi_add_handle(c->multi, c->easy) != CURLM_OK)
+        return luaL_error(L, "curl_multi_add_handle failed");
+    c->deadline = now_ms() + c->timeout_ms;
+    c->state = ST_CONNECT;
     return 1;
+}
+
+/* ms to wait at most before the next step (the deadline, and libcurl's
+ * own timer while it connects). */
+static int wait_ms(ws_conn *c)
+{
+    double left = c->deadline - now_ms();
+    long t = -1;
+    if (left < 0)
+        left = 0;
+    if (c->state == ST_CONNECT && curl_multi_timeout(c->multi, &t) == CURLM_OK && t >= 0 && t < left)
+        left = (double)t;
+    return (int)ceil(left);
+}
+
+/* What the handshake waits for now: up to 8 (fd, events) pairs, events
+ * of POLLIN/POLLOUT. */
+static int waits(ws_conn *c, int fds[8], short evs[8])
+{
+    int n = 0;
+    if (c->state == ST_CONNECT) {
+        fd_set rd, wr, ex;
+        int maxfd = -1, fd;
+        FD_ZERO(&rd);
+        FD_ZERO(&wr);
+        FD_ZERO(&ex);
+        curl_multi_fdset(c->multi, &rd, &wr, &ex, &maxfd);
+        for (fd = 0; fd <= maxfd && n < 8; fd++) {
+            short ev = (short)((FD_ISSET(fd, &rd) ? POLLIN : 0) | (FD_ISSET(fd, &wr) ? POLLOUT : 0));
+            if (ev) {
+                fds[n] = fd;
+                evs[n++] = ev;
+            }
+        }
+    } else {
+        fds[0] = c->fd;
+        evs[0] = c->state == ST_SEND ? POLLOUT : POLLIN;
+        n = 1;
+    }
+    return n;
+}
+
+#ifdef HAVE_EPOLL
+/* The epoll set holds exactly the n fds given (a descriptor libcurl
+ * closed has left it by itself: errors are ignored). */
+static void sync_epoll(ws_conn *c, const int *fds, const short *evs, int n)
+{
+    int i, j;
+    for (i = 0; i < c->nwatched; i++) {
+        int keep = 0;
+        for (j = 0; j < n; j++)
+            keep |= fds[j] == c->watched[i];
+        if (!keep)
+            epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->watched[i], NULL);
+    }
+    for (j = 0; j < n; j++) {
+        struct epoll_event e;
+        memset(&e, 0, sizeof e);
+        e.events = ((evs[j] & POLLIN) ? EPOLLIN : 0) | ((evs[j] & POLLOUT) ? EPOLLOUT : 0);
+        e.data.fd = fds[j];
+        if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, fds[j], &e) != 0)
+            epoll_ctl(c->epfd, EPOLL_CTL_ADD, fds[j], &e);
+        c->watched[j] = fds[j];
+    }
+    c->nwatched = n;
+}
+#endif
+
+/* c:step() -> true (open) | false, {fd, what, ...}, timeout_ms (wait for
+ * any of those: what is "r", "w" or "rw"; on Linux one epoll descriptor,
+ * "r") | nil, kind, msg [, status, body] */
+static int l_conn_step(lua_State *L)
+{
+    ws_conn *c = (ws_conn *)luaL_checkudata(L, 1, CONN_MT);
+    failure f;
+    int r, fds[8], i, n;
+    short evs[8];
+    if (c->easy == NULL)
+        return luaL_error(L, "WebSocket connection is closed");
+    memset(&f, 0, sizeof f);
+    r = step(c, &f);
+    if (r < 0)
+        return push_failure(L, c, &f);
+    n = r > 0 ? 1 : waits(c, fds, evs);
+    if (r > 0) {            /* from now on: the socket, readable */
+        fds[0] = c->fd;
+        evs[0] = POLLIN;
+    }
+#ifdef HAVE_EPOLL
+    if (c->epfd < 0)
+        c->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (c->epfd >= 0)
+        sync_epoll(c, fds, evs, n);
+#endif
+    if (r > 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    lua_pushboolean(L, 0);
+    lua_newtable(L);
+    if (c->epfd >= 0) {
+        lua_pushinteger(L, c->epfd);
+        lua_rawseti(L, -2, 1);
+        lua_pushliteral(L, "r");
+        lua_rawseti(L, -2, 2);
+    } else {
+        for (i = 0; i < n; i++) {
+            lua_pushinteger(L, fds[i]);
+            lua_rawseti(L, -2, 2 * i + 1);
+            lua_pushstring(L, evs[i] == (POLLIN | POLLOUT) ? "rw" : evs[i] == POLLIN ? "r" : "w");
+            lua_rawseti(L, -2, 2 * i + 2);
+        }
+    }
+    lua_pushinteger(L, wait_ms(c));
+    return 3;
+}
+
+/* core.ws_connect{...}: ws_open, then its steps, waiting here. */
+static int l_ws_connect(lua_State *L)
+{
+    ws_conn *c;
+    failure f;
+    l_ws_open(L);
+    c = (ws_conn *)lua_touserdata(L, -1);
+    memset(&f, 0, sizeof f);
+    for (;;) {
+        int r = step(c, &f), ms;
+        if (r < 0)
+            return push_failure(L, c, &f);
+        if (r > 0)
+            return 1;
+        ms = wait_ms(c);
+        if (c->state == ST_CONNECT)
+            curl_multi_wait(c->multi, NULL, 0, ms > 100 ? 100 : ms, NULL);
+        else
+            wait_fd(c->fd, c->state == ST_SEND ? POLLOUT : POLLIN, now_ms() + ms);
+    }
 }
 
 /* ---- frames --------------------------------------------------------------- */
@@ -604,13 +835,22 @@ static int l_conn_fd(lua_State *L)
     return 1;
 }
 
+/* What an event loop watches for reading once the connection is open:
+ * the epoll descriptor holding the socket (after step), else the socket. */
+static int l_conn_watch_fd(lua_State *L)
+{
+    ws_conn *c = check_open(L);
+    lua_pushinteger(L, (lua_Integer)(c->epfd >= 0 ? c->epfd : (int)c->fd));
+    return 1;
+}
+
 /* A close frame unless one was sent (best effort: within timeout_ms), then
  * the socket and the buffers. */
 static void conn_close(ws_conn *c, int code, const char *reason, size_t n)
 {
     if (c->easy == NULL)
         return;
-    if (!c->close_sent && !c->broken && !c->eof) {
+    if (c->state == ST_OPEN && !c->close_sent && !c->broken && !c->eof) {
         c->close_sent = 1;
         if (gm_ws_build(&c->out, GM_WS_CLOSE, reason, n > 123 ? 123 : n, code))
             flush_out(c);
@@ -651,7 +891,9 @@ void gemini_open_ws_conn(lua_State *L)
         {"send", l_conn_send},
         {"recv", l_conn_recv},
         {"fd", l_conn_fd},
+        {"watch_fd", l_conn_watch_fd},
         {"close", l_conn_close},
+        {"step", l_conn_step},
         {NULL, NULL}
     };
     static const luaL_Reg meta[] = {
@@ -661,6 +903,7 @@ void gemini_open_ws_conn(lua_State *L)
     };
     static const luaL_Reg funcs[] = {
         {"ws_connect", l_ws_connect},
+        {"ws_open", l_ws_open},
         {NULL, NULL}
     };
     gm_newclass(L, CONN_MT, methods, meta);

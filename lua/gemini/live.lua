@@ -110,20 +110,31 @@ function M.connect_error(client, kind, msg, status, body)
   return client:error(kind, msg)
 end
 
---- Opens the link of a session: libcurl's WebSocket (`core.ws_connect`), or
--- inside nginx a cosocket. Returns it, or nil, err.
-function M.open_link(client, ep)
-  client:_log_request({ method = "GET", url = client.base_url .. ep.target, headers = ep.headers },
-    "live")
-  if type(ngx) == "table" and type(ngx.get_phase) == "function" then
-    return require("gemini.live.resty").open(client, ep)
-  end
-  local link, kind, msg, status, body = core.ws_connect{
+--- The options of `core.ws_connect` / `core.ws_open` for an endpoint:
+-- the client's connection options, as for every call.
+function M.link_options(client, ep)
+  return {
     url = ep.url, host = ep.host, target = ep.target, headers = ep.headers,
     timeout = client.connect_timeout, connect_timeout = client.connect_timeout,
     proxy = client.proxy, ca_file = client.ca_file, verify = client.verify,
     max_message_size = client.max_event_size,
   }
+end
+
+--- Logs the upgrade request of a session (credentials redacted).
+function M.log_connect(client, ep)
+  client:_log_request({ method = "GET", url = client.base_url .. ep.target, headers = ep.headers },
+    "live")
+end
+
+--- Opens the link of a session: libcurl's WebSocket (`core.ws_connect`), or
+-- inside nginx a cosocket. Returns it, or nil, err.
+function M.open_link(client, ep)
+  M.log_connect(client, ep)
+  if type(ngx) == "table" and type(ngx.get_phase) == "function" then
+    return require("gemini.live.resty").open(client, ep)
+  end
+  local link, kind, msg, status, body = core.ws_connect(M.link_options(client, ep))
   if not link then return nil, M.connect_error(client, kind, msg, status, body) end
   return link
 end

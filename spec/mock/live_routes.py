@@ -79,6 +79,7 @@ next connection (all of a connection's faults apply to it):
                                  waiting for the answer
     {"type": "binary"}           messages as binary frames (as Google sends)
     {"type": "slow", "delay": S} S seconds (0.05) before each message
+    {"type": "slow_upgrade", "delay": S}  S seconds (0.3) before the 101
 
 Control: POST /_mock/live/faults (above). The request log entry of a Live connection has status 101
 and "ws_messages" (the client's messages, decoded), "ws_close" ({"code",
@@ -442,6 +443,9 @@ def live(ctx):
     accept = base64.b64encode(hashlib.sha1(key.encode() + GUID).digest()).decode()
     if any(f.get("type") == "bad_accept" for f in faults):
         accept = base64.b64encode(hashlib.sha1(b"not the key" + GUID).digest()).decode()
+    slow = next((f for f in faults if f.get("type") == "slow_upgrade"), None)
+    if slow:
+        time.sleep(float(slow.get("delay", 0.3)))
     ctx.h.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n" % accept).encode())
     ctx.update(status=101, live_faults=[f.get("type") for f in faults])

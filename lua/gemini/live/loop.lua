@@ -19,10 +19,13 @@
 -- other callbacks of the library are (`gemini.async.deliver`: scheduled
 -- inside Neovim unless `fast_callbacks`).
 --
--- What still blocks: the connect itself (TCP, TLS and the upgrade, on a
--- later turn of the loop, bounded by `connect_timeout`), and a send the
--- socket cannot take at once (bounded by `connect_timeout`).
+-- The connect is stepped by the loop too (`core.ws_open` and `step`:
+-- libcurl's sockets while it connects, through a proxy and TLS, then the
+-- upgrade). What still blocks: a send the socket cannot take at once
+-- (bounded by `connect_timeout`; a Live message is small next to a
+-- socket's buffer).
 -- @module gemini.live.loop
+local core = require("gemini.core")
 local deliver = require("gemini.async.deliver")
 local errors = require("gemini.errors")
 local json = require("gemini.json")
@@ -48,14 +51,37 @@ function M.connect(client, setup, handlers, cbs)
       .. " gemini.Client{ loop = require(\"luv\") })")
   end
   local session = live.session(client, nil, handlers)
-  local link, poll, done
+  local link, done, wait_timer
+  local polls = {}    -- fd -> poll handle
+
+  -- Watches fd for `events` ("r", "w", "rw"), calling on_ready; the other
+  -- fds watched so far are let go unless `keep` names them.
+  local function watch(fd, events, on_ready)
+    local p = polls[fd]
+    if not p then
+      p = loop.new_poll(fd)
+      polls[fd] = p
+    end
+    p:start(events, on_ready)
+  end
+  local function unwatch(keep)
+    for fd, p in pairs(polls) do
+      if not (keep and keep[fd]) then
+        p:stop()
+        p:close()
+        polls[fd] = nil
+      end
+    end
+  end
 
   local function finish(err)
     if done then return end
     done = true
-    if poll then
-      poll:stop()
-      poll:close()
+    unwatch()
+    if wait_timer then
+      wait_timer:stop()
+      wait_timer:close()
+      wait_timer = nil
     end
     if err then session:_fail(err) end
     session.closed = true
@@ -105,19 +131,40 @@ function M.connect(client, setup, handlers, cbs)
     end
   end
 
-  local timer = loop.new_timer()
-  timer:start(0, 0, function()
-    timer:close()
-    if done then return end
-    local err
-    link, err = live.open_link(client, live.endpoint(client))
-    if not link then return finish(err) end
+  -- The upgrade is done: the setup goes out, the socket is watched.
+  local function upgraded()
+    wait_timer:stop()
     local ok, kind, msg = link:send("text", json.encode(setup))
     if not ok then return finish(live.link_error(client, kind, msg)) end
-    poll = loop.new_poll(link:fd())
-    poll:start("r", function() if not done then on_readable() end end)
+    local fd = link:watch_fd()
+    unwatch({ [fd] = true })
+    watch(fd, "r", function() if not done then on_readable() end end)
     on_readable()   -- bytes that came with the handshake's answer
-  end)
+  end
+
+  -- The connect, one step each time what it waits for is ready (libcurl's
+  -- sockets while it connects, then the socket of the handshake) or its
+  -- timer fires: the loop never waits on it.
+  local function drive()
+    if done then return end
+    local st, fds, ms, status, body = link:step()
+    if st == nil then return finish(live.connect_error(client, fds, ms, status, body)) end
+    if st then return upgraded() end
+    local keep = {}
+    for i = 1, #fds, 2 do
+      keep[fds[i]] = true
+      watch(fds[i], fds[i + 1], drive)
+    end
+    unwatch(keep)
+    wait_timer:stop()
+    wait_timer:start(math.max(ms, 1), 0, drive)
+  end
+
+  wait_timer = loop.new_timer()
+  local ep = live.endpoint(client)
+  live.log_connect(client, ep)
+  link = core.ws_open(live.link_options(client, ep))
+  wait_timer:start(0, 0, drive)
   return session
 end
 
