@@ -553,3 +553,38 @@ describe("client.live over TLS (the client's CA options, as every call)", functi
     assert.matches("^WebSocket connection failed: .*certificate", err.message)
   end)
 end)
+
+describe("client.live through an HTTP proxy (CONNECT, the client's proxy option)", function()
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local base, port, pid
+
+  setup(function()
+    base = os.tmpname()
+    os.execute(mock.child_env .. "sh -c " .. mock.shell_quote("echo $$ > " .. mock.shell_quote(base .. ".pid")
+      .. "; exec python3 spec/mock/connect_proxy.py --port-file " .. mock.shell_quote(base .. ".port")
+      .. " --log " .. mock.shell_quote(base .. ".log")) .. " < /dev/null > /dev/null 2>&1 &")
+    for _ = 1, 100 do
+      port = tonumber(mock.read_file(base .. ".port") or "")
+      if port then break end
+      mock.sleep(0.05)
+    end
+    pid = tonumber(mock.read_file(base .. ".pid") or "")
+    assert(port, "the CONNECT proxy did not start")
+  end)
+
+  teardown(function()
+    if pid then os.execute("kill " .. pid .. " 2>/dev/null") end
+    for _, ext in ipairs({ "", ".pid", ".port", ".log" }) do os.remove(base .. ext) end
+  end)
+
+  it("tunnels the WebSocket through the proxy", function()
+    local c = m:client{ proxy = "http://127.0.0.1:" .. port }
+    local s = assert(c.live:connect{ model = MODEL })
+    s:send_client_content{ turns = "via proxy" }
+    local text = {}
+    for msg in s:receive() do text[#text + 1] = msg.text end
+    s:close()
+    assert.are.equal("Live echo: via proxy", table.concat(text))
+    assert.are.equal("127.0.0.1:" .. m.port .. "\n", mock.read_file(base .. ".log"))
+  end)
+end)
