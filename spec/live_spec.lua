@@ -464,13 +464,15 @@ describe_ngx("client.live in OpenResty (cosocket, the C framer)", function()
   -- A content handler that runs one Live text turn against the mock and
   -- prints its text, or the error.
   local HTTP = [[
+  lua_ssl_trusted_certificate %s;
   server {
     listen 127.0.0.1:%d;
     location = /ping { return 204; }
     location = /live {
       content_by_lua_block {
         local gemini = require("gemini")
-        local c = gemini.Client{ api_key = "%s", base_url = "%s", stall_timeout = 5 }
+        local base = ngx.var.arg_tls and "%s" or "%s"
+        local c = gemini.Client{ api_key = "%s", base_url = base, stall_timeout = 5 }
         local s, err = c.live:connect{ model = "gemini-live-2.5-flash-preview" }
         if not s then ngx.say("connect error: ", tostring(err)) return end
         s:send_client_content{ turns = ngx.var.arg_q }
@@ -484,13 +486,19 @@ describe_ngx("client.live in OpenResty (cosocket, the C framer)", function()
   }
 ]]
 
+  local dir, m_tls
+
   setup(function()
+    dir = mock.make_cert()
+    m_tls = mock.start{ key = KEY, tls = { cert = dir .. "/cert.pem", key = dir .. "/key.pem" } }
     n = nginx.new()
-    n:start(string.format(HTTP, n.port, KEY, m.url))
+    n:start(string.format(HTTP, dir .. "/cert.pem", n.port, m_tls.url, m.url, KEY))
   end)
 
   teardown(function()
     if n then n:stop() end
+    if m_tls then m_tls:stop() end
+    if dir then os.execute(mock.child_env .. "rm -rf " .. mock.shell_quote(dir)) end
   end)
 
   local function live_faults(list) m:_control("POST", "/_mock/live/faults", { faults = list }) end
@@ -518,6 +526,10 @@ describe_ngx("client.live in OpenResty (cosocket, the C framer)", function()
     live_faults({ { type = "drop" } })
     assert.are.equal("Live echo: \nerror: stream 1006 WebSocket connection closed without a close frame",
       body("x"))
+  end)
+
+  it("runs a Live turn over TLS (sslhandshake, verified)", function()
+    assert.are.equal("Live echo: secure", n:get("/live?tls=1&q=secure"))
   end)
 
   it("fails the handshake clearly on a bad accept", function()
