@@ -288,12 +288,29 @@ static const char *bad_upgrade(const ws_conn *c, size_t hlen)
     return NULL;
 }
 
+/* The status of "HTTP/1.x NNN ..." (the block is not NUL-terminated: no
+ * sscanf), or 0. */
+static long status_of(const char *p, size_t n)
+{
+    int i;
+    long st = 0;
+    if (n < 12 || memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') || p[8] != ' ')
+        return 0;
+    for (i = 9; i < 12; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+        st = st * 10 + (p[i] - '0');
+    }
+    return st;
+}
+
 /* The header block is in: a refusal's body is read next, a 101 is checked. */
 static int got_head(ws_conn *c, failure *f)
 {
     size_t vlen = 0;
     const char *cl, *why;
-    if (sscanf(c->pending.data, "HTTP/1.%*1[01] %3ld", &c->status) != 1)
+    c->status = status_of(c->pending.data, c->hlen);
+    if (c->status == 0)
         return failed(f, "handshake", "WebSocket handshake failed: not an HTTP answer");
     if (c->status != 101) {
         c->want = MAX_REFUSAL;
