@@ -98,6 +98,16 @@ describe("WebSocket client (C core)", function()
     assert.same({ code = 4000, reason = "bye now" }, entry().ws_close)
   end)
 
+  it("says going away (1001) when a connection is collected without close()", function()
+    local c = assert(connect())
+    assert.is_true(c:send("text", SETUP))
+    events(c, 1)
+    c = nil   -- luacheck: ignore
+    collectgarbage()
+    collectgarbage()
+    assert.same({ code = 1001, reason = "" }, entry().ws_close)
+  end)
+
   it("fails the handshake clearly when Sec-WebSocket-Accept does not match", function()
     live_faults({ { type = "bad_accept" } })
     local c, kind, msg = connect()
