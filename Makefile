@@ -24,8 +24,10 @@ LUA_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags $(LUA_PC))
 LUA_ABI    ?= $(shell $(LUA) -e 'print((_VERSION:gsub("Lua ", "")))')
 CURL_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libcurl)
 CURL_LIBS  ?= $(shell $(PKG_CONFIG) --libs libcurl)
-# libcrypto (OpenSSL) signs service-account JWTs (src/sign.c); libcurl's
-# TLS already loads it. -lcrypto when pkg-config does not know it.
+# libcrypto (OpenSSL): RS256 signatures of service-account JWTs
+# (src/sign.c), SHA-1 and random bytes of the WebSocket handshake and masks
+# (src/ws.c); libcurl's TLS already loads it. -lcrypto when pkg-config does
+# not know it.
 CRYPTO_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libcrypto 2>/dev/null)
 CRYPTO_LIBS   ?= $(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null || echo -lcrypto)
 
@@ -37,7 +39,7 @@ CFLAGS     ?= -O2 -g
 ALL_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) $(LUA_CFLAGS) $(CURL_CFLAGS) $(CRYPTO_CFLAGS)
 LDFLAGS_SO = -shared $(LDFLAGS)
 
-SRCS  = src/core.c src/compat.c src/buf.c src/http.c src/sse.c src/json.c src/json_decode.c src/base64.c src/sign.c src/text.c
+SRCS  = src/core.c src/compat.c src/buf.c src/http.c src/sse.c src/json.c src/json_decode.c src/base64.c src/sign.c src/text.c src/ws.c src/ws_conn.c
 HDRS  = $(wildcard src/*.h)
 BUILD ?= build/$(LUA)
 OBJS  = $(SRCS:src/%.c=$(BUILD)/obj/%.o)
@@ -91,7 +93,7 @@ test-asan:
 # to build/fuzz/corpus-<name>, a finding to build/fuzz/<kind>-<hash> and the
 # run fails. The harness Lua code is compiled into the binary as a string.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= sse json json_decode base64 b64url
+FUZZ_TARGETS ?= sse json json_decode base64 b64url ws
 FUZZ_CC      ?= clang
 FUZZ_FLAGS    = -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined
@@ -182,7 +184,7 @@ check: deps
 # in a scratch directory so files they write (image.png) do not land here.
 # Stand-alone examples take the key and GEMINI_BASE_URL from the environment
 # and start no mock: spec/examples_spec.lua runs them against one of its own.
-STANDALONE_EXAMPLES = examples/tts.lua
+STANDALONE_EXAMPLES = examples/tts.lua examples/live_chat.lua examples/live_audio.lua
 EXAMPLES = $(filter-out $(STANDALONE_EXAMPLES),$(wildcard examples/*.lua))
 examples: $(SO)
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; fail=0; \

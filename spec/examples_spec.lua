@@ -90,6 +90,9 @@ local EXPECT = {
   ["code_execution.lua"] = { "%-%- code %(PYTHON%):", "print%(sum%(primes%)%)",
                              "%-%- output %(OUTCOME_OK%):\n5117", "is 5117" },
   ["image_generation.lua"] = { "saved out%.png %(image/png, %d+ bytes%)" },
+  ["live_chat.lua"] = { "^Live echo: Hello Live\nLive echo: Once more\n$" },
+  ["live_audio.lua"] = { "you said: heard 6400 bytes", "answer: Spoken answer%.",
+                         "saved answer%.wav %(0%.02 s of audio%)" },
   ["tts.lua"] = { "saved answer%.wav %(audio/L16;codec=pcm;rate=24000, 0%.25 s of audio%)" },
   ["batch_prompts.lua"] = { "== %[1%] Why is the sky blue%?\n[^\n]*You asked", "3 answers, 0 failed" },
   ["video.lua"] = { "started models/veo%-3%.1%-generate%-preview/operations/%w+", "saved out%.mp4 %(65536 bytes%)" },
@@ -97,7 +100,17 @@ local EXPECT = {
                           "14 storms and 3 rescues%.%[1%]", "floor%.%[2%]", "%[1%] keeper%-log%.txt: The lighthouse",
                           "%[2%] cat%.md: ", "deleted fileSearchStores/lighthouse%-%w+" },
 }
-local ARGS = { ["image_generation.lua"] = "out.png", ["video.lua"] = "out.mp4" }
+local ARGS = { ["image_generation.lua"] = "out.png", ["video.lua"] = "out.mp4",
+               ["live_chat.lua"] = "'Hello Live' 'Once more'",
+               ["live_audio.lua"] = "question.wav answer.wav" }
+
+-- Files an example reads, written into its folder before it runs.
+local BEFORE = {
+  -- 0.2 s of 16 kHz silence as the question
+  ["live_audio.lua"] = function(dir)
+    mock.write_file(dir .. "/question.wav", require("gemini").audio.wav(("\0"):rep(6400), { rate = 16000 }))
+  end,
+}
 
 describe("examples", function()
   m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = "test-key" }
@@ -120,6 +133,7 @@ describe("examples", function()
 
   for _, name in ipairs(names) do
     it(name .. " runs copied out of the repository, against the mock", function()
+      if BEFORE[name] then BEFORE[name](tmp) end
       local stdout, stderr, status = run(name, ARGS[name])
       assert(status == 0, name .. " exited with " .. tostring(status) .. "\n" .. stdout .. stderr)
       -- something on either stream (a REPL greets on stderr)

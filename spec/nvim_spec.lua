@@ -247,6 +247,34 @@ out:close()
 vim.cmd("qall!")
 ]=]
 
+-- A Live session (client.live, callback form) on vim.loop: the socket
+-- watched by the editor's loop while a 10 ms timer ticks; callbacks
+-- scheduled, where the editor API may be called.
+local LIVE_SCRIPT = HEAD .. [=[
+local ticks = 0
+local timer = vim.loop.new_timer()
+timer:start(10, 10, function() ticks = ticks + 1 end)
+local text, api_ok, session = {}, true, nil
+session = client(false).live:connect({ model = "gemini-live-2.5-flash-preview" }, {
+  on_open = function() emit("live_open", true) end,
+  on_message = function(msg)
+    api_ok = api_ok and not vim.in_fast_event()
+    text[#text + 1] = msg.text
+    if msg.server_content and msg.server_content.turnComplete then session:close() end
+  end,
+  on_close = function(err)
+    timer:stop(); timer:close()
+    emit("live_close", err and tostring(err) or "nil")
+    emit("live_text", table.concat(text))
+    emit("live_api_ok", api_ok)
+    emit("live_ticks", ticks)
+    finish(0)
+  end,
+})
+emit("live_returned_at_once", session ~= nil)
+session:send_client_content{ turns = "from neovim" }
+]=]
+
 local describe_nvim = exists("nvim") and describe or pending
 
 describe_nvim("Neovim (headless, vim.loop)", function()
@@ -394,5 +422,22 @@ describe_nvim("Neovim (headless, vim.loop)", function()
     assert.matches("\ncore=" .. cwd:gsub("%p", "%%%0") .. "/build/luajit/gemini/core%.so\n", text)
     assert.matches('You asked: "hello from the runtime path"', text, 1, true)
     assert.are.equal(1, #m:log(), info)
+]=]
+
+  it("runs a Live session on the editor's loop (client.live callbacks)", function()
+    build()
+    m:_control("POST", "/_mock/live/faults", { faults = { { type = "slow", delay = 0.05 } } })
+    local text, log = run_nvim(LIVE_SCRIPT)
+    local r = {}
+    for k, v in text:gmatch("([%w_]+)=([^\n]*)") do r[k] = v end
+    local info = "\n--- report\n" .. text .. "--- nvim output\n" .. log
+    assert.is_nil(r.error, info)
+    assert.is_nil(r.watchdog, info)
+    assert.are.equal("true", r.live_returned_at_once, info)
+    assert.are.equal("true", r.live_open, info)
+    assert.are.equal("nil", r.live_close, info)
+    assert.are.equal("Live echo: from neovim", r.live_text, info)
+    assert.are.equal("true", r.live_api_ok, info)
+    assert.is_true(tonumber(r.live_ticks) >= 10, info)
   end)
 end)

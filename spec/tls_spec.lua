@@ -13,20 +13,7 @@ local function sh(cmd)
   return ok == true or ok == 0
 end
 
--- A fresh directory with cert.pem and key.pem for 127.0.0.1 / localhost.
-local function make_cert()
-  local dir = os.tmpname()
-  os.remove(dir)
-  assert(sh("mkdir -p " .. mock.shell_quote(dir)))
-  local cmd = table.concat({
-    "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1",
-    "-addext subjectAltName=IP:127.0.0.1,DNS:localhost",
-    "-keyout", mock.shell_quote(dir .. "/key.pem"),
-    "-out", mock.shell_quote(dir .. "/cert.pem"), "> /dev/null 2>&1",
-  }, " ")
-  assert(sh(cmd), "openssl could not make a certificate")
-  return dir
-end
+local make_cert = mock.make_cert
 
 local function read(path) return assert(mock.read_file(path)) end
 

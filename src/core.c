@@ -16,6 +16,8 @@ int luaopen_gemini_core(lua_State *L)
     gemini_open_base64(L);
     gemini_open_sign(L);
     gemini_open_text(L);
+    gemini_open_ws(L);
+    gemini_open_ws_conn(L);
     lua_pushliteral(L, GEMINI_VERSION);
     lua_setfield(L, -2, "_VERSION");
     return 1;

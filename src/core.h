@@ -11,6 +11,7 @@
  *   buf.c     the byte buffer all of them grow (below)
  *   compat.c  what the Lua versions do differently (compat.h)
  *   text.c    text builder (a streamed answer's text, joined once)
+ *   ws.c      WebSocket framer (RFC 6455), ws_conn.c its connection on libcurl
  */
 #ifndef GEMINI_CORE_H
 #define GEMINI_CORE_H
@@ -25,6 +26,8 @@ void gemini_open_json_decode(lua_State *L);   /* after gemini_open_json */
 void gemini_open_base64(lua_State *L);
 void gemini_open_sign(lua_State *L);
 void gemini_open_text(lua_State *L);          /* after gemini_open_json (gm_buf) */
+void gemini_open_ws(lua_State *L);
+void gemini_open_ws_conn(lua_State *L);
 
 /* The byte buffer (buf.c), the one growable block of the C parts.
  * len bytes of data are in use, cap allocated; all zero is an empty buffer.

@@ -42,6 +42,7 @@
  *   core.MAX_SECONDS   the longest timeout a request keeps (longer ones are cut)
  */
 #include "core.h"
+#include "http.h"
 #include "sse.h"
 
 #include <curl/curl.h>
@@ -483,13 +484,39 @@ static void set_body(lua_State *L, request *r, int t, const char *method)
     r->body_ref = luaL_ref(L, LUA_REGISTRYINDEX);   /* pops the body */
 }
 
+void gm_curl_connection_options(lua_State *L, CURL *easy, int t)
+{
+    double connect_timeout = opt_number(L, t, "connect_timeout", 0, MAX_SECONDS);
+    const char *proxy = opt_string(L, t, "proxy", NULL);
+    const char *ca_file = opt_string(L, t, "ca_file", NULL);
+    int verify;
+
+    lua_getfield(L, t, "verify");
+    verify = lua_isnil(L, -1) || lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    if (connect_timeout > 0)
+        curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)ceil(connect_timeout * 1000));
+    if (proxy != NULL)
+        curl_easy_setopt(easy, CURLOPT_PROXY, proxy);
+    if (ca_file != NULL)
+        curl_easy_setopt(easy, CURLOPT_CAINFO, ca_file);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+}
+
 static int l_session_request(lua_State *L)
 {
     session *s = check_session(L, 1);
     request *r;
-    const char *url, *method, *proxy, *ca_file;
-    double timeout, connect_timeout, stall;
-    int verify;
+    const char *url, *method;
+    double timeout, stall;
 
     luaL_checktype(L, 2, LUA_TTABLE);
     r = gm_newuserdata(L, sizeof *r);
@@ -513,14 +540,8 @@ static int l_session_request(lua_State *L)
         method = "GET";
     /* 0: none. */
     timeout = opt_number(L, 2, "timeout", 0, MAX_SECONDS);
-    connect_timeout = opt_number(L, 2, "connect_timeout", 0, MAX_SECONDS);
     stall = opt_number(L, 2, "stall_timeout", 0, MAX_SECONDS);
     r->max_body = (size_t)opt_number(L, 2, "max_body", 0, MAX_BYTES);
-    proxy = opt_string(L, 2, "proxy", NULL);
-    ca_file = opt_string(L, 2, "ca_file", NULL);
-    lua_getfield(L, 2, "verify");
-    verify = lua_isnil(L, -1) || lua_toboolean(L, -1);
-    lua_pop(L, 1);
     /* A body read piece by piece is under flow control from its first
      * byte: one curl_multi_perform waiting for the headers may read on
      * into the body. (Else it starts with the first take.) */
@@ -540,7 +561,7 @@ static int l_session_request(lua_State *L)
     curl_easy_setopt(r->easy, CURLOPT_URL, url);
     curl_easy_setopt(r->easy, CURLOPT_PRIVATE, (char *)r);
     curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
-    curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+    gm_curl_connection_options(L, r->easy, 2);
     curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, on_header);
@@ -555,26 +576,12 @@ static int l_session_request(lua_State *L)
      * until the first answer. */
     if (strncasecmp(url, "https://", 8) == 0)
         curl_easy_setopt(r->easy, CURLOPT_PIPEWAIT, 1L);
-    curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPALIVE, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
     if (timeout > 0)
         curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)ceil(timeout * 1000));
-    if (connect_timeout > 0)
-        curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)ceil(connect_timeout * 1000));
     /* Not CURLOPT_LOW_SPEED_*: libcurl averages the speed over several
      * seconds, so a burst followed by silence is noticed far too late. */
     r->stall_ms = stall > 0 ? stall * 1000 : 0;
     r->last_byte_ms = now_ms();
-    if (proxy != NULL)
-        curl_easy_setopt(r->easy, CURLOPT_PROXY, proxy);
-    if (ca_file != NULL)
-        curl_easy_setopt(r->easy, CURLOPT_CAINFO, ca_file);
-    curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
-    curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
 
     if (strcmp(method, "GET") == 0)
         curl_easy_setopt(r->easy, CURLOPT_HTTPGET, 1L);

@@ -184,6 +184,7 @@ local function add_services(client)
   client.chats = require("gemini.chats").new(client)
   client.operations = require("gemini.operations").new(client)
   if not client._vertex then client.auth_tokens = require("gemini.auth_tokens").new(client) end
+  client.live = require("gemini.live").new(client)
   return client
 end
 

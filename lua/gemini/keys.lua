@@ -38,6 +38,8 @@ return {
 
   properties = "map",
   functionResponse = "function_response",
+  -- a Live session's toolResponse: FunctionResponses, each with its result
+  functionResponses = "list function_response",
   response = "tool_result",
 
   -- The repeated fields of the API requests (and of the responses, for
@@ -60,5 +62,6 @@ return {
   speakerVoiceConfigs = "list",
   stopSequences = "list",
   tools = "list",
+  turns = "list",                 -- a Live session's clientContent
   values = "list",
 }

@@ -2160,6 +2160,8 @@ import vertex_routes  # noqa: E402  (Vertex AI paths, bearer auth, batchPredicti
 vertex_routes.register(sys.modules[__name__])
 import auth_routes  # noqa: E402  (token endpoint and metadata server; mints through token_registry)
 auth_routes.register(sys.modules[__name__])
+import live_routes  # noqa: E402  (the Live API over WebSocket)
+live_routes.register(sys.modules[__name__])
 
 
 def main(argv=None):

@@ -317,6 +317,34 @@ function Mock:wait_for(fn, timeout)
   return false
 end
 
+--- The last logged request once it has completed (a WebSocket session is
+-- logged from its upgrade on, and completes when the connection ends); nil
+-- after `timeout` seconds (default 5).
+function Mock:last_completed(timeout)
+  local e
+  self:wait_for(function(log)
+    e = log[#log]
+    return e ~= nil and e.completed
+  end, timeout)
+  return e
+end
+
+--- A fresh directory with cert.pem and key.pem, a self-signed certificate
+-- for 127.0.0.1 / localhost made with the openssl command line (for the
+-- `tls` option of M.start and a client's `ca_file`). 127.0.0.1 is a DNS
+-- name in it too: nginx's sslhandshake checks names, not IPs.
+function M.make_cert()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(run_ok("mkdir -p " .. q(dir)))
+  assert(run_ok(table.concat({
+    "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1",
+    "-addext subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:127.0.0.1",
+    "-keyout", q(dir .. "/key.pem"), "-out", q(dir .. "/cert.pem"), "> /dev/null 2>&1",
+  }, " ")), "openssl could not make a certificate")
+  return dir
+end
+
 -- Parse a curl -D dump: the last header block, names in lower case.
 local function parse_headers(text)
   local headers, status_line = {}, nil

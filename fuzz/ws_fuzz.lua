@@ -1,0 +1,147 @@
+-- Fuzz check of core.ws_framer (src/ws.c), run by fuzz/ws_fuzz.c.
+--
+-- Input layout (every byte string is a valid input):
+--   byte 1     bits 0-3 pick max_message_size from MAXES, bit 4 reuses a
+--              framer that already saw a stream (then reset)
+--   byte 2     number of split points (0..31)
+--   2 bytes    per split point: its offset into the stream (mod length + 1)
+--   the rest   the bytes from the "server"
+--
+-- Properties:
+--   * feeding the stream whole, or cut at the split points (empty pieces
+--     included), gives the same events and the same failure (or none);
+--   * a framer that was used and then reset() behaves like a new one;
+--   * no message is larger than max_message_size; feed() returns the
+--     number of events it stored (three slots each);
+--   * a failure is a "WebSocket protocol error: ..." or "WebSocket message
+--     larger than N bytes" message with close code 1002 / 1009, and once
+--     failed, feed() keeps failing with the same message;
+--   * the events agree with `reference` below up to where the framer
+--     stopped: a plain reading of RFC 6455 5.2 without the checks.
+local core = require("gemini.core")
+
+local MAXES = { 1, 2, 5, 16, 125, 126, 127, 200, 1000, 65535, 65536, 70000, 1e6, 1e7, 16 * 1024 * 1024, 2 ^ 40 }
+
+local function fail(fmt, ...)
+  error(string.format(fmt, ...), 0)
+end
+
+-- The reference parser: events (kind, data, code) of the complete frames,
+-- fragments joined; it stops at the first close, at a masked frame and at
+-- what it cannot read.
+local KIND = { [1] = "text", [2] = "binary", [8] = "close", [9] = "ping", [10] = "pong" }
+local function reference(s)
+  local events, i, msg, msg_kind = {}, 1, nil, nil
+  while i + 1 <= #s do
+    local b1, b2 = s:byte(i, i + 1)
+    if b2 >= 128 then break end   -- masked: refused by the framer
+    local op, fin, len, h = b1 % 16, b1 >= 128, b2 % 128, 2
+    if len == 126 then
+      if i + 3 > #s then break end
+      len = s:byte(i + 2) * 256 + s:byte(i + 3); h = 4
+    elseif len == 127 then
+      if i + 9 > #s then break end
+      len = 0
+      for k = 2, 9 do len = len * 256.0 + s:byte(i + k) end   -- a float: no wrap-around
+      h = 10
+    end
+    if i + h + len - 1 > #s then break end
+    local data = s:sub(i + h, i + h + len - 1)
+    i = i + h + len
+    if op >= 8 then
+      if op == 8 then
+        local code = #data >= 2 and data:byte(1) * 256 + data:byte(2) or 1005
+        events[#events + 1] = { "close", #data >= 2 and data:sub(3) or "", code }
+        break
+      end
+      events[#events + 1] = { KIND[op] or "?", data, false }
+    else
+      if op ~= 0 then msg, msg_kind = {}, KIND[op] end
+      if msg then msg[#msg + 1] = data end
+      if fin and msg then
+        events[#events + 1] = { msg_kind, table.concat(msg), false }
+        msg = nil
+      end
+    end
+  end
+  return events
+end
+
+local function run(f, pieces, max)
+  local events, err, code = {}, nil, nil
+  for _, piece in ipairs(pieces) do
+    local out = {}
+    local n, ferr, fcode = f:feed(piece, out)
+    for k = 1, #out, 3 do events[#events + 1] = { out[k], out[k + 1], out[k + 2] } end
+    if n == nil then
+      if not (ferr:find("^WebSocket protocol error: ") and fcode == 1002
+              or ferr:find("^WebSocket message larger than %d+ bytes$") and fcode == 1009) then
+        fail("feed failed without a clear message: %s (%s)", tostring(ferr), tostring(fcode))
+      end
+      err = ferr
+      code = fcode
+      local n2, e2 = f:feed("\129\1x", {})
+      if n2 ~= nil or e2 ~= err then fail("a failed framer accepted more input") end
+      break
+    end
+    if n * 3 ~= #out then fail("feed returned %d but stored %d slots", n, #out) end
+  end
+  for k, ev in ipairs(events) do
+    if (ev[1] == "text" or ev[1] == "binary") and #ev[2] > max then
+      fail("message %d has %d bytes, max_message_size is %d", k, #ev[2], max)
+    end
+  end
+  return { events = events, err = err, code = code }
+end
+
+local function same(a, b, what)
+  if a.err ~= b.err then fail("%s: failure differs: %s vs %s", what, tostring(a.err), tostring(b.err)) end
+  if #a.events ~= #b.events then fail("%s: %d events vs %d", what, #a.events, #b.events) end
+  for k = 1, #a.events do
+    for j = 1, 3 do
+      if a.events[k][j] ~= b.events[k][j] then fail("%s: event %d differs in slot %d", what, k, j) end
+    end
+  end
+end
+
+return function(input)
+  if #input < 2 then return end
+  local flags, nsplit = input:byte(1), input:byte(2) % 32
+  local max = MAXES[flags % 16 + 1]
+  local opts = { max_message_size = max }
+  local pos, cuts = 3, {}
+  for k = 1, nsplit do
+    if pos + 1 > #input then break end
+    cuts[k] = input:byte(pos) * 256 + input:byte(pos + 1)
+    pos = pos + 2
+  end
+  local stream = input:sub(pos)
+  for k = 1, #cuts do cuts[k] = cuts[k] % (#stream + 1) end
+  table.sort(cuts)
+  local pieces, from = {}, 1
+  for _, c in ipairs(cuts) do
+    pieces[#pieces + 1] = stream:sub(from, c)
+    from = c + 1
+  end
+  pieces[#pieces + 1] = stream:sub(from)
+
+  local whole = run(core.ws_framer(opts), { stream }, max)
+  same(whole, run(core.ws_framer(opts), pieces, max), "whole vs split")
+  -- What the framer accepted is what the plain reading gives, event by
+  -- event (after a failure the reference reads on: compare the prefix).
+  local ref = reference(stream)
+  local n = #whole.events
+  if not whole.err and #ref ~= n then fail("framer gave %d events, reference %d", n, #ref) end
+  for k = 1, n do
+    local a, b = whole.events[k], ref[k]
+    if not b or a[1] ~= b[1] or a[2] ~= b[2] or a[3] ~= b[3] then
+      fail("event %d differs from the reference", k)
+    end
+  end
+  if (flags & 16) ~= 0 then
+    local f = core.ws_framer(opts)
+    f:feed(stream:sub(1, #stream // 2), {})
+    f:reset()
+    same(whole, run(f, pieces, max), "new vs reset framer")
+  end
+end

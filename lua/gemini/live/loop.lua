@@ -1,0 +1,171 @@
+--- The callback form of `client.live:connect` on the client's libuv loop
+-- (luv, or Neovim's `vim.loop`):
+--
+--    local session = client.live:connect(req, {
+--      on_open = function(session) end,      -- setupComplete arrived
+--      on_message = function(msg) end,       -- every later message
+--      on_close = function(err) end })       -- once: nil after session:close()
+--
+-- `connect` returns the session at once; its sends made before the setup
+-- completes are queued and go out, in order, after it. The connection's
+-- socket (`link:fd()`) is watched by a poll handle of the loop, and read
+-- without blocking when it is readable; a message is handed on as soon as
+-- its last frame is in. Everything else (setup, handlers, helpers, errors)
+-- is the blocking session's (`gemini.live`).
+--
+-- `on_close` runs exactly once: with nil after `session:close()`, with the
+-- gemini.Error otherwise (a server close with its code and reason, a
+-- dropped connection, a failed connect). Callbacks are delivered as the
+-- other callbacks of the library are (`gemini.async.deliver`: scheduled
+-- inside Neovim unless `fast_callbacks`).
+--
+-- The connect is stepped by the loop too (`core.ws_open` and `step`:
+-- libcurl's sockets while it connects, through a proxy and TLS, then the
+-- upgrade). What still blocks: a send the socket cannot take at once
+-- (bounded by `connect_timeout`; a Live message is small next to a
+-- socket's buffer).
+-- @module gemini.live.loop
+local core = require("gemini.core")
+local deliver = require("gemini.async.deliver")
+local errors = require("gemini.errors")
+local json = require("gemini.json")
+local live = require("gemini.live")
+
+local M = {}
+
+local CALLBACKS = { "on_open", "on_message", "on_close" }
+
+local function check_callbacks(cbs)
+  local fname = "live:connect"
+  errors.arg(fname, 2, cbs, "table")
+  errors.known_fields(fname, cbs, CALLBACKS, "callbacks")
+  for _, k in ipairs(CALLBACKS) do errors.field(fname, k, cbs[k], "function", true) end
+end
+
+--- Opens a session on `client.loop` (see the module comment).
+function M.connect(client, setup, handlers, cbs)
+  check_callbacks(cbs)
+  local loop = client.loop
+  if not loop then
+    errors.misuse("bad argument #2 to 'live:connect' (callbacks need a client with a loop:"
+      .. " gemini.Client{ loop = require(\"luv\") })")
+  end
+  local session = live.session(client, nil, handlers)
+  local link, done, wait_timer
+  local polls = {}    -- fd -> poll handle
+
+  -- Watches fd for `events` ("r", "w", "rw"), calling on_ready; the other
+  -- fds watched so far are let go unless `keep` names them.
+  local function watch(fd, events, on_ready)
+    local p = polls[fd]
+    if not p then
+      p = loop.new_poll(fd)
+      polls[fd] = p
+    end
+    p:start(events, on_ready)
+  end
+  local function unwatch(keep)
+    for fd, p in pairs(polls) do
+      if not (keep and keep[fd]) then
+        p:stop()
+        p:close()
+        polls[fd] = nil
+      end
+    end
+  end
+
+  local function finish(err)
+    if done then return end
+    done = true
+    unwatch()
+    if wait_timer then
+      wait_timer:stop()
+      wait_timer:close()
+      wait_timer = nil
+    end
+    if err then session:_fail(err) end
+    session.closed = true
+    if link then link:close(1000) end
+    deliver.deliver(client, cbs.on_close, err)
+  end
+  session._on_close = finish
+
+  -- The setupComplete: the link is the session's from now on, and what
+  -- was queued goes out.
+  local function opened()
+    session.link = link
+    local queued = session.outbox
+    session.outbox = {}
+    for _, text in ipairs(queued) do
+      local ok, kind, msg = link:send("text", text)
+      if not ok then return finish(live.link_error(client, kind, msg)) end
+    end
+    deliver.deliver(client, cbs.on_open, session)
+  end
+
+  local function on_event(kind, data, code)
+    if not session.link then
+      local msg, err = live.decode_event(client, kind, data, code)
+      if not msg then return finish(err) end
+      if not msg.setup_complete then
+        return finish(client:error("decode", "Live session: the server's first message was not setupComplete"))
+      end
+      return opened()
+    end
+    local msg, err = session:_take(kind, data, code)
+    if not msg then return finish(err) end
+    deliver.deliver(client, cbs.on_message, msg)
+  end
+
+  -- Everything the socket holds now, without waiting.
+  local function on_readable()
+    while not done do
+      local q = {}
+      local n, kind, msg, code = link:recv(q, 0)
+      if not n then return finish(live.link_error(client, kind, msg, code)) end
+      if n == 0 then return end
+      for i = 1, n * 3, 3 do
+        if done then return end
+        on_event(q[i], q[i + 1], q[i + 2])
+      end
+    end
+  end
+
+  -- The upgrade is done: the setup goes out, the socket is watched.
+  local function upgraded()
+    wait_timer:stop()
+    local ok, kind, msg = link:send("text", json.encode(setup))
+    if not ok then return finish(live.link_error(client, kind, msg)) end
+    local fd = link:watch_fd()
+    unwatch({ [fd] = true })
+    watch(fd, "r", function() if not done then on_readable() end end)
+    on_readable()   -- bytes that came with the handshake's answer
+  end
+
+  -- The connect, one step each time what it waits for is ready (libcurl's
+  -- sockets while it connects, then the socket of the handshake) or its
+  -- timer fires: the loop never waits on it.
+  local function drive()
+    if done then return end
+    local st, fds, ms, status, body = link:step()
+    if st == nil then return finish(live.connect_error(client, fds, ms, status, body)) end
+    if st then return upgraded() end
+    local keep = {}
+    for i = 1, #fds, 2 do
+      keep[fds[i]] = true
+      watch(fds[i], fds[i + 1], drive)
+    end
+    unwatch(keep)
+    wait_timer:stop()
+    wait_timer:start(math.max(ms, 1), 0, drive)
+  end
+
+  wait_timer = loop.new_timer()
+  local ep = live.endpoint(client)
+  live.log_connect(client, ep)
+  link = core.ws_open(live.link_options(client, ep))
+  wait_timer:start(0, 0, drive)
+  return session
+end
+
+return M

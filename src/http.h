@@ -1,0 +1,15 @@
+/* What src/http.c shares with the other users of libcurl (src/ws_conn.c). */
+#ifndef GEMINI_HTTP_H
+#define GEMINI_HTTP_H
+
+#include "core.h"
+
+#include <curl/curl.h>
+
+/* The connection options every transfer takes from its spec table at
+ * index t, set on easy in one place: connect_timeout, proxy, ca_file,
+ * verify, and the fixed ones (no signals, TCP keep-alive, http(s) only).
+ * Raises for a field of the wrong type. */
+void gm_curl_connection_options(lua_State *L, CURL *easy, int t);
+
+#endif
