@@ -422,7 +422,7 @@ describe_nvim("Neovim (headless, vim.loop)", function()
     assert.matches("\ncore=" .. cwd:gsub("%p", "%%%0") .. "/build/luajit/gemini/core%.so\n", text)
     assert.matches('You asked: "hello from the runtime path"', text, 1, true)
     assert.are.equal(1, #m:log(), info)
-]=]
+  end)
 
   it("runs a Live session on the editor's loop (client.live callbacks)", function()
     build()
