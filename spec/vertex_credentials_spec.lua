@@ -322,6 +322,69 @@ describe("Vertex AI mode with real credentials", function()
         .. "locations/global/publishers/google/models/gemini%-2%.5%-flash:generateContent\n", "\n" .. out)
     end)
 
+    -- In a fresh Lua under `env` (the metadata server the mock, no
+    -- GOOGLE_CLOUD_PROJECT): a Vertex client on Google's host (its requests
+    -- go to a proxy that is not there; the URLs are read from the log) and,
+    -- with `uv`, three calls at once on a luv loop, then one blocking call.
+    -- Its output: "URL <url>" per POST, "DONE <error kind>: <message>" per call.
+    local function metadata_child(env, uv)
+      return run(env .. " no_proxy=127.0.0.1", [[
+        local gemini = require("gemini")
+        local uv = ]] .. (uv and 'require("luv")' or "nil") .. [[
+        local c = gemini.Client{ vertexai = true, retry = false, proxy = "]] .. NO_PROXY_THERE .. [[",
+          loop = uv, log = function(l)
+            local url = l:match("^gemini: POST (%S+)")
+            if url then io.write("URL ", url, "\n") end
+          end }
+        local function done(err) io.write("DONE ", err.kind, ": ", err.message, "\n") end
+        if uv then
+          for i = 1, 3 do
+            c.models:generate_content({ model = "gemini-2.5-flash", contents = "x" }, done)
+          end
+          uv.run()
+        end
+        done(select(2, c.models:generate_content{ model = "gemini-2.5-flash", contents = "y" }))
+      ]])
+    end
+
+    it("the metadata server's project when none is given: asked once for the calls in flight", function()
+      local ok_uv = pcall(require, "luv")
+      creds.settings(m, { project_id = "metadata-proj", latency = 0.2 })   -- the calls overlap
+      local out = metadata_child("HOME=/nonexistent-home GCE_METADATA_HOST=127.0.0.1:" .. m.port, ok_uv)
+      local urls = 0
+      for url in out:gmatch("URL (%S+)") do
+        urls = urls + 1
+        assert.equal("https://aiplatform.googleapis.com/v1beta1/projects/metadata-proj/locations/global"
+          .. "/publishers/google/models/gemini-2.5-flash:generateContent", url)
+      end
+      assert.equal(ok_uv and 4 or 1, urls)
+      assert.equal(urls, select(2, out:gsub("DONE transport: ", "")))
+      local counts = creds.counts(m)
+      assert.equal(1, counts.metadata_project)
+      assert.equal(1, counts.metadata_token)
+    end)
+
+    it("the metadata server's project cannot be had: an error of kind auth that says so", function()
+      m:faults{ { type = "status", code = 404, message = "no project", match = "project-id" } }
+      local out = metadata_child("HOME=/nonexistent-home GCE_METADATA_HOST=127.0.0.1:" .. m.port)
+      assert.matches("^DONE auth: no project id from the metadata credentials: metadata server "
+        .. lit("http://127.0.0.1:" .. m.port) .. "/computeMetadata/v1/ %(project%-id%): HTTP 404: no"
+        .. " project %(pass project, or set GOOGLE_CLOUD_PROJECT%)\n$", out)
+      local asked = 0
+      for _, e in ipairs(m:log()) do
+        if e.path:find("/project/project-id", 1, true) then asked = asked + 1 end
+      end
+      assert.equal(1, asked)   -- (answered by the fault, before the route counts it)
+    end)
+
+    it("raises at Client{} when no project can be had (a service-account file without one)", function()
+      local info = sa_file()
+      info.project_id = nil
+      local out = child_call("", "credentials = " .. string.format("%q", creds.write_json(info)))
+      assert.equal("RAISED gemini.Client: Vertex AI mode needs a project (pass project, set"
+        .. " GOOGLE_CLOUD_PROJECT, or use credentials that name one) or an API key (express mode)", out)
+    end)
+
     it("nothing anywhere: an error of kind auth that says where it looked", function()
       local gone = mock.start{}
       local port = gone.port

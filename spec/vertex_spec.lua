@@ -409,7 +409,7 @@ describe("Vertex AI mode", function()
       end
       assert.matches("^no access token from the service_account credentials: .*parse_token raised$",
         fails("parse_raises"))
-      assert.matches("^cannot make the token request of the service_account credentials: .*"
+      assert.matches("^cannot make the access token request of the service_account credentials: .*"
         .. "token_request raised$", fails("request_raises"))
     end)
   end)

@@ -308,6 +308,8 @@ function Client.new(opts)
     -- Bearer tokens of the credentials (gemini.auth.tokens); neither they
     -- nor the credentials' own secrets show in an error or a log line.
     self._tokens = tokens.cache(vx.source)
+    -- The project, when the metadata server is to say it.
+    if vx.project_later then self._project = tokens.cache(vx.source, "project") end
     self._bearer_seen = {}
     for _, secret in ipairs(vx.source.secrets or {}) do self._secrets[#self._secrets + 1] = secret end
   end
@@ -501,11 +503,17 @@ function Client:_spec(call)
     for k, v in pairs(ho.headers or {}) do extra[k] = v end
     for k, v in pairs(call.headers) do extra[k] = v end
   end
+  local method = call.method or "POST"
+  local vx = self._vertex
+  local url = call.url
+  if not url and not (vx and not call.raw_path and vertex.needs_project(vx, call.path, method)) then
+    url = self:url(vx and not call.raw_path and vertex.path(vx, call.path, method) or call.path,
+      call.query, call.raw_path)
+  end
   return {
-    method = call.method or "POST",
-    url = call.url or self:url(self._vertex and not call.raw_path
-      and vertex.path(self._vertex, call.path, call.method or "POST") or call.path,
-      call.query, call.raw_path),
+    method = method,
+    -- (nil until the project is known: see `authorized`)
+    url = url, unplaced = not url and { path = call.path, query = call.query } or nil,
     headers = self:_headers(extra, call.content_type, call.anonymous),
     body = call.body,
     body_file = call.body_file, body_offset = call.body_offset, body_length = call.body_length,
@@ -623,12 +631,35 @@ function Client:_transfer(spec, note, attempt)
   return res, err
 end
 
+--- The Vertex AI project: the one given, or the metadata server's, asked
+-- once for all the calls of the client (gemini.auth.tokens); or nil, err
+-- (kind "auth").
+-- @local
+function Client:_vertex_project()
+  local vx = self._vertex
+  if vx.project or not self._project then return vx.project end
+  local project, err = self._project:get(self)
+  if not project then return nil, err end
+  vx.project = project
+  return project
+end
+
 -- Runs `attempt(self, spec)` with the bearer token of the client's
 -- credentials when it has some (Vertex AI; a 401 is retried once with a
--- fresh token, see gemini.auth.tokens).
+-- fresh token, see gemini.auth.tokens); a spec made before the project
+-- was known gets its URL once it is (after the token: a metadata server
+-- that does not answer is told as no credentials found).
 local function authorized(self, spec, attempt)
   if not self._tokens then return attempt(self, spec) end
-  return self._tokens:authorized(self, spec, attempt)
+  return self._tokens:authorized(self, spec, function(c, s)
+    if s.unplaced then
+      local _, err = c:_vertex_project()
+      if err then return nil, err end
+      s.url = c:url(vertex.path(c._vertex, s.unplaced.path, s.method), s.unplaced.query)
+      s.unplaced = nil
+    end
+    return attempt(c, s)
+  end)
 end
 
 --- One attempt of a request of the API (see `_transfer`), authorized.

@@ -57,7 +57,8 @@ end
 -- (see gemini.auth.tokens). Raises, naming the option, for what the SDK
 -- rejects.
 -- @treturn table `{project=, location=, api_key= (express), base_url=,
---   custom_base= (base_url given), source= (credentials, nil in express mode)}`
+--   custom_base= (base_url given), source= (credentials, nil in express mode),
+--   project_later= (true: the project is the metadata server's, see `needs_project`)}`
 function M.resolve(opts, env_key, load)
   if not wanted(opts) then
     for _, k in ipairs({ "project", "location", "credentials" }) do
@@ -98,7 +99,11 @@ function M.resolve(opts, env_key, load)
     source = load(opts.credentials)
     project = project or source.project_id
   end
-  if not ((project and location) or key) and not custom then
+  -- The metadata server knows the project of the machine it serves (as
+  -- google.auth.default() asks it): fetched at the first request.
+  local project_later = not project and location ~= nil and source ~= nil
+    and source.project_request ~= nil
+  if not ((project and location) or key or project_later) and not custom then
     errors.misuse("gemini.Client: Vertex AI mode needs a project (pass project, set"
       .. " GOOGLE_CLOUD_PROJECT, or use credentials that name one) or an API key (express mode)")
   end
@@ -109,7 +114,7 @@ function M.resolve(opts, env_key, load)
     -- paths without projects/.../locations/... unless both were passed.
     base = custom
     if not custom:find("%.googleapis%.com/?$") and not ((opts.project and opts.location) or key) then
-      project, location = nil, nil
+      project, location, project_later = nil, nil, false
     end
   elseif (key and not location) or location == "global" then
     base = "https://aiplatform.googleapis.com"
@@ -119,7 +124,7 @@ function M.resolve(opts, env_key, load)
     base = "https://" .. location .. "-aiplatform.googleapis.com"
   end
   return { project = project, location = location, api_key = key, base_url = base,
-           source = source }
+           source = source, project_later = project_later or nil }
 end
 
 --- A model name as python-genai's t_model gives it on Vertex: "x" ->
@@ -145,6 +150,13 @@ function M.path(vx, path, method)
   if not (vx.project and vx.location) or path:find("^projects/") then return path end
   if method == "GET" and path:find("^publishers/") then return path end
   return "projects/" .. vx.project .. "/locations/" .. vx.location .. "/" .. path
+end
+
+--- Whether `path` needs the project before it is known (it comes from the
+-- metadata server: the client asks it, sets `vx.project`, then `path`).
+function M.needs_project(vx, path, method)
+  return vx.project == nil and vx.project_later == true and not path:find("^projects/")
+    and not (method == "GET" and path:find("^publishers/"))
 end
 
 --- A model's full resource name (a cache's `model`, t_caches_model):
