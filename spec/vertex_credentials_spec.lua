@@ -233,6 +233,26 @@ describe("Vertex AI mode with real credentials", function()
       assert.equal(2 + 2 + 1 + 1, token_requests())
     end)
 
+    it("retries a token request refused with 400 server_error or temporarily_unavailable", function()
+      -- google-auth tries these OAuth errors again whatever the status
+      -- (google/oauth2/_client.py _can_retry); 400 is not in the policy.
+      local RETRY = { attempts = 3, initial_delay = 0.01, jitter = 0 }
+      creds.settings(m, { oauth_errors = { "server_error", "temporarily_unavailable" } })
+      local c = vclient((select(2, sa_file())), { retry = RETRY })
+      local res, err = c.models:generate_content{ model = MODEL, contents = "after two refusals" }
+      assert.is_nil(err)
+      assert.matches('You asked: "after two refusals"', res.text, 1, true)
+      assert.equal(3, token_requests())
+      -- Another OAuth error is final.
+      creds.settings(m, { oauth_errors = { "invalid_grant" } })
+      res, err = vclient((select(2, sa_file())), { retry = RETRY }).models:generate_content{
+        model = MODEL, contents = "x" }
+      assert.is_nil(res)
+      assert.equal("auth", err.kind)
+      assert.matches(": HTTP 400: invalid_grant: mock: invalid_grant$", err.message)
+      assert.equal(4, token_requests())
+    end)
+
     it("takes the project from the service-account file when none is given", function()
       -- The googleapis.com host (only a base_url of one's own drops the
       -- project): its URL is in the log, the token comes from the mock.

@@ -65,7 +65,8 @@ end
 -- and CA: blocking, on a luv loop or over cosockets alike), and
 -- `read(source, res)` reads the answer. `what` names it ("access token");
 -- `describe(source, msg)`, when given, words a transfer that failed.
--- Returns what `read` gave, or nil, err (kind "auth").
+-- Returns what `read` gave, or nil, err (kind "auth"; `read`'s third
+-- value true marks a refusal worth another try: `cause` "server_error").
 local function ask(source, client, what, make, read, describe)
   -- (pcall: a raise here would leave the calls waiting for this fetch
   -- waiting for ever; neither function yields, so Lua 5.1 allows it.)
@@ -84,15 +85,15 @@ local function ask(source, client, what, make, read, describe)
     return nil, client:error("auth", "no " .. what .. " from the " .. source.kind .. " credentials: "
       .. tostring(err.message), failed)
   end
-  local value, extra
-  ok, value, extra = pcall(read, source, res)
+  local value, extra, transient
+  ok, value, extra, transient = pcall(read, source, res)
   if not ok then value, extra = nil, value end
   if bad_token(value) then
     -- (`code`: the server's status, which the call's retries judge as
-    -- they judge the API's.)
+    -- they judge the API's; `cause`: an OAuth error they try again.)
     return nil, client:error("auth", "no " .. what .. " from the " .. source.kind .. " credentials: "
       .. tostring(value and "a malformed " .. what or extra),
-      res.status ~= 200 and { code = res.status } or nil)
+      res.status ~= 200 and { code = res.status, cause = transient and "server_error" or nil } or nil)
   end
   return value, extra
 end
