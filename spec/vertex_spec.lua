@@ -531,6 +531,38 @@ describe("Vertex AI mode", function()
       assert.equal(0, #m:log())
     end)
 
+    it("gets and lists models as the SDK: base models under publishers/google, tuned ones filtered", function()
+      local c = vclient()
+      -- A base model: GET publishers/google/models/{m}, without the project.
+      local model, err = c.models:get(MODEL)
+      assert.is_nil(err)
+      assert.equal("publishers/google/models/" .. MODEL, model.name)
+      assert.equal("/v1beta1/publishers/google/models/" .. MODEL, m:last().path)
+      local _, missing = c.models:get("no-such-model")
+      assert.equal(404, missing.code)
+      assert.matches("Publisher Model `publishers/google/models/no%-such%-model` not found", missing.message)
+      -- The list: base models (publisherModels), page after page.
+      local names = {}
+      for item in c.models:list{ page_size = 3 } do names[#names + 1] = item.name end
+      assert.equal("publishers/google/models/" .. MODEL, names[1])
+      assert.is_true(#names > 3)
+      assert.equal("/v1beta1/publishers/google/models", m:last().path)
+      assert.equal("3", m:last().query.pageSize)
+      -- query_base = false: the project's tuned models (labels.tune-type:*
+      -- after the caller's filter, the parameter repeated as the SDK sends it).
+      local tuned = {}
+      for item in c.models:list{ query_base = false, filter = "displayName=my-tuned-model" } do
+        tuned[#tuned + 1] = item.name
+      end
+      assert.same({ SCOPE:sub(10) .. "models/1234567890" }, tuned)
+      assert.equal(SCOPE .. "models", m:last().path)
+      assert.same({ "displayName=my-tuned-model", "labels.tune-type:*" }, m:last().filters)
+      for _ in c.models:list{ query_base = false } do end
+      assert.same({ "labels.tune-type:*" }, m:last().filters)
+      assert.has_error(function() c.models:list{ query_base = "no" } end,
+        "bad field 'query_base' to 'list' (boolean expected, got string)")
+    end)
+
     it("says the files API, file search stores and ephemeral tokens are not in this mode", function()
       local c = vclient()
       assert.has_error(function() c.files:upload{ path = "x.txt" } end,

@@ -362,14 +362,19 @@ function Client:url(path, query, raw)
     url = self.base_url .. "/" .. self.api_version .. "/" .. path:gsub("^/+", "")
   end
   if query then
-    local parts = {}
-    for k, v in pairs(query) do
-      parts[#parts + 1] = k .. "=" .. tostring(v):gsub("[^%w%-%._~]", function(c)
-        return string.format("%%%02X", c:byte())
-      end)
+    local names, parts = {}, {}
+    for k in pairs(query) do names[#names + 1] = k end
+    table.sort(names)
+    for _, k in ipairs(names) do
+      local v = query[k]
+      -- (a list: the parameter repeated, in order)
+      for _, one in ipairs(type(v) == "table" and v or { v }) do
+        parts[#parts + 1] = k .. "=" .. tostring(one):gsub("[^%w%-%._~]", function(c)
+          return string.format("%%%02X", c:byte())
+        end)
+      end
     end
     if #parts > 0 then
-      table.sort(parts)
       url = url .. (url:find("?", 1, true) and "&" or "?") .. table.concat(parts, "&")
     end
   end
@@ -789,12 +794,17 @@ local PAGED_IN_PARENT = { "parent", "page_size", "page_token" }
 -- @tparam string key the list's field in each page, e.g. "models"
 -- @tparam[opt] table opts `{page_size=, page_token=}`
 -- @tparam[opt] function wrap applied to each item
+-- @tparam[opt] table extra query fields of every page (a filter)
 -- @local
-function Client:_pages(path, key, opts, wrap)
+function Client:_pages(path, key, opts, wrap, extra)
   opts = opts or {}
   errors.known_fields("list", opts, opts.parent ~= nil and PAGED_IN_PARENT or PAGED, nil, true)
-  local query = { pageSize = opts.page_size or opts.pageSize,
-                  pageToken = opts.page_token or opts.pageToken }
+  local function page(size, token)
+    local q = { pageSize = size, pageToken = token }
+    for k, v in pairs(extra or {}) do q[k] = v end
+    return q
+  end
+  local query = page(opts.page_size or opts.pageSize, opts.page_token or opts.pageToken)
   local items, i, done = {}, 0, false
   return function()
     while true do
@@ -809,7 +819,7 @@ function Client:_pages(path, key, opts, wrap)
       if token == nil or token == "" then
         done = true
       else
-        query = { pageSize = query.pageSize, pageToken = token }
+        query = page(query.pageSize, token)
       end
     end
   end

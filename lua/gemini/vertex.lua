@@ -167,6 +167,23 @@ function M.full_model(vx, name)
   return M.path(vx, name, "POST")
 end
 
+-- The filter that makes a models list the project's tuned models (models.py list).
+local TUNED = "labels.tune-type:*"
+
+--- The models list on Vertex AI, as python-genai's models.list: the base
+-- models (`query_base`, the default) at GET publishers/google/models (no
+-- project), answered in `publisherModels`; with `query_base = false` the
+-- project's tuned models at GET models, filtered by `labels.tune-type:*`
+-- after the caller's `filter` (the SDK sends `filter=A&filter=labels...`).
+-- (_transformers.py t_models_url and t_extract_models; models.py list, _list.)
+-- @return path, the list's field in a page, the query (filter) of every page
+function M.models_list(query_base, filter)
+  if query_base == false then
+    return "models", "models", { filter = filter and { filter, TUNED } or TUNED }
+  end
+  return "publishers/google/models", "publisherModels", filter and { filter = filter } or nil
+end
+
 --- The body of countTokens on Vertex AI: contents, systemInstruction, tools
 -- and generationConfig side by side (models.py _CountTokensParameters_to_vertex;
 -- no generateContentRequest wrapper there).

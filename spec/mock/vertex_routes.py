@@ -29,6 +29,17 @@ are the same:
     {P}cachedContents[/id]   the main mock's caches; the body's model given
         by its full name ({P}publishers/google/models/m), the answer's name
         and model full names too.
+    GET publishers/google/models/{m}   (no {P}: the SDK's base-model GET)
+        -> a PublisherModel {"name": "publishers/google/models/m", "versionId",
+           "openSourceCategory", "launchStage"} of the main mock's catalogue;
+           404 NOT_FOUND for another model.
+    GET publishers/google/models[?pageSize&pageToken&filter]
+        -> {"publisherModels": [...], "nextPageToken"?} (the catalogue, paged
+           as the main mock's models list; filter not applied)
+    GET {P}models[?filter=...]   the project's models: a tuned one
+        ("labels": {"tune-type": "sft"}) and an uploaded one; a filter
+        "labels.tune-type:*" (one of the repeated filter parameters) keeps the
+        tuned one. The log entry gets filters = [every filter parameter].
     {P}batchPredictionJobs   POST create {"displayName", "model",
         "inputConfig": {"instancesFormat", "gcsSource": {"uris"} |
         "bigquerySource": {"inputUri"}}, "outputConfig": {"predictionsFormat",
@@ -45,6 +56,7 @@ import json
 import re
 import threading
 import time
+import urllib.parse
 
 import token_registry
 
@@ -188,6 +200,49 @@ def register(mock):
                                        "statistics": {"token_count": max(1, len(text.split())),
                                                       "truncated": False}}})
         ctx.send_json(200, {"predictions": out, "metadata": {"billableCharacterCount": 1}})
+        ctx.update(completed=True)
+
+    # -- models: publisher (base) models and the project's own -----------------------
+
+    def publisher_model(m):
+        return {"name": "publishers/google/" + m["name"], "versionId": m.get("version", "001"),
+                "openSourceCategory": "PROPRIETARY", "launchStage": "GA"}
+
+    @route("GET", r"publishers/google/models/(?P<mid>[^:/]+)")
+    def publisher_get(ctx):
+        m = mock.MODELS_BY_ID.get(ctx.params["mid"])
+        if m is None:
+            ctx.send_error(404, "Publisher Model `publishers/google/models/%s` not found."
+                           % ctx.params["mid"])
+            return
+        ctx.send_json(200, publisher_model(m))
+        ctx.update(completed=True)
+
+    @route("GET", r"publishers/google/models")
+    def publisher_list(ctx):
+        pa = mock._page_args(ctx, 50, 1000)
+        if pa is None:
+            return
+        size, offset = pa
+        body = {"publisherModels": [publisher_model(m) for m in mock.MODELS[offset:offset + size]]}
+        if offset + size < len(mock.MODELS):
+            body["nextPageToken"] = "mockpage-%d" % (offset + size)
+        ctx.send_json(200, body)
+        ctx.update(completed=True)
+
+    @route("GET", P + r"models")
+    def project_models(ctx):
+        pre = scope(ctx)
+        qs = urllib.parse.parse_qs(urllib.parse.urlsplit(ctx.target).query, keep_blank_values=True)
+        filters = qs.get("filter", [])
+        items = [{"name": pre + "models/1234567890", "displayName": "my-tuned-model",
+                  "versionId": "1", "labels": {"tune-type": "sft"},
+                  "deployedModels": [{"endpoint": pre + "endpoints/987", "deployedModelId": "1"}]},
+                 {"name": pre + "models/555", "displayName": "an-uploaded-model", "versionId": "1"}]
+        if "labels.tune-type:*" in filters:
+            items = [m for m in items if "tune-type" in m.get("labels", {})]
+        ctx.update(filters=filters)
+        ctx.send_json(200, {"models": items})
         ctx.update(completed=True)
 
     # -- cachedContents: the main mock's, with Vertex names ----------------------------
