@@ -172,7 +172,7 @@ local function add_services(client)
   client.caches = require("gemini.caches").new(client)
   if client._vertex then
     -- What Vertex AI has not: an error naming the mode at first use.
-    client.files = vertex.unsupported("client.files (the files API)")
+    client.files = vertex.files(client)   -- (only a generated video's download)
     client.file_search_stores = vertex.unsupported("client.file_search_stores")
     client.batches = require("gemini.vertex_batches").new(client)
     client.auth_tokens = vertex.unsupported("client.auth_tokens (ephemeral tokens)")

@@ -280,9 +280,10 @@ function Models:generate_videos(req, cb)
     return async.call(self.client, "generate_videos", 2, cb,
       function(c) return c.models:generate_videos(req) end)
   end
-  local r = videos.request(req, "generate_videos")
+  local r = videos.request(req, "generate_videos", self.client._vertex ~= nil)
   local op, err = self.client:_call{
-    path = r.model .. ":predictLongRunning", body = json.encode_verbatim(r.body),
+    path = self.client:_model(req.model, "generate_videos") .. ":predictLongRunning",
+    body = json.encode_verbatim(r.body),
     http_options = self.client:_check_http_options(r.http_options, "generate_videos"),
   }
   if not op then return nil, err end

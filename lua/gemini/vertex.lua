@@ -279,4 +279,61 @@ function M.unsupported(what)
   end })
 end
 
+-- A generated video's bytes for `download`: the video (or the generated
+-- video holding it) when its bytes came inline; raises for one stored in
+-- Cloud Storage, which this library does not fetch, and for anything else.
+local function video_bytes(file)
+  local v = type(file) == "table" and type(file.video) == "table" and file.video or file
+  if type(v) == "table" and type(v.video_bytes) == "string" then return v.video_bytes end
+  if type(v) == "table" and type(v.uri) == "string" and v.uri:find("^gs://") then
+    errors.misuse(string.format("bad field 'file' to 'download' (the video is in Cloud Storage,"
+      .. " %s: this library does not fetch gs:// URIs; copy it with `gcloud storage cp` or the"
+      .. " Cloud Storage API, or leave out config.output_gcs_uri to have its bytes inline)",
+      errors.snippet(v.uri, 120)))
+  end
+  errors.misuse("bad field 'file' to 'download' (in Vertex AI mode only a generated video with"
+    .. " inline bytes, op.response.generated_videos[i].video, can be downloaded; got "
+    .. require("gemini.download").describe(file) .. ")")
+end
+
+--- `client.files` in Vertex AI mode: Vertex has no files API (any use
+-- raises, naming the mode), but `download` takes a generated video whose
+-- bytes came inline (Veo on Vertex answers `bytesBase64Encoded` unless
+-- config.output_gcs_uri is given) and writes it to `path` (the number of
+-- bytes) or returns the bytes, as the files API's `download` does. A video
+-- in Cloud Storage (a gs:// URI) raises, saying so.
+-- @param client
+function M.files(client)
+  local files = M.unsupported("client.files (the files API)")
+  rawset(files, "download", function(self, args, cb)
+    if cb ~= nil then
+      return require("gemini.async").call(client, "download", 2, cb,
+        function(c) return c.files:download(args) end)
+    end
+    errors.arg("download", 1, args, "table")
+    errors.known_fields("download", args, { "file", "path", "on_progress", "http_options" })
+    local path = errors.field("download", "path", args.path, "string", true)
+    local on_progress = errors.field("download", "on_progress", args.on_progress, "function", true)
+    local bytes = video_bytes(args.file)
+    if path then
+      -- (written aside and renamed: a failed write leaves nothing at `path`)
+      local tmp = path .. ".part"
+      local f, msg = io.open(tmp, "wb")
+      if not f then errors.misuse("gemini: files:download: cannot write " .. tostring(msg)) end
+      local ok, werr = f:write(bytes)
+      f:close()
+      local renamed, rerr = ok and os.rename(tmp, path)
+      if not renamed then
+        os.remove(tmp)
+        return nil, client:error("transport", string.format("cannot write to %s: %s", path,
+          tostring(werr or rerr)), { final = true })
+      end
+    end
+    if on_progress then on_progress(#bytes, #bytes) end
+    if path then return #bytes end
+    return bytes
+  end)
+  return files
+end
+
 return M

@@ -40,6 +40,26 @@ are the same:
         ("labels": {"tune-type": "sft"}) and an uploaded one; a filter
         "labels.tune-type:*" (one of the repeated filter parameters) keeps the
         tuned one. The log entry gets filters = [every filter parameter].
+    POST {P}publishers/{pub}/models/veo-*:predictLongRunning   (Veo on Vertex,
+        python-genai models.py _GenerateVideosParameters_to_vertex)
+        body {"instances": [{"prompt", "image", "lastFrame", "video",
+        "referenceImages", "mask"}], "parameters": {"sampleCount",
+        "storageUri", "fps", "durationSeconds", "seed", "aspectRatio",
+        "resolution", "personGeneration", "pubsubTopic", "negativePrompt",
+        "enhancePrompt", "generateAudio", "compressionQuality", "resizeMode"},
+        "labels"}; an image {gcsUri | bytesBase64Encoded, mimeType}, a video
+        {gcsUri | bytesBase64Encoded, mimeType}; another key (the Gemini
+        API's uri / encodedVideo / webhookConfig...) -> 400
+      -> {"name": "{P}publishers/{pub}/models/{m}/operations/<id>"}
+        (media_routes.py's operations store: the "operation" fault's polls,
+        error and filtered apply)
+    POST {P}publishers/{pub}/models/{m}:fetchPredictOperation
+        {"operationName": N}  (N under that model, else 400; unknown -> 404)
+      -> the operation as media_routes.py polls it; once done its response
+         {"@type": ...GenerateVideoResponse, "raiMediaFilteredCount": 0,
+          "videos": [{"bytesBase64Encoded", "mimeType": "video/mp4"}, ...]}
+         or with parameters.storageUri [{"gcsUri": "<storageUri>/<id>/sample_<i>.mp4",
+         "mimeType"}]; the log entry gets operation = N, done.
     {P}batchPredictionJobs   POST create {"displayName", "model",
         "inputConfig": {"instancesFormat", "gcsSource": {"uris"} |
         "bigquerySource": {"inputUri"}}, "outputConfig": {"predictionsFormat",
@@ -52,12 +72,14 @@ are the same:
         POST {name}:cancel -> {} then CANCELLED; DELETE -> a done
         Operation, then 404.
 """
+import base64
 import json
 import re
 import threading
 import time
 import urllib.parse
 
+import media_routes
 import token_registry
 
 P = r"projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/"
@@ -200,6 +222,113 @@ def register(mock):
                                        "statistics": {"token_count": max(1, len(text.split())),
                                                       "truncated": False}}})
         ctx.send_json(200, {"predictions": out, "metadata": {"billableCharacterCount": 1}})
+        ctx.update(completed=True)
+
+    # -- Veo: predictLongRunning and fetchPredictOperation ------------------------------
+
+    VIDEO_RESPONSE = "type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse"
+    TOP = {"instances", "parameters", "labels"}
+    INSTANCE = {"prompt", "image", "lastFrame", "video", "referenceImages", "mask"}
+    PARAMETERS = {"sampleCount", "storageUri", "fps", "durationSeconds", "seed", "aspectRatio",
+                  "resolution", "personGeneration", "pubsubTopic", "negativePrompt",
+                  "enhancePrompt", "generateAudio", "compressionQuality", "resizeMode"}
+    MEDIA = {"gcsUri", "bytesBase64Encoded", "mimeType"}
+
+    def unknown_key(ctx, obj, fields, where):
+        """The first key of `obj` not in `fields` (400 sent), or None."""
+        if not isinstance(obj, dict):
+            ctx.send_error(400, "Invalid JSON payload received. '%s' must be an object." % where)
+            return True
+        for k in obj:
+            if k not in fields:
+                mock.unknown_field_error(ctx, k, where)
+                return True
+        return None
+
+    def bad_media(ctx, obj, where, extra=()):
+        if unknown_key(ctx, obj, MEDIA | set(extra), where):
+            return True
+        if not obj.get("gcsUri") and not obj.get("bytesBase64Encoded"):
+            ctx.send_error(400, "%s: gcsUri or bytesBase64Encoded is required." % where)
+            return True
+        return None
+
+    @route("POST", r"(?:" + P + r")?" + MODEL + r":predictLongRunning", "operation")
+    def vertex_predict_long_running(ctx):
+        req = ctx.json_object()
+        if req is None:
+            return
+        mid = ctx.params["mid"]
+        if not mid.startswith("veo-"):
+            mock.not_found_model(ctx, "publishers/google/models/" + mid, "predictLongRunning")
+            return
+        if unknown_key(ctx, req, TOP, None):
+            return
+        insts = req.get("instances")
+        if not isinstance(insts, list) or len(insts) != 1:
+            ctx.send_error(400, "instances must hold exactly one instance.")
+            return
+        inst = insts[0]
+        if unknown_key(ctx, inst, INSTANCE, "instances[0]"):
+            return
+        for k in ("image", "lastFrame", "video"):
+            if k in inst and bad_media(ctx, inst[k], "instances[0]." + k):
+                return
+        if "mask" in inst and bad_media(ctx, inst["mask"], "instances[0].mask", ("maskMode",)):
+            return
+        if not inst.get("prompt") and "image" not in inst and "video" not in inst:
+            ctx.send_error(400, "A prompt, an image or a video is required.")
+            return
+        params = req.get("parameters") or {}
+        if unknown_key(ctx, params, PARAMETERS, "parameters"):
+            return
+        f = ctx.fault or {}
+        oid = media_routes._random_id()
+        name = "%spublishers/%s/models/%s/operations/%s" % (scope(ctx), ctx.params["publisher"],
+                                                            mid, oid)
+        error, response = f.get("error"), None
+        if error is True:
+            error = {"code": 3, "message": "The prompt could not be processed (mock failure)."}
+        elif error is None and f.get("filtered"):
+            response = {"@type": VIDEO_RESPONSE, "raiMediaFilteredCount": 1,
+                        "raiMediaFilteredReasons": ["The video was filtered by the mock's safety"
+                                                    " check."]}
+        elif error is None:
+            videos = []
+            for i in range(params.get("sampleCount", 1)):
+                if params.get("storageUri"):
+                    videos.append({"gcsUri": "%s/%s/sample_%d.mp4"
+                                   % (params["storageUri"].rstrip("/"), oid, i),
+                                   "mimeType": "video/mp4"})
+                else:
+                    data = media_routes.mp4_bytes(int(f.get("video_size", 4096)),
+                                                  inst.get("prompt") or "image")
+                    videos.append({"bytesBase64Encoded": base64.b64encode(data).decode("ascii"),
+                                   "mimeType": "video/mp4"})
+            response = {"@type": VIDEO_RESPONSE, "raiMediaFilteredCount": 0, "videos": videos}
+        op = media_routes.OPERATIONS.create(name, polls=f.get("polls", media_routes.OP_POLLS),
+                                            response=response, error=error)
+        ctx.update(operation=name)
+        ctx.send_json(200, op)
+        ctx.update(completed=True)
+
+    @route("POST", r"(?:" + P + r")?" + MODEL + r":fetchPredictOperation")
+    def vertex_fetch_operation(ctx):
+        req = ctx.json_object()
+        if req is None or unknown_key(ctx, req, {"operationName"}, None):
+            return
+        name = req.get("operationName")
+        model = "%spublishers/%s/models/%s/operations/" % (scope(ctx), ctx.params["publisher"],
+                                                            ctx.params["mid"])
+        if not isinstance(name, str) or not name.startswith(model):
+            ctx.send_error(400, "operationName must name an operation of %s." % model[:-12])
+            return
+        op = media_routes.OPERATIONS.poll(name)
+        if op is None:
+            ctx.send_error(404, "Operation %s not found." % name)
+            return
+        ctx.update(operation=name, done=op.get("done", False))
+        ctx.send_json(200, op)
         ctx.update(completed=True)
 
     # -- models: publisher (base) models and the project's own -----------------------
