@@ -235,15 +235,14 @@ def register(mock):
     MEDIA = {"gcsUri", "bytesBase64Encoded", "mimeType"}
 
     def unknown_key(ctx, obj, fields, where):
-        """The first key of `obj` not in `fields` (400 sent), or None."""
+        """True (a 400 sent) when `obj` is no object or has a key not in `fields`."""
         if not isinstance(obj, dict):
             ctx.send_error(400, "Invalid JSON payload received. '%s' must be an object." % where)
             return True
-        for k in obj:
-            if k not in fields:
-                mock.unknown_field_error(ctx, k, where)
-                return True
-        return None
+        extra = sorted(set(obj) - set(fields))
+        if extra:
+            mock.unknown_field_error(ctx, extra[0], where)
+        return bool(extra)
 
     def bad_media(ctx, obj, where, extra=()):
         if unknown_key(ctx, obj, MEDIA | set(extra), where):
@@ -255,14 +254,12 @@ def register(mock):
 
     @route("POST", r"(?:" + P + r")?" + MODEL + r":predictLongRunning", "operation")
     def vertex_predict_long_running(ctx):
-        req = ctx.json_object()
-        if req is None:
-            return
         mid = ctx.params["mid"]
         if not mid.startswith("veo-"):
             mock.not_found_model(ctx, "publishers/google/models/" + mid, "predictLongRunning")
             return
-        if unknown_key(ctx, req, TOP, None):
+        req = ctx.json_object()
+        if req is None or unknown_key(ctx, req, TOP, None):
             return
         insts = req.get("instances")
         if not isinstance(insts, list) or len(insts) != 1:
@@ -349,15 +346,16 @@ def register(mock):
 
     @route("GET", r"publishers/google/models")
     def publisher_list(ctx):
-        pa = mock._page_args(ctx, 50, 1000)
-        if pa is None:
-            return
-        size, offset = pa
-        body = {"publisherModels": [publisher_model(m) for m in mock.MODELS[offset:offset + size]]}
-        if offset + size < len(mock.MODELS):
-            body["nextPageToken"] = "mockpage-%d" % (offset + size)
-        ctx.send_json(200, body)
-        ctx.update(completed=True)
+        """The main mock's models list (its pages), the items as PublisherModels."""
+        fn, _, _ = mock.find_route("GET", "models")
+        send = ctx.send_json
+
+        def as_publisher_models(status, body, *args, **kwargs):
+            if status == 200:
+                body = dict(body, publisherModels=[publisher_model(m) for m in body.pop("models")])
+            send(status, body, *args, **kwargs)
+        ctx.send_json = as_publisher_models
+        fn(ctx)
 
     @route("GET", P + r"models")
     def project_models(ctx):
