@@ -588,5 +588,33 @@ describe("Vertex AI mode with real credentials", function()
       assert.equal(1, #(function() local l = {} for k in pairs(bearer) do l[#l + 1] = k end return l end)())
       assert.equal(12, #model_calls())
     end)
+
+    it("the metadata server's project, asked once for the light threads over cosockets", function()
+      creds.settings(m, { project_id = "ngx-metadata-proj", latency = 0.2 })
+      n = nginx.new()
+      -- A base_url ending in .googleapis.com keeps the project in the path
+      -- (as Google's own hosts), while the mock serves it under that prefix.
+      n:start(string.format([[
+        init_worker_by_lua_block {
+          package.loaded.vertex_client = require("gemini").Client{ vertexai = true,
+            location = "us-central1", base_url = "%s/aiplatform.googleapis.com", retry = false }
+        }
+        server {
+          listen 127.0.0.1:%d;
+          location /ping { return 204; }
+]] .. nginx.VERTEX_THREADS .. [[
+        }
+      ]], m.url, n.port), "env HOME=/nonexistent-home; env GCE_METADATA_HOST=127.0.0.1:" .. m.port .. ";")
+      local body = n:get("/threads")
+      for i = 1, 6 do assert.matches(i .. ' [^\n]*You asked: "t' .. i .. '"', body) end
+      local counts = creds.counts(m)
+      assert.equal(1, counts.metadata_project)
+      assert.equal(1, counts.metadata_token)
+      for _, e in ipairs(model_calls()) do
+        assert.equal("/aiplatform.googleapis.com/v1beta1/projects/ngx-metadata-proj/locations/us-central1"
+          .. "/publishers/google/models/" .. MODEL .. ":generateContent", e.path)
+      end
+      assert.equal(6, #model_calls())
+    end)
   end)
 end)
