@@ -137,4 +137,27 @@ describe_uv("Vertex AI mode on luv", function()
     loop.run(uv, 10)
     assert.matches('You asked: "waits"', got, 1, true)
   end)
+
+  it("generates a video, waits for it and downloads it with callbacks (fetchPredictOperation)", function()
+    local cl = client()
+    local got
+    cl.models:generate_videos({ model = "veo-3.0-generate-001", prompt = "a cat on the loop" },
+      function(err, op)
+        if err then got = err return end
+        cl.operations:wait(op, { interval = 0.01 }, function(werr, done)
+          if werr then got = werr return end
+          cl.files:download({ file = done.response.generated_videos[1] }, function(derr, bytes)
+            got = derr or bytes
+          end)
+        end)
+      end)
+    loop.run(uv, 10)
+    assert.equal("string", type(got), tostring(got))
+    assert.equal("ftyp", got:sub(5, 8))
+    local polls = 0
+    for _, e in ipairs(m:log()) do
+      if e.path:find(":fetchPredictOperation$") then polls = polls + 1 end
+    end
+    assert.equal(3, polls)   -- two not done yet (the mock's), then done
+  end)
 end)

@@ -233,6 +233,26 @@ describe("Vertex AI mode with real credentials", function()
       assert.equal(2 + 2 + 1 + 1, token_requests())
     end)
 
+    it("retries a token request refused with 400 server_error or temporarily_unavailable", function()
+      -- google-auth tries these OAuth errors again whatever the status
+      -- (google/oauth2/_client.py _can_retry); 400 is not in the policy.
+      local RETRY = { attempts = 3, initial_delay = 0.01, jitter = 0 }
+      creds.settings(m, { oauth_errors = { "server_error", "temporarily_unavailable" } })
+      local c = vclient((select(2, sa_file())), { retry = RETRY })
+      local res, err = c.models:generate_content{ model = MODEL, contents = "after two refusals" }
+      assert.is_nil(err)
+      assert.matches('You asked: "after two refusals"', res.text, 1, true)
+      assert.equal(3, token_requests())
+      -- Another OAuth error is final.
+      creds.settings(m, { oauth_errors = { "invalid_grant" } })
+      res, err = vclient((select(2, sa_file())), { retry = RETRY }).models:generate_content{
+        model = MODEL, contents = "x" }
+      assert.is_nil(res)
+      assert.equal("auth", err.kind)
+      assert.matches(": HTTP 400: invalid_grant: mock: invalid_grant$", err.message)
+      assert.equal(4, token_requests())
+    end)
+
     it("takes the project from the service-account file when none is given", function()
       -- The googleapis.com host (only a base_url of one's own drops the
       -- project): its URL is in the log, the token comes from the mock.
@@ -320,6 +340,69 @@ describe("Vertex AI mode with real credentials", function()
       out = child_call(env .. " no_proxy=127.0.0.1", "proxy = '" .. NO_PROXY_THERE .. "'", true)
       assert.matches("\nURL https://aiplatform%.googleapis%.com/v1beta1/projects/meta%-proj/"
         .. "locations/global/publishers/google/models/gemini%-2%.5%-flash:generateContent\n", "\n" .. out)
+    end)
+
+    -- In a fresh Lua under `env` (the metadata server the mock, no
+    -- GOOGLE_CLOUD_PROJECT): a Vertex client on Google's host (its requests
+    -- go to a proxy that is not there; the URLs are read from the log) and,
+    -- with `uv`, three calls at once on a luv loop, then one blocking call.
+    -- Its output: "URL <url>" per POST, "DONE <error kind>: <message>" per call.
+    local function metadata_child(env, uv)
+      return run(env .. " no_proxy=127.0.0.1", [[
+        local gemini = require("gemini")
+        local uv = ]] .. (uv and 'require("luv")' or "nil") .. [[
+        local c = gemini.Client{ vertexai = true, retry = false, proxy = "]] .. NO_PROXY_THERE .. [[",
+          loop = uv, log = function(l)
+            local url = l:match("^gemini: POST (%S+)")
+            if url then io.write("URL ", url, "\n") end
+          end }
+        local function done(err) io.write("DONE ", err.kind, ": ", err.message, "\n") end
+        if uv then
+          for i = 1, 3 do
+            c.models:generate_content({ model = "gemini-2.5-flash", contents = "x" }, done)
+          end
+          uv.run()
+        end
+        done(select(2, c.models:generate_content{ model = "gemini-2.5-flash", contents = "y" }))
+      ]])
+    end
+
+    it("the metadata server's project when none is given: asked once for the calls in flight", function()
+      local ok_uv = pcall(require, "luv")
+      creds.settings(m, { project_id = "metadata-proj", latency = 0.2 })   -- the calls overlap
+      local out = metadata_child("HOME=/nonexistent-home GCE_METADATA_HOST=127.0.0.1:" .. m.port, ok_uv)
+      local urls = 0
+      for url in out:gmatch("URL (%S+)") do
+        urls = urls + 1
+        assert.equal("https://aiplatform.googleapis.com/v1beta1/projects/metadata-proj/locations/global"
+          .. "/publishers/google/models/gemini-2.5-flash:generateContent", url)
+      end
+      assert.equal(ok_uv and 4 or 1, urls)
+      assert.equal(urls, select(2, out:gsub("DONE transport: ", "")))
+      local counts = creds.counts(m)
+      assert.equal(1, counts.metadata_project)
+      assert.equal(1, counts.metadata_token)
+    end)
+
+    it("the metadata server's project cannot be had: an error of kind auth that says so", function()
+      m:faults{ { type = "status", code = 404, message = "no project", match = "project-id" } }
+      local out = metadata_child("HOME=/nonexistent-home GCE_METADATA_HOST=127.0.0.1:" .. m.port)
+      assert.matches("^DONE auth: no project id from the metadata credentials: metadata server "
+        .. lit("http://127.0.0.1:" .. m.port) .. "/computeMetadata/v1/ %(project%-id%): HTTP 404: no"
+        .. " project %(pass project, or set GOOGLE_CLOUD_PROJECT%)\n$", out)
+      local asked = 0
+      for _, e in ipairs(m:log()) do
+        if e.path:find("/project/project-id", 1, true) then asked = asked + 1 end
+      end
+      assert.equal(1, asked)   -- (answered by the fault, before the route counts it)
+    end)
+
+    it("raises at Client{} when no project can be had (a service-account file without one)", function()
+      local info = sa_file()
+      info.project_id = nil
+      local out = child_call("", "credentials = " .. string.format("%q", creds.write_json(info)))
+      assert.equal("RAISED gemini.Client: Vertex AI mode needs a project (pass project, set"
+        .. " GOOGLE_CLOUD_PROJECT, or use credentials that name one) or an API key (express mode)", out)
     end)
 
     it("nothing anywhere: an error of kind auth that says where it looked", function()
@@ -504,6 +587,34 @@ describe("Vertex AI mode with real credentials", function()
       for _, e in ipairs(model_calls()) do bearer[e.headers.authorization] = true end
       assert.equal(1, #(function() local l = {} for k in pairs(bearer) do l[#l + 1] = k end return l end)())
       assert.equal(12, #model_calls())
+    end)
+
+    it("the metadata server's project, asked once for the light threads over cosockets", function()
+      creds.settings(m, { project_id = "ngx-metadata-proj", latency = 0.2 })
+      n = nginx.new()
+      -- A base_url ending in .googleapis.com keeps the project in the path
+      -- (as Google's own hosts), while the mock serves it under that prefix.
+      n:start(string.format([[
+        init_worker_by_lua_block {
+          package.loaded.vertex_client = require("gemini").Client{ vertexai = true,
+            location = "us-central1", base_url = "%s/aiplatform.googleapis.com", retry = false }
+        }
+        server {
+          listen 127.0.0.1:%d;
+          location /ping { return 204; }
+]] .. nginx.VERTEX_THREADS .. [[
+        }
+      ]], m.url, n.port), "env HOME=/nonexistent-home; env GCE_METADATA_HOST=127.0.0.1:" .. m.port .. ";")
+      local body = n:get("/threads")
+      for i = 1, 6 do assert.matches(i .. ' [^\n]*You asked: "t' .. i .. '"', body) end
+      local counts = creds.counts(m)
+      assert.equal(1, counts.metadata_project)
+      assert.equal(1, counts.metadata_token)
+      for _, e in ipairs(model_calls()) do
+        assert.equal("/aiplatform.googleapis.com/v1beta1/projects/ngx-metadata-proj/locations/us-central1"
+          .. "/publishers/google/models/" .. MODEL .. ":generateContent", e.path)
+      end
+      assert.equal(6, #model_calls())
     end)
   end)
 end)

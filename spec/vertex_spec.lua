@@ -409,7 +409,7 @@ describe("Vertex AI mode", function()
       end
       assert.matches("^no access token from the service_account credentials: .*parse_token raised$",
         fails("parse_raises"))
-      assert.matches("^cannot make the token request of the service_account credentials: .*"
+      assert.matches("^cannot make the access token request of the service_account credentials: .*"
         .. "token_request raised$", fails("request_raises"))
     end)
   end)
@@ -529,6 +529,105 @@ describe("Vertex AI mode", function()
       end, "bad field 'config.dest' to 'create' (a gs:// or bq:// destination expected (none can be"
         .. " made from this src))")
       assert.equal(0, #m:log())
+    end)
+
+    it("generates videos: predictLongRunning, polled with fetchPredictOperation, bytes inline", function()
+      local c = vclient()
+      local VEO = "veo-3.0-generate-001"
+      local op, err = c.models:generate_videos{ model = VEO, prompt = "a cat on vertex",
+        config = { number_of_videos = 2, generate_audio = true, seed = 7, labels = { team = "lua" } } }
+      assert.is_nil(err)
+      local e = m:last()
+      assert.equal(SCOPE .. "publishers/google/models/" .. VEO .. ":predictLongRunning", e.path)
+      assert.same({ { prompt = "a cat on vertex" } }, e.json.instances)
+      assert.same({ sampleCount = 2, generateAudio = true, seed = 7 }, e.json.parameters)
+      assert.same({ team = "lua" }, e.json.labels)
+      assert.matches("^projects/proj%-1/locations/us%-central1/publishers/google/models/veo%-3%.0%-generate%-001"
+        .. "/operations/[%w]+$", op.name)
+      -- get: POST {model}:fetchPredictOperation {"operationName": name}.
+      local now = c.operations:get(op)
+      assert.is_not_true(now.done)
+      e = m:last()
+      assert.equal(SCOPE .. "publishers/google/models/" .. VEO .. ":fetchPredictOperation", e.path)
+      assert.equal("POST", e.method)
+      assert.same({ operationName = op.name }, e.json)
+      local done = assert(c.operations:wait(op, { interval = 0.01 }))
+      assert.is_true(done.done)
+      local videos = done.response.generated_videos
+      assert.equal(2, #videos)
+      local video = videos[1].video
+      assert.equal("video/mp4", video.mime_type)
+      assert.equal("ftyp", video.video_bytes:sub(5, 8))
+      -- The download: the bytes that came inline, returned or written.
+      assert.equal(video.video_bytes, c.files:download{ file = videos[1] })
+      local path = os.tmpname()
+      assert.equal(#video.video_bytes, c.files:download{ file = video, path = path })
+      local f = assert(io.open(path, "rb"))
+      assert.equal(video.video_bytes, f:read("*a"))
+      f:close()
+      os.remove(path)
+    end)
+
+    it("videos in Cloud Storage: gs:// URIs in and out, a download that says it cannot fetch them", function()
+      local c = vclient()
+      local op = assert(c.models:generate_videos{ model = "veo-3.0-generate-001",
+        image = { gcs_uri = "gs://in/cat.png", mime_type = "image/png" },
+        config = { output_gcs_uri = "gs://bucket/out" } })
+      local e = m:last()
+      assert.same({ image = { gcsUri = "gs://in/cat.png", mimeType = "image/png" } }, e.json.instances[1])
+      assert.same({ storageUri = "gs://bucket/out" }, e.json.parameters)
+      op = assert(c.operations:wait(op, { interval = 0.01 }))
+      local video = op.response.generated_videos[1].video
+      assert.matches("^gs://bucket/out/[%w]+/sample_0%.mp4$", video.uri)
+      assert.is_nil(video.video_bytes)
+      assert.has_error(function() c.files:download{ file = video, path = "never.mp4" } end,
+        "bad field 'file' to 'download' (the video is in Cloud Storage, " .. video.uri .. ": this"
+        .. " library does not fetch gs:// URIs; copy it with `gcloud storage cp` or the Cloud"
+        .. " Storage API, or leave out config.output_gcs_uri to have its bytes inline)")
+      -- A generated video as the input of the next (video extension): its gcsUri.
+      assert(c.models:generate_videos{ model = "veo-3.0-generate-001", prompt = "more",
+        video = op.response.generated_videos[1] })
+      assert.same({ gcsUri = video.uri, mimeType = "video/mp4" }, m:last().json.instances[1].video)
+      -- The Gemini API's webhook is not Vertex's; the files API's other calls are not either.
+      assert.has_error(function()
+        c.models:generate_videos{ model = "veo-3.0-generate-001", prompt = "x",
+          config = { webhook_config = { uris = { "https://hook" } } } }
+      end, "bad field 'config.webhook_config' to 'generate_videos' (only in the Gemini API, not in"
+        .. " Vertex AI mode)")
+      assert.has_error(function() c.files:list() end, "gemini: client.files (the files API) is not"
+        .. " available in Vertex AI mode (use it with an API key of the Gemini API; called: list)")
+    end)
+
+    it("gets and lists models as the SDK: base models under publishers/google, tuned ones filtered", function()
+      local c = vclient()
+      -- A base model: GET publishers/google/models/{m}, without the project.
+      local model, err = c.models:get(MODEL)
+      assert.is_nil(err)
+      assert.equal("publishers/google/models/" .. MODEL, model.name)
+      assert.equal("/v1beta1/publishers/google/models/" .. MODEL, m:last().path)
+      local _, missing = c.models:get("no-such-model")
+      assert.equal(404, missing.code)
+      assert.matches("Publisher Model `publishers/google/models/no%-such%-model` not found", missing.message)
+      -- The list: base models (publisherModels), page after page.
+      local names = {}
+      for item in c.models:list{ page_size = 3 } do names[#names + 1] = item.name end
+      assert.equal("publishers/google/models/" .. MODEL, names[1])
+      assert.is_true(#names > 3)
+      assert.equal("/v1beta1/publishers/google/models", m:last().path)
+      assert.equal("3", m:last().query.pageSize)
+      -- query_base = false: the project's tuned models (labels.tune-type:*
+      -- after the caller's filter, the parameter repeated as the SDK sends it).
+      local tuned = {}
+      for item in c.models:list{ query_base = false, filter = "displayName=my-tuned-model" } do
+        tuned[#tuned + 1] = item.name
+      end
+      assert.same({ SCOPE:sub(10) .. "models/1234567890" }, tuned)
+      assert.equal(SCOPE .. "models", m:last().path)
+      assert.same({ "displayName=my-tuned-model", "labels.tune-type:*" }, m:last().filters)
+      for _ in c.models:list{ query_base = false } do end
+      assert.same({ "labels.tune-type:*" }, m:last().filters)
+      assert.has_error(function() c.models:list{ query_base = "no" } end,
+        "bad field 'query_base' to 'list' (boolean expected, got string)")
     end)
 
     it("says the files API, file search stores and ephemeral tokens are not in this mode", function()

@@ -65,8 +65,6 @@ function Caches:create(args, cb)
   errors.arg(fname, 1, args, "table")
   errors.known_fields(fname, args, { "model", "config" })
   local model = self.client:_model(args.model, fname)
-  -- Vertex AI takes a cache's model by its full name (t_caches_model).
-  if self.client._vertex then model = require("gemini.vertex").full_model(self.client._vertex, model) end
   local config = errors.field(fname, "config", args.config, "table", true) or {}
   for k in pairs(config) do
     if not CREATE_KEYS[request.camel(k)] then
@@ -76,6 +74,13 @@ function Caches:create(args, cb)
     end
   end
   local ttl, exp = expiration(config, fname)
+  -- Vertex AI takes a cache's model by its full name (t_caches_model): its project
+  -- first (the metadata server's may be unknown yet).
+  if self.client._vertex then
+    local _, err = self.client:_vertex_project()
+    if err then return nil, err end
+    model = require("gemini.vertex").full_model(self.client._vertex, model)
+  end
   local body = { model = model, ttl = ttl, expireTime = exp }
   local contents = request.get(config, "contents")
   if contents ~= nil then body.contents = request.contents(contents, fname) end

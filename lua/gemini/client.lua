@@ -172,7 +172,7 @@ local function add_services(client)
   client.caches = require("gemini.caches").new(client)
   if client._vertex then
     -- What Vertex AI has not: an error naming the mode at first use.
-    client.files = vertex.unsupported("client.files (the files API)")
+    client.files = vertex.files(client)   -- (only a generated video's download)
     client.file_search_stores = vertex.unsupported("client.file_search_stores")
     client.batches = require("gemini.vertex_batches").new(client)
     client.auth_tokens = vertex.unsupported("client.auth_tokens (ephemeral tokens)")
@@ -309,6 +309,8 @@ function Client.new(opts)
     -- Bearer tokens of the credentials (gemini.auth.tokens); neither they
     -- nor the credentials' own secrets show in an error or a log line.
     self._tokens = tokens.cache(vx.source)
+    -- The project, when the metadata server is to say it.
+    if vx.project_later then self._project = tokens.cache(vx.source, "project") end
     self._bearer_seen = {}
     for _, secret in ipairs(vx.source.secrets or {}) do self._secrets[#self._secrets + 1] = secret end
   end
@@ -361,14 +363,19 @@ function Client:url(path, query, raw)
     url = self.base_url .. "/" .. self.api_version .. "/" .. path:gsub("^/+", "")
   end
   if query then
-    local parts = {}
-    for k, v in pairs(query) do
-      parts[#parts + 1] = k .. "=" .. tostring(v):gsub("[^%w%-%._~]", function(c)
-        return string.format("%%%02X", c:byte())
-      end)
+    local names, parts = {}, {}
+    for k in pairs(query) do names[#names + 1] = k end
+    table.sort(names)
+    for _, k in ipairs(names) do
+      local v = query[k]
+      -- (a list: the parameter repeated, in order)
+      for _, one in ipairs(type(v) == "table" and v or { v }) do
+        parts[#parts + 1] = k .. "=" .. tostring(one):gsub("[^%w%-%._~]", function(c)
+          return string.format("%%%02X", c:byte())
+        end)
+      end
     end
     if #parts > 0 then
-      table.sort(parts)
       url = url .. (url:find("?", 1, true) and "&" or "?") .. table.concat(parts, "&")
     end
   end
@@ -502,11 +509,17 @@ function Client:_spec(call)
     for k, v in pairs(ho.headers or {}) do extra[k] = v end
     for k, v in pairs(call.headers) do extra[k] = v end
   end
+  local method = call.method or "POST"
+  local vx = self._vertex
+  local url = call.url
+  if not url and not (vx and not call.raw_path and vertex.needs_project(vx, call.path, method)) then
+    url = self:url(vx and not call.raw_path and vertex.path(vx, call.path, method) or call.path,
+      call.query, call.raw_path)
+  end
   return {
-    method = call.method or "POST",
-    url = call.url or self:url(self._vertex and not call.raw_path
-      and vertex.path(self._vertex, call.path, call.method or "POST") or call.path,
-      call.query, call.raw_path),
+    method = method,
+    -- (nil until the project is known: see `authorized`)
+    url = url, unplaced = not url and { path = call.path, query = call.query } or nil,
     headers = self:_headers(extra, call.content_type, call.anonymous),
     body = call.body,
     body_file = call.body_file, body_offset = call.body_offset, body_length = call.body_length,
@@ -624,12 +637,35 @@ function Client:_transfer(spec, note, attempt)
   return res, err
 end
 
+--- The Vertex AI project: the one given, or the metadata server's, asked
+-- once for all the calls of the client (gemini.auth.tokens); or nil, err
+-- (kind "auth").
+-- @local
+function Client:_vertex_project()
+  local vx = self._vertex
+  if vx.project or not self._project then return vx.project end
+  local project, err = self._project:get(self)
+  if not project then return nil, err end
+  vx.project = project
+  return project
+end
+
 -- Runs `attempt(self, spec)` with the bearer token of the client's
 -- credentials when it has some (Vertex AI; a 401 is retried once with a
--- fresh token, see gemini.auth.tokens).
+-- fresh token, see gemini.auth.tokens); a spec made before the project
+-- was known gets its URL once it is (after the token: a metadata server
+-- that does not answer is told as no credentials found).
 local function authorized(self, spec, attempt)
   if not self._tokens then return attempt(self, spec) end
-  return self._tokens:authorized(self, spec, attempt)
+  return self._tokens:authorized(self, spec, function(c, s)
+    if s.unplaced then
+      local _, err = c:_vertex_project()
+      if err then return nil, err end
+      s.url = c:url(vertex.path(c._vertex, s.unplaced.path, s.method), s.unplaced.query)
+      s.unplaced = nil
+    end
+    return attempt(c, s)
+  end)
 end
 
 --- One attempt of a request of the API (see `_transfer`), authorized.
@@ -759,12 +795,17 @@ local PAGED_IN_PARENT = { "parent", "page_size", "page_token" }
 -- @tparam string key the list's field in each page, e.g. "models"
 -- @tparam[opt] table opts `{page_size=, page_token=}`
 -- @tparam[opt] function wrap applied to each item
+-- @tparam[opt] table extra query fields of every page (a filter)
 -- @local
-function Client:_pages(path, key, opts, wrap)
+function Client:_pages(path, key, opts, wrap, extra)
   opts = opts or {}
   errors.known_fields("list", opts, opts.parent ~= nil and PAGED_IN_PARENT or PAGED, nil, true)
-  local query = { pageSize = opts.page_size or opts.pageSize,
-                  pageToken = opts.page_token or opts.pageToken }
+  local function page(size, token)
+    local q = { pageSize = size, pageToken = token }
+    for k, v in pairs(extra or {}) do q[k] = v end
+    return q
+  end
+  local query = page(opts.page_size or opts.pageSize, opts.page_token or opts.pageToken)
   local items, i, done = {}, 0, false
   return function()
     while true do
@@ -779,7 +820,7 @@ function Client:_pages(path, key, opts, wrap)
       if token == nil or token == "" then
         done = true
       else
-        query = { pageSize = query.pageSize, pageToken = token }
+        query = page(query.pageSize, token)
       end
     end
   end

@@ -248,7 +248,19 @@ function Models:list(opts, cb)
     return async.list(self.client, "list", 2, cb, function(c) return c.models:list(opts) end)
   end
   errors.arg("list", 1, opts, "table", true)
-  return self.client:_pages("models", "models", opts)
+  if not self.client._vertex then return self.client:_pages("models", "models", opts) end
+  -- Vertex AI: base models, or with query_base = false the tuned ones.
+  opts = opts or {}
+  errors.known_fields("list", opts, { "page_size", "page_token", "query_base", "filter" }, nil, true)
+  local base = errors.field("list", "query_base", request.get(opts, "queryBase", "query_base"),
+    "boolean", true)
+  local filter = errors.field("list", "filter", opts.filter, "string", true)
+  local paged = {}
+  for k, v in pairs(opts) do
+    if k ~= "filter" and k ~= "query_base" and k ~= "queryBase" then paged[k] = v end
+  end
+  local path, key, query = require("gemini.vertex").models_list(base, filter)
+  return self.client:_pages(path, key, paged, nil, query)
 end
 
 --- Starts generating videos (Veo, `:predictLongRunning`): the operation,
@@ -268,9 +280,10 @@ function Models:generate_videos(req, cb)
     return async.call(self.client, "generate_videos", 2, cb,
       function(c) return c.models:generate_videos(req) end)
   end
-  local r = videos.request(req, "generate_videos")
+  local r = videos.request(req, "generate_videos", self.client._vertex ~= nil)
   local op, err = self.client:_call{
-    path = r.model .. ":predictLongRunning", body = json.encode_verbatim(r.body),
+    path = self.client:_model(req.model, "generate_videos") .. ":predictLongRunning",
+    body = json.encode_verbatim(r.body),
     http_options = self.client:_check_http_options(r.http_options, "generate_videos"),
   }
   if not op then return nil, err end

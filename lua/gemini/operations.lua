@@ -13,6 +13,9 @@
 --
 -- A finished video operation also gets the SDK's names (gemini.videos):
 -- `op.response.generated_videos[i].video`, which `files:download` takes.
+-- In Vertex AI mode a video operation (under `.../models/{m}/`) is polled
+-- with POST `{model}:fetchPredictOperation`, as python-genai does (see
+-- `fetch`; wire-format-2 §19.5).
 --
 -- Neither SDK has a `wait` (§16.9); this one polls with a growing interval
 -- (1 s, then 1.5 times longer each time, at most 10 s: Google's Veo
@@ -25,6 +28,7 @@
 local async = require("gemini.async")
 local core = require("gemini.core")
 local errors = require("gemini.errors")
+local json = require("gemini.json")
 local defaults = require("gemini.defaults")
 local resource = require("gemini.resource")
 local videos = require("gemini.videos")
@@ -66,17 +70,28 @@ end
 -- @local
 function Operations.wrap(op)
   local res = op.response
-  if op.done == true and type(res) == "table" and type(res.generateVideoResponse) == "table" then
+  if op.done == true and type(res) == "table" and (type(res.generateVideoResponse) == "table"
+      or type(res.videos) == "table" or res.raiMediaFilteredCount ~= nil) then   -- (Vertex AI's)
     videos.convert(res)
   end
   return op
 end
 
--- One poll: GET {version}/{name} within `timeout` seconds (retries
--- included): the operation, or nil, err.
+-- One poll within `timeout` seconds (retries included): GET {version}/{name};
+-- in Vertex AI mode, an operation of a model (Veo's predictLongRunning) is
+-- read with POST {model}:fetchPredictOperation {"operationName": name}, the
+-- model being the name before "/operations/" (python-genai operations.py
+-- `get`, `_fetch_predict_videos_operation`). The operation, or nil, err.
 local function fetch(client, name, timeout)
-  local op, err = client:_call{ method = "GET", path = name,
-                                http_options = timeout and { timeout = timeout } or nil }
+  local ho = timeout and { timeout = timeout } or nil
+  local model = client._vertex and name:match("^(.*/models/[^/]+)/operations/[^/]+$")
+  local op, err
+  if model then
+    op, err = client:_call{ path = model .. ":fetchPredictOperation", http_options = ho,
+                            body = json.encode_verbatim{ operationName = name } }
+  else
+    op, err = client:_call{ method = "GET", path = name, http_options = ho }
+  end
   if not op then return nil, err end
   return Operations.wrap(op)
 end

@@ -50,9 +50,12 @@ function M.retryable(policy, err)
   if err.kind == "auth" then
     -- A token request that failed (gemini.auth.tokens) as any request: its
     -- transfer, or a status of the policy's (google-auth retries 500, 503,
-    -- 504, 408 and 429: google/oauth2/_client.py _can_retry). A refused
-    -- grant or a failing credentials function is not tried again.
-    return err.cause == "transport" or err.cause == "timeout" or policy.codes[err.code] == true
+    -- 504, 408 and 429: google/oauth2/_client.py _can_retry), or an OAuth
+    -- error saying the server failed for a while (cause "server_error",
+    -- also _can_retry's). A refused grant or a failing credentials
+    -- function is not tried again.
+    return err.cause == "transport" or err.cause == "timeout" or err.cause == "server_error"
+      or policy.codes[err.code] == true
   end
   return err.kind == "api" and policy.codes[err.code] == true
 end

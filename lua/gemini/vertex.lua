@@ -57,7 +57,8 @@ end
 -- (see gemini.auth.tokens). Raises, naming the option, for what the SDK
 -- rejects.
 -- @treturn table `{project=, location=, api_key= (express), base_url=,
---   custom_base= (base_url given), source= (credentials, nil in express mode)}`
+--   custom_base= (base_url given), source= (credentials, nil in express mode),
+--   project_later= (true: the project is the metadata server's, see `needs_project`)}`
 function M.resolve(opts, env_key, load)
   if not wanted(opts) then
     for _, k in ipairs({ "project", "location", "credentials" }) do
@@ -98,7 +99,11 @@ function M.resolve(opts, env_key, load)
     source = load(opts.credentials)
     project = project or source.project_id
   end
-  if not ((project and location) or key) and not custom then
+  -- The metadata server knows the project of the machine it serves (as
+  -- google.auth.default() asks it): fetched at the first request.
+  local project_later = not project and location ~= nil and source ~= nil
+    and source.project_request ~= nil
+  if not ((project and location) or key or project_later) and not custom then
     errors.misuse("gemini.Client: Vertex AI mode needs a project (pass project, set"
       .. " GOOGLE_CLOUD_PROJECT, or use credentials that name one) or an API key (express mode)")
   end
@@ -109,7 +114,7 @@ function M.resolve(opts, env_key, load)
     -- paths without projects/.../locations/... unless both were passed.
     base = custom
     if not custom:find("%.googleapis%.com/?$") and not ((opts.project and opts.location) or key) then
-      project, location = nil, nil
+      project, location, project_later = nil, nil, false
     end
   elseif (key and not location) or location == "global" then
     base = "https://aiplatform.googleapis.com"
@@ -119,7 +124,7 @@ function M.resolve(opts, env_key, load)
     base = "https://" .. location .. "-aiplatform.googleapis.com"
   end
   return { project = project, location = location, api_key = key, base_url = base,
-           source = source }
+           source = source, project_later = project_later or nil }
 end
 
 --- A model name as python-genai's t_model gives it on Vertex: "x" ->
@@ -147,12 +152,36 @@ function M.path(vx, path, method)
   return "projects/" .. vx.project .. "/locations/" .. vx.location .. "/" .. path
 end
 
+--- Whether `path` needs the project before it is known (it comes from the
+-- metadata server: the client asks it, sets `vx.project`, then `path`).
+function M.needs_project(vx, path, method)
+  return vx.project == nil and vx.project_later == true and not path:find("^projects/")
+    and not (method == "GET" and path:find("^publishers/"))
+end
+
 --- A model's full resource name (a cache's `model`, t_caches_model):
 -- "projects/{p}/locations/{l}/publishers/google/models/x".
 function M.full_model(vx, name)
   name = M.model(name)
   if name:find("^models/") then name = "publishers/google/" .. name end
   return M.path(vx, name, "POST")
+end
+
+-- The filter that makes a models list the project's tuned models (models.py list).
+local TUNED = "labels.tune-type:*"
+
+--- The models list on Vertex AI, as python-genai's models.list: the base
+-- models (`query_base`, the default) at GET publishers/google/models (no
+-- project), answered in `publisherModels`; with `query_base = false` the
+-- project's tuned models at GET models, filtered by `labels.tune-type:*`
+-- after the caller's `filter` (the SDK sends `filter=A&filter=labels...`).
+-- (_transformers.py t_models_url and t_extract_models; models.py list, _list.)
+-- @return path, the list's field in a page, the query (filter) of every page
+function M.models_list(query_base, filter)
+  if query_base == false then
+    return "models", "models", { filter = filter and { filter, TUNED } or TUNED }
+  end
+  return "publishers/google/models", "publisherModels", filter and { filter = filter } or nil
 end
 
 --- The body of countTokens on Vertex AI: contents, systemInstruction, tools
@@ -248,6 +277,63 @@ function M.unsupported(what)
     errors.misuse(string.format("gemini: %s is not available in Vertex AI mode (%s%s)", what,
       "use it with an API key of the Gemini API", type(k) == "string" and "; called: " .. k or ""))
   end })
+end
+
+-- A generated video's bytes for `download`: the video (or the generated
+-- video holding it) when its bytes came inline; raises for one stored in
+-- Cloud Storage, which this library does not fetch, and for anything else.
+local function video_bytes(file)
+  local v = type(file) == "table" and type(file.video) == "table" and file.video or file
+  if type(v) == "table" and type(v.video_bytes) == "string" then return v.video_bytes end
+  if type(v) == "table" and type(v.uri) == "string" and v.uri:find("^gs://") then
+    errors.misuse(string.format("bad field 'file' to 'download' (the video is in Cloud Storage,"
+      .. " %s: this library does not fetch gs:// URIs; copy it with `gcloud storage cp` or the"
+      .. " Cloud Storage API, or leave out config.output_gcs_uri to have its bytes inline)",
+      errors.snippet(v.uri, 120)))
+  end
+  errors.misuse("bad field 'file' to 'download' (in Vertex AI mode only a generated video with"
+    .. " inline bytes, op.response.generated_videos[i].video, can be downloaded; got "
+    .. require("gemini.download").describe(file) .. ")")
+end
+
+--- `client.files` in Vertex AI mode: Vertex has no files API (any use
+-- raises, naming the mode), but `download` takes a generated video whose
+-- bytes came inline (Veo on Vertex answers `bytesBase64Encoded` unless
+-- config.output_gcs_uri is given) and writes it to `path` (the number of
+-- bytes) or returns the bytes, as the files API's `download` does. A video
+-- in Cloud Storage (a gs:// URI) raises, saying so.
+-- @param client
+function M.files(client)
+  local files = M.unsupported("client.files (the files API)")
+  rawset(files, "download", function(self, args, cb)
+    if cb ~= nil then
+      return require("gemini.async").call(client, "download", 2, cb,
+        function(c) return c.files:download(args) end)
+    end
+    errors.arg("download", 1, args, "table")
+    errors.known_fields("download", args, { "file", "path", "on_progress", "http_options" })
+    local path = errors.field("download", "path", args.path, "string", true)
+    local on_progress = errors.field("download", "on_progress", args.on_progress, "function", true)
+    local bytes = video_bytes(args.file)
+    if path then
+      -- (written aside and renamed: a failed write leaves nothing at `path`)
+      local tmp = path .. ".part"
+      local f, msg = io.open(tmp, "wb")
+      if not f then errors.misuse("gemini: files:download: cannot write " .. tostring(msg)) end
+      local ok, werr = f:write(bytes)
+      f:close()
+      local renamed, rerr = ok and os.rename(tmp, path)
+      if not renamed then
+        os.remove(tmp)
+        return nil, client:error("transport", string.format("cannot write to %s: %s", path,
+          tostring(werr or rerr)), { final = true })
+      end
+    end
+    if on_progress then on_progress(#bytes, #bytes) end
+    if path then return #bytes end
+    return bytes
+  end)
+  return files
 end
 
 return M

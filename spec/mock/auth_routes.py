@@ -58,11 +58,16 @@ Control endpoints (no auth, JSON):
     POST /_mock/auth/users  {"client_id", "client_secret", "refresh_token"}
         -> {"ok": true}    a user the refresh grant accepts
     POST /_mock/auth/settings  {"expires_in": S, "latency": seconds,
-        "project_id": P}   (each optional; kept until /_mock/reset)
+        "project_id": P, "oauth_errors": [E, ...]}   (each optional; kept
+        until /_mock/reset)
         expires_in: the lifetime of the tokens minted from now on (default
         3600; short expiries for refresh specs); latency: a wait before
         each token answer (token endpoint and metadata token route), so
-        that requests in flight overlap (single-flight specs).
+        that requests in flight overlap (single-flight specs);
+        oauth_errors: the next token requests are refused in turn, one per
+        E, with 400 {"error": E, "error_description": "mock: E"} (before
+        the grant is looked at: "server_error" and "temporarily_unavailable"
+        are the ones google-auth tries again).
         -> {"ok": true, "settings": {...}}
     GET  /_mock/auth/counts
         -> {"jwt_bearer": N, "refresh_token": N, "other_grant": N,
@@ -94,7 +99,7 @@ CLOCK_SKEW = 60
 SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
 
 LOCK = threading.Lock()
-DEFAULTS = {"expires_in": 3600, "latency": 0, "project_id": "mock-project"}
+DEFAULTS = {"expires_in": 3600, "latency": 0, "project_id": "mock-project", "oauth_errors": ()}
 KEYS = {}      # client_email -> {"n": int, "e": int, "kid": str | None}
 USERS = {}     # client_id -> {"client_secret", "refresh_token"}
 SETTINGS = dict(DEFAULTS)
@@ -235,6 +240,11 @@ def register(mock):
             except (UnicodeDecodeError, ValueError):
                 raise Refused(400, "invalid_request", "Bad Request")
             grant = form.get("grant_type", "")
+            with LOCK:
+                queued = SETTINGS["oauth_errors"]
+                SETTINGS["oauth_errors"] = queued[1:]
+            if queued:
+                raise Refused(400, queued[0], "mock: " + queued[0])
             if grant == JWT_GRANT:
                 jwt_grant(ctx, form)
             elif grant == "refresh_token":
@@ -305,12 +315,17 @@ def register(mock):
                 return bad("unknown setting %r (known: %s)" % (k, ", ".join(sorted(DEFAULTS))))
             if k == "project_id" and not isinstance(v, str):
                 return bad("'project_id' must be a string")
-            if k != "project_id" and (not isinstance(v, (int, float)) or isinstance(v, bool)
+            if k == "oauth_errors":
+                if not (isinstance(v, list) and all(isinstance(e, str) for e in v)):
+                    return bad("'oauth_errors' must be a list of strings")
+                data[k] = tuple(v)
+            elif k != "project_id" and (not isinstance(v, (int, float)) or isinstance(v, bool)
                                       or v < 0):
                 return bad("%r must be a number of seconds" % k)
         with LOCK:
             SETTINGS.update(data)
-            return 200, {"ok": True, "settings": dict(SETTINGS)}
+            shown = dict(SETTINGS, oauth_errors=list(SETTINGS["oauth_errors"]))
+            return 200, {"ok": True, "settings": shown}
 
     def counts(state, data, query):
         with LOCK:

@@ -29,6 +29,37 @@ are the same:
     {P}cachedContents[/id]   the main mock's caches; the body's model given
         by its full name ({P}publishers/google/models/m), the answer's name
         and model full names too.
+    GET publishers/google/models/{m}   (no {P}: the SDK's base-model GET)
+        -> a PublisherModel {"name": "publishers/google/models/m", "versionId",
+           "openSourceCategory", "launchStage"} of the main mock's catalogue;
+           404 NOT_FOUND for another model.
+    GET publishers/google/models[?pageSize&pageToken&filter]
+        -> {"publisherModels": [...], "nextPageToken"?} (the catalogue, paged
+           as the main mock's models list; filter not applied)
+    GET {P}models[?filter=...]   the project's models: a tuned one
+        ("labels": {"tune-type": "sft"}) and an uploaded one; a filter
+        "labels.tune-type:*" (one of the repeated filter parameters) keeps the
+        tuned one. The log entry gets filters = [every filter parameter].
+    POST {P}publishers/{pub}/models/veo-*:predictLongRunning   (Veo on Vertex,
+        python-genai models.py _GenerateVideosParameters_to_vertex)
+        body {"instances": [{"prompt", "image", "lastFrame", "video",
+        "referenceImages", "mask"}], "parameters": {"sampleCount",
+        "storageUri", "fps", "durationSeconds", "seed", "aspectRatio",
+        "resolution", "personGeneration", "pubsubTopic", "negativePrompt",
+        "enhancePrompt", "generateAudio", "compressionQuality", "resizeMode"},
+        "labels"}; an image {gcsUri | bytesBase64Encoded, mimeType}, a video
+        {gcsUri | bytesBase64Encoded, mimeType}; another key (the Gemini
+        API's uri / encodedVideo / webhookConfig...) -> 400
+      -> {"name": "{P}publishers/{pub}/models/{m}/operations/<id>"}
+        (media_routes.py's operations store: the "operation" fault's polls,
+        error and filtered apply)
+    POST {P}publishers/{pub}/models/{m}:fetchPredictOperation
+        {"operationName": N}  (N under that model, else 400; unknown -> 404)
+      -> the operation as media_routes.py polls it; once done its response
+         {"@type": ...GenerateVideoResponse, "raiMediaFilteredCount": 0,
+          "videos": [{"bytesBase64Encoded", "mimeType": "video/mp4"}, ...]}
+         or with parameters.storageUri [{"gcsUri": "<storageUri>/<id>/sample_<i>.mp4",
+         "mimeType"}]; the log entry gets operation = N, done.
     {P}batchPredictionJobs   POST create {"displayName", "model",
         "inputConfig": {"instancesFormat", "gcsSource": {"uris"} |
         "bigquerySource": {"inputUri"}}, "outputConfig": {"predictionsFormat",
@@ -41,11 +72,14 @@ are the same:
         POST {name}:cancel -> {} then CANCELLED; DELETE -> a done
         Operation, then 404.
 """
+import base64
 import json
 import re
 import threading
 import time
+import urllib.parse
 
+import media_routes
 import token_registry
 
 P = r"projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/"
@@ -188,6 +222,154 @@ def register(mock):
                                        "statistics": {"token_count": max(1, len(text.split())),
                                                       "truncated": False}}})
         ctx.send_json(200, {"predictions": out, "metadata": {"billableCharacterCount": 1}})
+        ctx.update(completed=True)
+
+    # -- Veo: predictLongRunning and fetchPredictOperation ------------------------------
+
+    VIDEO_RESPONSE = "type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse"
+    TOP = {"instances", "parameters", "labels"}
+    INSTANCE = {"prompt", "image", "lastFrame", "video", "referenceImages", "mask"}
+    PARAMETERS = {"sampleCount", "storageUri", "fps", "durationSeconds", "seed", "aspectRatio",
+                  "resolution", "personGeneration", "pubsubTopic", "negativePrompt",
+                  "enhancePrompt", "generateAudio", "compressionQuality", "resizeMode"}
+    MEDIA = {"gcsUri", "bytesBase64Encoded", "mimeType"}
+
+    def unknown_key(ctx, obj, fields, where):
+        """True (a 400 sent) when `obj` is no object or has a key not in `fields`."""
+        if not isinstance(obj, dict):
+            ctx.send_error(400, "Invalid JSON payload received. '%s' must be an object." % where)
+            return True
+        extra = sorted(set(obj) - set(fields))
+        if extra:
+            mock.unknown_field_error(ctx, extra[0], where)
+        return bool(extra)
+
+    def bad_media(ctx, obj, where, extra=()):
+        if unknown_key(ctx, obj, MEDIA | set(extra), where):
+            return True
+        if not obj.get("gcsUri") and not obj.get("bytesBase64Encoded"):
+            ctx.send_error(400, "%s: gcsUri or bytesBase64Encoded is required." % where)
+            return True
+        return None
+
+    @route("POST", r"(?:" + P + r")?" + MODEL + r":predictLongRunning", "operation")
+    def vertex_predict_long_running(ctx):
+        mid = ctx.params["mid"]
+        if not mid.startswith("veo-"):
+            mock.not_found_model(ctx, "publishers/google/models/" + mid, "predictLongRunning")
+            return
+        req = ctx.json_object()
+        if req is None or unknown_key(ctx, req, TOP, None):
+            return
+        insts = req.get("instances")
+        if not isinstance(insts, list) or len(insts) != 1:
+            ctx.send_error(400, "instances must hold exactly one instance.")
+            return
+        inst = insts[0]
+        if unknown_key(ctx, inst, INSTANCE, "instances[0]"):
+            return
+        for k in ("image", "lastFrame", "video"):
+            if k in inst and bad_media(ctx, inst[k], "instances[0]." + k):
+                return
+        if "mask" in inst and bad_media(ctx, inst["mask"], "instances[0].mask", ("maskMode",)):
+            return
+        if not inst.get("prompt") and "image" not in inst and "video" not in inst:
+            ctx.send_error(400, "A prompt, an image or a video is required.")
+            return
+        params = req.get("parameters") or {}
+        if unknown_key(ctx, params, PARAMETERS, "parameters"):
+            return
+        f = ctx.fault or {}
+        oid = media_routes._random_id()
+        name = "%spublishers/%s/models/%s/operations/%s" % (scope(ctx), ctx.params["publisher"],
+                                                            mid, oid)
+        error, response = f.get("error"), None
+        if error is True:
+            error = {"code": 3, "message": "The prompt could not be processed (mock failure)."}
+        elif error is None and f.get("filtered"):
+            response = {"@type": VIDEO_RESPONSE, "raiMediaFilteredCount": 1,
+                        "raiMediaFilteredReasons": ["The video was filtered by the mock's safety"
+                                                    " check."]}
+        elif error is None:
+            videos = []
+            for i in range(params.get("sampleCount", 1)):
+                if params.get("storageUri"):
+                    videos.append({"gcsUri": "%s/%s/sample_%d.mp4"
+                                   % (params["storageUri"].rstrip("/"), oid, i),
+                                   "mimeType": "video/mp4"})
+                else:
+                    data = media_routes.mp4_bytes(int(f.get("video_size", 4096)),
+                                                  inst.get("prompt") or "image")
+                    videos.append({"bytesBase64Encoded": base64.b64encode(data).decode("ascii"),
+                                   "mimeType": "video/mp4"})
+            response = {"@type": VIDEO_RESPONSE, "raiMediaFilteredCount": 0, "videos": videos}
+        op = media_routes.OPERATIONS.create(name, polls=f.get("polls", media_routes.OP_POLLS),
+                                            response=response, error=error)
+        ctx.update(operation=name)
+        ctx.send_json(200, op)
+        ctx.update(completed=True)
+
+    @route("POST", r"(?:" + P + r")?" + MODEL + r":fetchPredictOperation")
+    def vertex_fetch_operation(ctx):
+        req = ctx.json_object()
+        if req is None or unknown_key(ctx, req, {"operationName"}, None):
+            return
+        name = req.get("operationName")
+        model = "%spublishers/%s/models/%s/operations/" % (scope(ctx), ctx.params["publisher"],
+                                                            ctx.params["mid"])
+        if not isinstance(name, str) or not name.startswith(model):
+            ctx.send_error(400, "operationName must name an operation of %s." % model[:-12])
+            return
+        op = media_routes.OPERATIONS.poll(name)
+        if op is None:
+            ctx.send_error(404, "Operation %s not found." % name)
+            return
+        ctx.update(operation=name, done=op.get("done", False))
+        ctx.send_json(200, op)
+        ctx.update(completed=True)
+
+    # -- models: publisher (base) models and the project's own -----------------------
+
+    def publisher_model(m):
+        return {"name": "publishers/google/" + m["name"], "versionId": m.get("version", "001"),
+                "openSourceCategory": "PROPRIETARY", "launchStage": "GA"}
+
+    @route("GET", r"publishers/google/models/(?P<mid>[^:/]+)")
+    def publisher_get(ctx):
+        m = mock.MODELS_BY_ID.get(ctx.params["mid"])
+        if m is None:
+            ctx.send_error(404, "Publisher Model `publishers/google/models/%s` not found."
+                           % ctx.params["mid"])
+            return
+        ctx.send_json(200, publisher_model(m))
+        ctx.update(completed=True)
+
+    @route("GET", r"publishers/google/models")
+    def publisher_list(ctx):
+        """The main mock's models list (its pages), the items as PublisherModels."""
+        fn, _, _ = mock.find_route("GET", "models")
+        send = ctx.send_json
+
+        def as_publisher_models(status, body, *args, **kwargs):
+            if status == 200:
+                body = dict(body, publisherModels=[publisher_model(m) for m in body.pop("models")])
+            send(status, body, *args, **kwargs)
+        ctx.send_json = as_publisher_models
+        fn(ctx)
+
+    @route("GET", P + r"models")
+    def project_models(ctx):
+        pre = scope(ctx)
+        qs = urllib.parse.parse_qs(urllib.parse.urlsplit(ctx.target).query, keep_blank_values=True)
+        filters = qs.get("filter", [])
+        items = [{"name": pre + "models/1234567890", "displayName": "my-tuned-model",
+                  "versionId": "1", "labels": {"tune-type": "sft"},
+                  "deployedModels": [{"endpoint": pre + "endpoints/987", "deployedModelId": "1"}]},
+                 {"name": pre + "models/555", "displayName": "an-uploaded-model", "versionId": "1"}]
+        if "labels.tune-type:*" in filters:
+            items = [m for m in items if "tune-type" in m.get("labels", {})]
+        ctx.update(filters=filters)
+        ctx.send_json(200, {"models": items})
         ctx.update(completed=True)
 
     # -- cachedContents: the main mock's, with Vertex names ----------------------------

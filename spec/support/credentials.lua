@@ -14,7 +14,7 @@
 --   creds.rsa_key(name [, pkcs1]) -> { pem =, modulus = hex, exponent = 65537 }
 --   creds.write_json(value [, path]) -> path;  creds.write(text [, path]) -> path
 --   creds.dir() -> the path of a new empty directory
---   creds.settings(m, { expires_in =, latency =, project_id = })   -- the mock's auth settings
+--   creds.settings(m, { expires_in =, latency =, project_id =, oauth_errors = { E, ... } })
 --   creds.counts(m) -> { jwt_bearer =, refresh_token =, metadata_token =, issued =, ... }
 --   creds.send(client, req) -> res | nil, kind, msg
 --       -- a credential source's token_request() (or project_request()) sent
@@ -136,7 +136,7 @@ function M.authorized_user(m, opts)
   return info, M.write_json(info)
 end
 
---- Sets the mock's auth settings (expires_in, latency, project_id).
+--- Sets the mock's auth settings (expires_in, latency, project_id, oauth_errors).
 function M.settings(m, t)
   return control(m, "POST", "/_mock/auth/settings", t).settings
 end

@@ -22,7 +22,8 @@
 --                         headers = { name = value }, body =, content_type = }
 --                         (content_type: the body's type, not in headers)
 --   src:parse_token(res)  res = { status =, headers =, body = } ->
---                         access_token, expires_in (seconds) | nil, message
+--                         access_token, expires_in (seconds) | nil, message,
+--                         transient (the OAuth error says: try again later)
 --   src:describe_failure(msg)  the message for a token request whose transfer
 --                         failed (`msg`: the transport's): for "metadata", why
 --                         no credentials were found and where they were looked for
@@ -152,14 +153,26 @@ local function refusal(src, res, who)
   return who .. ": HTTP " .. tostring(res.status) .. (detail ~= "" and (": " .. detail) or "")
 end
 
+-- OAuth errors of a refused token request that may pass later: google-auth
+-- tries those again whatever the status (google/oauth2/_client.py
+-- _can_retry, after RFC 6749 4.1.2.1: a redirect cannot carry a 5xx).
+local TRANSIENT = { internal_failure = true, server_error = true, temporarily_unavailable = true }
+
+-- Whether the refusal `res` names one of them, as its error or description.
+local function transient(res)
+  local body = decode_object(res.body)
+  return body ~= nil and (TRANSIENT[body.error] or TRANSIENT[body.error_description]) == true
+end
+
 local Source = {}
 Source.__index = Source
 
 --- The access token and its lifetime from the token answer `res`
--- (`{status, headers, body}`), or nil and a message without secrets.
+-- (`{status, headers, body}`), or nil, a message without secrets, and
+-- whether the refusal says the server failed for a while.
 function Source:parse_token(res)
   local who = self:_who()
-  if res.status ~= 200 then return nil, refusal(self, res, who) end
+  if res.status ~= 200 then return nil, refusal(self, res, who), transient(res) end
   return token_of(self, res, who)
 end
 

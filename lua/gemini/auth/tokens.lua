@@ -18,6 +18,9 @@
 -- `code`, the token endpoint's status, or `cause`, the failed transfer's
 -- kind: the call's retries try again as after the API's); tokens are added
 -- to the client's secrets, so no error or log line shows them.
+--
+-- The same single flight fetches the project of a "metadata" source (the
+-- machine's, when the client was given none): `M.cache(source, "project")`.
 -- @module gemini.auth.tokens
 local core = require("gemini.core")
 local errors = require("gemini.errors")
@@ -52,24 +55,47 @@ function M.source(spec)
   return credentials.load(spec)
 end
 
-local Cache = {}
-Cache.__index = Cache
-
--- id -> cache; weak, so a cache lives as long as a client holds it.
-local CACHES = setmetatable({}, { __mode = "v" })
-
---- The token cache of a credentials source (shared by `source.id`).
-function M.cache(source)
-  local c = CACHES[source.id]
-  if not c then
-    c = setmetatable({ source = source, waiters = {} }, Cache)
-    CACHES[source.id] = c
-  end
-  return c
-end
 
 local function bad_token(t)
   return type(t) ~= "string" or t == "" or t:find("[%s%c]") ~= nil
+end
+
+-- Asks the source's server for something: `make(source)` is the request,
+-- sent through the client's request path (its transport, timeouts, proxy
+-- and CA: blocking, on a luv loop or over cosockets alike), and
+-- `read(source, res)` reads the answer. `what` names it ("access token");
+-- `describe(source, msg)`, when given, words a transfer that failed.
+-- Returns what `read` gave, or nil, err (kind "auth"; `read`'s third
+-- value true marks a refusal worth another try: `cause` "server_error").
+local function ask(source, client, what, make, read, describe)
+  -- (pcall: a raise here would leave the calls waiting for this fetch
+  -- waiting for ever; neither function yields, so Lua 5.1 allows it.)
+  local ok, req = pcall(make, source)
+  if not ok then
+    return nil, client:error("auth", "cannot make the " .. what .. " request of the " .. source.kind
+      .. " credentials: " .. tostring(req))
+  end
+  local spec = client:_spec{ method = req.method, url = req.url, headers = req.headers,
+                             body = req.body, content_type = req.content_type, anonymous = true }
+  local res, err = client:_transfer(spec, what)
+  if not res then
+    -- (`cause`: the call's retries try again as after any failed transfer.)
+    local failed = { cause = err.kind, final = err.final }
+    if describe then return nil, client:error("auth", describe(source, err.message), failed) end
+    return nil, client:error("auth", "no " .. what .. " from the " .. source.kind .. " credentials: "
+      .. tostring(err.message), failed)
+  end
+  local value, extra, transient
+  ok, value, extra, transient = pcall(read, source, res)
+  if not ok then value, extra = nil, value end
+  if bad_token(value) then
+    -- (`code`: the server's status, which the call's retries judge as
+    -- they judge the API's; `cause`: an OAuth error they try again.)
+    return nil, client:error("auth", "no " .. what .. " from the " .. source.kind .. " credentials: "
+      .. tostring(value and "a malformed " .. what or extra),
+      res.status ~= 200 and { code = res.status, cause = transient and "server_error" or nil } or nil)
+  end
+  return value, extra
 end
 
 -- A token from the source: token, lifetime, or nil, err (kind "auth").
@@ -88,38 +114,13 @@ local function mint(source, client)
         .. errors.typename(token) .. ")")
     end
   else
-    -- (pcall: a raise here would leave the calls waiting for this fetch
-    -- waiting for ever; neither method yields, so Lua 5.1 allows it.)
-    local ok, req = pcall(source.token_request, source)
-    if not ok then
-      return nil, client:error("auth", "cannot make the token request of the " .. source.kind
-        .. " credentials: " .. tostring(req))
-    end
-    local spec = client:_spec{ method = req.method, url = req.url, headers = req.headers,
-                               body = req.body, content_type = req.content_type, anonymous = true }
-    local res, err = client:_transfer(spec, "access token")
-    if not res then
-      -- The source words a transfer that failed: where it asked, and for
-      -- the metadata server (the last resort of Application Default
-      -- Credentials) that no credentials were found, and where they were
-      -- looked for.
-      -- (`cause`: the call's retries try again as after any failed transfer.)
-      local failed = { cause = err.kind, final = err.final }
-      if source.describe_failure then
-        return nil, client:error("auth", source:describe_failure(err.message), failed)
-      end
-      return nil, client:error("auth", "no access token from the " .. source.kind .. " credentials: "
-        .. tostring(err.message), failed)
-    end
-    ok, token, lifetime = pcall(source.parse_token, source, res)
-    if not ok then token, lifetime = nil, token end
-    if bad_token(token) then
-      -- (`code`: the token endpoint's status, which the call's retries
-      -- judge as they judge the API's.)
-      return nil, client:error("auth", "no access token from the " .. source.kind .. " credentials: "
-        .. tostring(token and "a malformed token" or lifetime),
-        res.status ~= 200 and { code = res.status } or nil)
-    end
+    -- The source words a transfer that failed: where it asked, and for
+    -- the metadata server (the last resort of Application Default
+    -- Credentials) that no credentials were found, and where they were
+    -- looked for.
+    token, lifetime = ask(source, client, "access token", source.token_request, source.parse_token,
+      source.describe_failure)
+    if not token then return nil, lifetime end
   end
   if lifetime == nil then lifetime = M.DEFAULT_LIFETIME end
   lifetime = tonumber(lifetime)
@@ -127,6 +128,45 @@ local function mint(source, client)
     return nil, client:error("auth", "an access token's lifetime must be a positive number of seconds")
   end
   return token, lifetime
+end
+
+-- The project of the machine from the metadata server (python-genai has
+-- it from google.auth.default(), which asks the same): the id and an
+-- endless lifetime, or nil, err (kind "auth").
+local function mint_project(source, client)
+  local id, err = ask(source, client, "project id", source.project_request, source.parse_project)
+  if not id then
+    err.message = err.message .. " (pass project, or set GOOGLE_CLOUD_PROJECT)"
+    return nil, err
+  end
+  return id, math.huge
+end
+
+local Cache = {}
+Cache.__index = Cache
+
+-- What a cache holds: the access tokens of a source, or the project of
+-- the machine (a "metadata" source's).
+local FETCHES = {
+  token = { mint = mint, what = "an access token", prefix = "" },
+  project = { mint = mint_project, what = "the project id", prefix = "project:" },
+}
+
+-- id -> cache; weak, so a cache lives as long as a client holds it.
+local CACHES = setmetatable({}, { __mode = "v" })
+
+--- The cache of a credentials source's access tokens, or with `what` =
+-- "project" of its project id (a "metadata" source: kept for good);
+-- shared by `source.id`. Either is fetched once for all who need it.
+function M.cache(source, what)
+  local fetch = FETCHES[what or "token"]
+  local id = fetch.prefix .. source.id
+  local c = CACHES[id]
+  if not c then
+    c = setmetatable({ source = source, waiters = {}, fetch = fetch }, Cache)
+    CACHES[id] = c
+  end
+  return c
 end
 
 -- The coroutine a flight belongs to has ended without finishing it (a
@@ -167,17 +207,17 @@ function Cache:_release()
   end
 end
 
--- Fetches a token for everyone: the token, or nil, err.
+-- Fetches the value for everyone: the value, or nil, err.
 function Cache:_fetch(client)
   local t = task.running()
   local flight = { task = t, co = not t and coroutine.running() or nil }
   self.flight = flight
   local started = core.now()
-  client:_log("gemini: fetching an access token (%s credentials)", self.source.kind)
+  client:_log("gemini: fetching %s (%s credentials)", self.fetch.what, self.source.kind)
   -- A task stopped while it fetches (a canceled call) leaves the others
   -- waiting: they are woken, see the flight abandoned and fetch anew.
   if t then t.on_stop = function() self:_release() end end
-  local token, lifetime = mint(self.source, client)
+  local token, lifetime = self.fetch.mint(self.source, client)
   if t then t.on_stop = nil end
   if token then
     self.value = token
@@ -208,19 +248,24 @@ local function remember(client, token)
   return token
 end
 
---- A valid access token: the cached one, the one another request is
+--- The value: the cached one while fresh, the one another request is
 -- fetching, or a new one; or nil, err (kind "auth").
-function Cache:token(client)
+function Cache:get(client)
   while true do
-    if self.value and core.now() < self.refresh_at then return remember(client, self.value) end
+    if self.value and core.now() < self.refresh_at then return self.value end
     local flight = self.flight
     if not (flight and not abandoned(flight) and self:_wait(flight)) then
-      local token, err = self:_fetch(client)
-      if not token then return nil, err end
-      return remember(client, token)
+      return self:_fetch(client)
     end
     if flight.err then return nil, flight.err end
   end
+end
+
+--- A valid access token (see `get`), or nil, err (kind "auth").
+function Cache:token(client)
+  local token, err = self:get(client)
+  if not token then return nil, err end
+  return remember(client, token)
 end
 
 --- Forgets `token` when it is the cached one (the server refused it).
