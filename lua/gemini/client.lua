@@ -214,7 +214,7 @@ end
 -- their types, `api_key` and `headers` free of CR, LF and NUL (which would
 -- inject header lines), `base_url` an http(s) URL without query or
 -- fragment. `timeout` bounds a whole call, retries and backoff waits
--- included (see `gemini.retry`).
+-- included.
 -- @tparam[opt] table opts the options above (`api_key`, `base_url`, `timeout`, `retry`, `loop`, ...)
 -- @return a client with `models`, `chats`, `files`, `caches`, `batches`, `operations`,
 --   `file_search_stores`, `auth_tokens`, `live`
