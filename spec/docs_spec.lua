@@ -45,12 +45,14 @@ describe("the LDoc reference (make docs)", function()
 
   it("lists the public modules, not the internal ones", function()
     for _, m in ipairs{ "gemini", "gemini.client", "gemini.models", "gemini.stream", "gemini.chats",
-                        "gemini.files", "gemini.errors", "gemini.schema", "gemini.parts" } do
+                        "gemini.files", "gemini.errors", "gemini.schema", "gemini.parts", "gemini.audio",
+                        "gemini.live", "gemini.auth_tokens", "gemini.vertex_batches" } do
       assert(pages[m], "missing " .. m)
     end
     for name in pairs(pages) do
-      for _, internal in ipairs{ "transport", "async", "afc", "request", "keys", "retry", "upload", "lines" } do
-        assert(not name:find("gemini%." .. internal), "internal module listed: " .. name)
+      for _, internal in ipairs{ "transport", "async", "afc", "request", "keys", "retry", "upload", "lines",
+                                 "vertex$", "auth%.", "live%." } do
+        assert(not name:find("^gemini%." .. internal), "internal module listed: " .. name)
       end
     end
   end)

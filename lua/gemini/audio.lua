@@ -131,10 +131,10 @@ end
 
 --- The PCM of WAV file bytes and its format.
 -- Chunks other than "fmt " and "data" (LIST, fact, ...) are skipped, with
--- the pad byte that follows a chunk of odd size.
+-- the pad byte that follows a chunk of odd size. Bytes that are not a
+-- whole PCM WAV file give nil and an error of kind "decode" saying why.
 -- @tparam string bytes
--- @return pcm, `{rate =, channels =, bits =}`; or nil and a `gemini.Error`
---   (kind "decode") for bytes that are not a whole PCM WAV file
+-- @return pcm, `{rate =, channels =, bits =}`; or nil and a `gemini.Error` of kind "decode"
 function M.from_wav(bytes)
   errors.arg("from_wav", 1, bytes, "string")
   if #bytes < 12 or bytes:sub(1, 4) ~= "RIFF" or bytes:sub(9, 12) ~= "WAVE" then
@@ -170,11 +170,11 @@ function M.from_wav(bytes)
   return bad_wav(fmt and "no data chunk" or "no fmt chunk")
 end
 
---- The PCM of a WAV file and its format (see `from_wav`).
+--- The PCM of a WAV file and its format (see `from_wav`). A file that
+-- cannot be read gives nil and an error of kind "io", one that is not a
+-- PCM WAV file one of kind "decode"; the message names the file.
 -- @tparam string path
--- @return pcm, `{rate =, channels =, bits =}`; or nil and a `gemini.Error`:
---   kind "io" when the file cannot be read, "decode" when it is not a PCM
---   WAV file (the message names the file)
+-- @return pcm, `{rate =, channels =, bits =}`; or nil and a `gemini.Error` of kind "io" or "decode"
 function M.read_wav(path)
   errors.arg("read_wav", 1, path, "string")
   local f, msg = io.open(path, "rb")      -- msg names the file

@@ -42,6 +42,7 @@ local AuthTokens = {}
 AuthTokens.__index = AuthTokens
 
 --- Creates the service; `client.auth_tokens` is one.
+-- @local
 function AuthTokens.new(client)
   return setmetatable({ client = client }, AuthTokens)
 end

@@ -11,9 +11,16 @@
 -- downloads (never held whole). The wire format is described in
 -- docs/wire-format-2.md section 12.
 --
--- A job is a Lua table in the SDK's shape (`BatchJob`), see `to_job`: the
--- state uses the SDK's `JOB_STATE_*` names, not the wire's
--- `BATCH_STATE_*`, and the operation itself is kept in `job.operation`.
+-- A job is a Lua table in the SDK's shape (`BatchJob`): `name`
+-- ("batches/..."), `display_name`, `model`, `state` (the SDK's
+-- `JOB_STATE_*` names, not the wire's `BATCH_STATE_*`: PENDING, RUNNING,
+-- SUCCEEDED, FAILED, CANCELLED, EXPIRED; an unknown state as sent), `done`
+-- (true once it has ended), `create_time`, `update_time`, `end_time`,
+-- `batch_stats` (`request_count`, `successful_request_count`,
+-- `failed_request_count`, `pending_request_count`), `dest` (`file_name`
+-- or `inlined_responses`, once succeeded), `error` (a `gemini.Error` of
+-- kind "api" when the job failed) and `operation` (the Operation itself,
+-- as decoded).
 --
 -- With the client's `loop`, each method also takes a trailing callback,
 -- `cb(err, result)` (for `list`, every job in a list; for `results`, see
@@ -353,7 +360,7 @@ end
 --   file, uploaded first (see `write_requests`). `display_name` defaults to
 --   a generated one (the API requires one).
 -- @tparam[opt] function cb with the client's loop: `cb(err, job)`, and a handle is returned at once
--- @return the job (see `to_job`; state JOB_STATE_PENDING), or nil, `gemini.Error`
+-- @return the job (see the module's description; state `JOB_STATE_PENDING`), or nil, `gemini.Error`
 function Batches:create(args, cb)
   check_self(self, "create")
   if cb ~= nil then

@@ -188,21 +188,36 @@ local function add_services(client)
   return client
 end
 
---- Creates a client. See API.md for every option.
+--- Creates a client. See docs/API.md for every option.
 -- Options: `api_key`, `base_url`, `api_version`, `auth` ("header" |
 -- "bearer"), `headers`, `timeout`, `connect_timeout`, `stall_timeout`,
 -- `retry`, `proxy`, `ca_file`, `verify`, `transport`, `loop`,
 -- `check_thinking`, `max_response_size`, `max_event_size`, `log`, `debug`,
--- `trace` (a function given a record of each attempt: see `_trace`).
+-- `fast_callbacks`, `trace`; and for Vertex AI mode `vertexai` (or
+-- `enterprise`), `project`, `location`, `credentials`.
+--
+-- `trace` is a function given one record per attempt of a request, once
+-- it has ended: `{method =, url =, status =, error =, bytes_sent =,
+-- bytes_received =, duration =, attempt =}` (`url` with secrets redacted;
+-- `status` nil when no answer came; `error` the kind of failure, nil on
+-- success; `duration` in seconds; `attempt` from 1). A trace function that
+-- raises does not break the call.
+--
+-- `credentials` (Vertex AI) is the path of a JSON credentials file
+-- (service account or authorized user), its decoded table, or a function
+-- returning `access_token, expires_in`; without it, Application Default
+-- Credentials (`GOOGLE_APPLICATION_CREDENTIALS`, gcloud's file, the
+-- metadata server).
 --
 -- Every option is checked here and a bad one raises, naming it: timeouts
 -- are positive finite seconds, sizes positive integers, `retry` fields of
 -- their types, `api_key` and `headers` free of CR, LF and NUL (which would
 -- inject header lines), `base_url` an http(s) URL without query or
 -- fragment. `timeout` bounds a whole call, retries and backoff waits
--- included (see `gemini.retry`).
+-- included.
 -- @tparam[opt] table opts the options above (`api_key`, `base_url`, `timeout`, `retry`, `loop`, ...)
--- @return a client with `models`, `chats`, `files`, `caches`, `batches`, `operations`
+-- @return a client with `models`, `chats`, `files`, `caches`, `batches`, `operations`,
+--   `file_search_stores`, `auth_tokens`, `live`
 function Client.new(opts)
   errors.arg("Client", 1, opts, "table", true)
   opts = opts or {}
@@ -444,6 +459,7 @@ end
 --- A model's name in a request path: "models/x" (Gemini API), or as
 -- python-genai's t_model gives it on Vertex AI ("publishers/google/models/x").
 -- Raises for a missing or bad name, naming `fname`.
+-- @local
 function Client:_model(name, fname)
   local model = request.model(name, fname)
   if not self._vertex then return model end
@@ -603,6 +619,7 @@ end
 -- @tparam[opt] number status
 -- @tparam[opt] string kind
 -- @tparam[opt] number received
+-- @local
 function Client:_trace(spec, attempt, started, status, kind, received)
   if not self.trace then return end
   local ok, why = pcall(self.trace, {
@@ -672,6 +689,7 @@ end
 -- @tparam table spec a transfer spec (see `_spec`)
 -- @tparam string note what the attempt is, for the log
 -- @tparam[opt] number attempt its number (from 1), for the trace
+-- @local
 function Client:_send(spec, note, attempt)
   return authorized(self, spec, function(c, s) return c:_transfer(s, note, attempt) end)
 end
@@ -772,6 +790,7 @@ end
 -- its end as "canceled", a 4xx/5xx one as "api".
 -- @tparam table spec
 -- @tparam[opt] number attempt its number (from 1), for the trace
+-- @local
 function Client:_open_body(spec, attempt)
   local started = core.now()
   local reader, kind, msg, final = self.transport:open(spec)

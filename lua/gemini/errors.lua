@@ -9,7 +9,9 @@ local M = {}
 
 --- The metatable of every `gemini.Error`.
 -- Fields: `kind` ("api", "transport", "timeout", "decode", "stream",
--- "canceled"), `code` (HTTP status for "api"), `status` (e.g.
+-- "canceled"; "auth" when Vertex AI credentials give no access token, "io"
+-- when `gemini.audio.read_wav` cannot read its file), `code` (HTTP status
+-- for "api"; a Live session's close code for "stream"), `status` (e.g.
 -- "RESOURCE_EXHAUSTED"), `message`, `details` (the API's `error.details`
 -- list, as sent), `retry_after` (seconds, when known).
 -- @type Error

@@ -7,7 +7,7 @@
 --    session:close()
 --
 -- The wire protocol is the official SDKs' (python-genai google/genai/live.py
--- and _live_converters.py, js-genai src/live.ts): the URL
+-- and `_live_converters.py`, js-genai src/live.ts): the URL
 -- `{base}/ws/google.ai.generativelanguage.{version}.GenerativeService.BidiGenerateContent`
 -- with the key in `x-goog-api-key` (live.py takes the client's headers);
 -- an ephemeral token (a key "auth_tokens/...") goes to
@@ -26,18 +26,29 @@
 -- The setup follows the rules of generate's config (`request.live_setup`:
 -- both spellings, a field given twice raises, Lua handlers kept out of the
 -- tools), the Live-only fields going to the top of `setup` rather than
--- into `generationConfig` (_live_converters.py _LiveConnectConfig_to_mldev),
--- as an ephemeral token's constraints are built (gemini.auth_tokens).
+-- into `generationConfig` (`_live_converters.py`,
+-- `_LiveConnectConfig_to_mldev`), as an ephemeral token's constraints are
+-- built (`gemini.auth_tokens`).
 --
 -- Functions declared with a Lua `handler` (`gemini.tools.functions`) are
 -- run when a `toolCall` names them, as in chats (`gemini.afc`): the calls
 -- are answered with `send_tool_response` before the message is handed on
 -- (its `tool_call` is still there, for the record).
 --
--- The blocking form lives here; the callback form (`connect(req, {on_open
--- =, on_message =, on_close =})` on the client's `loop`) in
--- `gemini.live.loop`; inside nginx the bytes go through a cosocket
--- (`gemini.live.resty`), framed by the same C framer.
+-- A message (`session:receive()`, `on_message`) is the decoded
+-- LiveServerMessage (camelCase keys, as sent) with read-only helpers:
+-- `msg.text` (the text parts of its model turn, thoughts left out, joined;
+-- nil when none), `msg.data` (the inline data of its model turn, base64
+-- decoded and joined: the audio; nil when none), and `msg.server_content`,
+-- `msg.tool_call`, `msg.tool_call_cancellation`, `msg.go_away`,
+-- `msg.session_resumption_update`, `msg.usage_metadata`,
+-- `msg.setup_complete` (the fields as sent, or nil).
+--
+-- The blocking form lives here; the callback form
+-- (`connect(req, {on_open =, on_message =, on_close =})`, on the client's
+-- `loop`) in `gemini.live.loop`, an internal module; inside nginx the
+-- bytes go through a cosocket (`gemini.live.resty`, internal too), framed
+-- by the same C framer.
 -- @module gemini.live
 local afc = require("gemini.afc")
 local core = require("gemini.core")
@@ -47,8 +58,7 @@ local request = require("gemini.request")
 
 local M = {}
 
---- The `client.live` service.
--- @type Live
+-- The `client.live` service (its LDoc section is at `connect`).
 local Live = {}
 Live.__index = Live
 
@@ -67,6 +77,7 @@ end
 --- The `setup` message of a connect request: `request.live_setup` (the
 -- config split as generate's, the Live-only fields at the top of the
 -- setup), camelCase on the wire by the encoder.
+-- @local
 function M.setup(model, config, fname)
   return { setup = request.live_setup(model, config, fname) }
 end
@@ -79,6 +90,7 @@ local TOKEN_PREFIX = "auth_tokens/"
 -- secure =, hostname =, port =}`. `url` is scheme://host:port (what libcurl
 -- connects to), `target` the request target, `headers` the header lines
 -- (credentials included: never logged but by `client:_log_request`).
+-- @local
 function M.endpoint(client)
   local scheme, authority, prefix = client.base_url:match("^(https?)://([^/]+)(.*)$")
   local hostname, port = authority:gsub("^.*@", ""):match("^(.-):?(%d*)$")
@@ -102,6 +114,7 @@ end
 
 --- The gemini.Error of a failed connect, from the C side's answer: a
 -- refusal (an HTTP status before the upgrade) reads as an API error.
+-- @local
 function M.connect_error(client, kind, msg, status, body)
   if status then
     return errors.from_http(status, body or "", {}, json.decode, client._secrets)
@@ -112,6 +125,7 @@ end
 
 --- The options of `core.ws_connect` / `core.ws_open` for an endpoint:
 -- the client's connection options, as for every call.
+-- @local
 function M.link_options(client, ep)
   return {
     url = ep.url, host = ep.host, target = ep.target, headers = ep.headers,
@@ -122,6 +136,7 @@ function M.link_options(client, ep)
 end
 
 --- Logs the upgrade request of a session (credentials redacted).
+-- @local
 function M.log_connect(client, ep)
   client:_log_request({ method = "GET", url = client.base_url .. ep.target, headers = ep.headers },
     "live")
@@ -129,6 +144,7 @@ end
 
 --- Opens the link of a session: libcurl's WebSocket (`core.ws_connect`), or
 -- inside nginx a cosocket. Returns it, or nil, err.
+-- @local
 function M.open_link(client, ep)
   M.log_connect(client, ep)
   if type(ngx) == "table" and type(ngx.get_phase) == "function" then
@@ -151,6 +167,7 @@ end
 
 --- The text parts of the message's model turn, joined (thoughts left
 -- out); nil when it has none.
+-- @local
 function getters.text(m)
   local out
   for _, p in ipairs(model_parts(m) or {}) do
@@ -163,6 +180,7 @@ end
 
 --- The inline data (audio) of the message's model turn, decoded and
 -- joined; nil when it has none.
+-- @local
 function getters.data(m)
   local out
   for _, p in ipairs(model_parts(m) or {}) do
@@ -188,12 +206,14 @@ local Message = { __index = function(m, k)
 end }
 
 --- A decoded server message with the helpers above.
+-- @local
 function M.message(t)
   return setmetatable(t, Message)
 end
 
 --- Turns one event of the link (kind, data, code) into a message, or nil
 -- and the error that ends the session.
+-- @local
 function M.decode_event(client, kind, data, code)
   if kind == "close" then
     local reason = data ~= "" and data or "no reason given"
@@ -209,6 +229,7 @@ function M.decode_event(client, kind, data, code)
 end
 
 --- The error of a link failure (a dropped connection: code 1006).
+-- @local
 function M.link_error(client, kind, msg, code)
   if kind == "closed" then
     return client:error("stream", "Live session " .. msg:gsub("^WebSocket connection ", "connection "),
@@ -220,12 +241,14 @@ end
 -- ---- the session ------------------------------------------------------------
 
 --- A session over an open link (nil in the callback form until it opens).
+-- @local
 function M.session(client, link, handlers)
   return setmetatable({ client = client, link = link, handlers = handlers, inbox = {},
                         n_in = 0, i_in = 1, outbox = {} }, Session)
 end
 
 --- Sends one client message (a Lua table); true or nil, err.
+-- @local
 function Session:_send(msg)
   if self.err then return nil, self.err end
   if self.closed then return nil, self.client:error("stream", "Live session is closed") end
@@ -250,7 +273,11 @@ local FNAME = {
   tool = "session:send_tool_response",
 }
 
---- Sends turns: `{turns = <contents shorthand>, turn_complete = true}`.
+--- Sends turns (a `clientContent` message).
+-- @tparam table args `{turns =, turn_complete =}`: `turns` in any form
+--   `contents` takes (a string, parts, a content or a list of contents);
+--   `turn_complete` defaults to true
+-- @return true, or nil and the `gemini.Error` that ended the session
 function Session:send_client_content(args)
   errors.arg(FNAME.client, 1, args, "table")
   errors.known_fields(FNAME.client, args, { "turns", "turn_complete" }, nil, true)
@@ -277,6 +304,9 @@ local REALTIME = { "audio", "video", "text", "audio_stream_end", "activity_start
 --- Sends realtime input: exactly one of `audio = {data =, mime_type =}`,
 -- `video = {...}`, `text = "..."`, `audio_stream_end = true`,
 -- `activity_start = {}`, `activity_end = {}`.
+-- @tparam table args the one input: media as raw bytes (`data`, sent in
+--   base64) with their `mime_type`, e.g. "audio/pcm;rate=16000"
+-- @return true, or nil and the `gemini.Error` that ended the session
 function Session:send_realtime_input(args)
   errors.arg(FNAME.realtime, 1, args, "table")
   errors.known_fields(FNAME.realtime, args, REALTIME, nil, true)
@@ -306,7 +336,11 @@ function Session:send_realtime_input(args)
   return self:_send({ realtimeInput = { [ck] = v } })
 end
 
---- Answers a tool call: `{function_responses = {{id =, name =, response =}, ...}}`.
+--- Answers a tool call (calls to functions with a Lua `handler` are
+-- answered for you).
+-- @tparam table args `{function_responses = {{id =, name =, response =}, ...}}`
+--   (`id`, the call's, is required; one response may be given bare)
+-- @return true, or nil and the `gemini.Error` that ended the session
 function Session:send_tool_response(args)
   errors.arg(FNAME.tool, 1, args, "table")
   errors.known_fields(FNAME.tool, args, { "function_responses" }, nil, true)
@@ -336,6 +370,7 @@ end
 
 --- Takes in one event of the link: the message to hand on (after running
 -- handlers), or nil, err.
+-- @local
 function Session:_take(kind, data, code)
   local msg, err = M.decode_event(self.client, kind, data, code)
   if not msg then return nil, self:_fail(err) end
@@ -369,6 +404,7 @@ end
 --- The next message of the current turn; nil once the turn has ended
 -- (after the message with `turnComplete`), then the next turn begins; or
 -- nil, err when the session ended (a server close, a dropped connection).
+-- @return a message (see the module's description), nil, or nil and a `gemini.Error`
 function Session:receive_next()
   if self.err then return nil, self.err end
   if self.closed then return nil, self.client:error("stream", "Live session is closed") end
@@ -411,10 +447,22 @@ end
 
 local CONNECT_FIELDS = { "model", "config" }
 
---- Opens a session: `{model =, config =}`. Blocking: returns once the
--- server's setupComplete has arrived, or nil, err. With callbacks
--- (`{on_open =, on_message =, on_close =}`, the client's `loop` needed):
--- returns the session at once (see gemini.live.loop).
+--- The `client.live` service: `client.live:connect` opens a session.
+-- @type Live
+
+--- Opens a session. Blocking: returns once the server's setupComplete
+-- has arrived, or nil, err. With callbacks (the client's `loop` needed):
+-- returns the session at once; sends made before the setup completes are
+-- queued.
+-- @tparam table req `{model =, config =}`: `config` is generate's config
+--   (`response_modalities`, `system_instruction`, `tools`, `speech_config`,
+--   ...) with the Live fields (`session_resumption`,
+--   `input_audio_transcription`, `output_audio_transcription`,
+--   `realtime_input_config`, `context_window_compression`, ...)
+-- @tparam[opt] table callbacks `{on_open = function(session),
+--   on_message = function(msg), on_close = function(err)}`: `on_close`
+--   is called exactly once, with nil after a normal close
+-- @return the session, or nil, `gemini.Error`
 function Live:connect(req, callbacks)
   local fname = "live:connect"
   errors.arg(fname, 1, req, "table")

@@ -14,10 +14,12 @@ local M = {}
 
 --- The stream object of `models:generate_content_stream` and
 -- `chat:send_message_stream`: callable (drives a generic `for`), `next`,
--- `close`, and `response` (the merged answer) once it has ended.
+-- `close`, and the field `stream.response`.
+--
+-- `stream.response` is the whole answer merged once the stream has ended
+-- (text joined, last `finishReason`, final `usageMetadata`),
+-- a response with the helpers; nil until the end.
 -- @type Stream
--- @field response the whole answer merged (text joined, last `finishReason`,
---   final `usageMetadata`), a response with the helpers; nil until the end
 local Stream = {}
 Stream.__index = Stream
 
@@ -273,6 +275,7 @@ function Framed:cut_event()
 end
 
 --- The bytes of the body read so far (curl's reader counts them in C).
+-- @local
 function Framed:received()
   return self.bytes
 end

@@ -3,18 +3,30 @@
 -- Gemini API's batches (`create`, `get`, `list`, `cancel`, `delete`,
 -- `wait`) as python-genai's batches.py makes them on Vertex:
 --
---   client.batches:create{ model = "gemini-2.5-flash", src = "gs://bucket/requests.jsonl",
---                          config = { dest = "gs://bucket/out", display_name = "x" } }
+--    local job, err = client.batches:create{ model = "gemini-2.5-flash",
+--      src = "gs://bucket/requests.jsonl",
+--      config = { dest = "gs://bucket/out", display_name = "x" } }
+--    job, err = client.batches:wait(job)      -- or :get(name), :cancel(name), :delete(name)
+--    for j in client.batches:list{ page_size = 10 } do print(j.name, j.state) end
 --
 -- `src` is a `gs://` URI (or a list of them) or a `bq://` table, or the
--- SDK's `{ gcs_uri = {...} | bigquery_uri = ..., format = }`; `dest` a
--- `gs://` prefix or a `bq://` table, or `{ gcs_uri = | bigquery_uri =,
--- format = }`. Inlined requests and files are the Gemini API's: a clear
--- error here (t_batch_job_source). Without `dest`, the SDK's
--- (_extra_utils.format_destination): next to a `.jsonl` source
--- ("{src without .jsonl}/dest"), or "{bq source}_dest_{time}". A job is the
--- SDK's BatchJob (see `to_job`); wire shapes in docs/wire-format-2.md
--- "Vertex AI mode".
+-- SDK's form `{ gcs_uri = {...} | bigquery_uri = ..., format = }`; `dest`
+-- a `gs://` prefix or a `bq://` table, or the SDK's form
+-- `{ gcs_uri = | bigquery_uri =, format = }`. Inlined requests and files
+-- are the Gemini API's: a clear error here (`t_batch_job_source`).
+-- Without `dest`, the SDK's (`_extra_utils.format_destination`): next to a
+-- `.jsonl` source (`{src without .jsonl}/dest`), or
+-- `{bq source}_dest_{time}`. The
+-- results are in `dest`: `batches:results` and `create_embeddings` are
+-- the Gemini API's only.
+--
+-- A job (what `create`, `get`, `wait` and `list` give) is the SDK's
+-- BatchJob: `name` (its full name), `display_name`, `model`, `state`
+-- (`JOB_STATE_*` as sent), `done`, `create_time`, `start_time`, `end_time`,
+-- `update_time`, `src`, `dest` (`format`, `gcs_uri`, `bigquery_uri`),
+-- `completion_stats`, `output_info`, `error` (a `gemini.Error` of kind
+-- "api") and `job` (the BatchPredictionJob as decoded). Wire shapes in
+-- docs/wire-format-2.md, "Vertex AI mode".
 -- @module gemini.vertex_batches
 local async = require("gemini.async")
 local defaults = require("gemini.defaults")
@@ -30,7 +42,7 @@ Batches = resource.service{ collection = "batchPredictionJobs", field = "batches
 local check_self = Batches.check_self
 
 --- The states in which a job has ended (JobState of Vertex AI; the SDK's
--- JOB_STATES_ENDED and PAUSED, which needs a hand to go on).
+-- `JOB_STATES_ENDED` and PAUSED, which needs a hand to go on).
 Batches.ENDED = { JOB_STATE_SUCCEEDED = true, JOB_STATE_FAILED = true,
                   JOB_STATE_CANCELLED = true, JOB_STATE_EXPIRED = true,
                   JOB_STATE_PARTIALLY_SUCCEEDED = true, JOB_STATE_PAUSED = true }
@@ -57,6 +69,7 @@ end
 -- `start_time`, `end_time`, `update_time`, `src`, `dest` (`format`,
 -- `gcs_uri`, `bigquery_uri`), `completion_stats`, `output_info`, `error`
 -- (a `gemini.Error` of kind "api") and `job` (as decoded).
+-- @local
 function Batches.to_job(client, j)
   return {
     name = j.name, display_name = j.displayName, model = j.model, state = j.state,
@@ -169,6 +182,8 @@ end
 -- "timeout" whose `job` is the job as last seen). Returns the job.
 -- @tparam string|table job a job or its name
 -- @tparam[opt] table opts `{timeout=, interval=, max_interval=, on_progress=function(job)}`
+-- @tparam[opt] function cb with the client's loop: `cb(err, job)`
+-- @return the job, or nil, `gemini.Error`
 function Batches:wait(job, opts, cb)
   check_self(self, "wait")
   if type(opts) == "function" and cb == nil then opts, cb = nil, opts end
