@@ -638,6 +638,13 @@ describe("Vertex AI mode", function()
       assert.has_error(function() c.file_search_stores:create{} end,
         "gemini: client.file_search_stores is not available in Vertex AI mode (use it with an API"
         .. " key of the Gemini API; called: create)")
+      assert.has_error(function() c.batches:results({ name = "x" }) end,
+        "gemini: client.batches:results is not available in Vertex AI mode (a Vertex job's answers"
+        .. " are in its dest: job.dest.gcs_uri or job.dest.bigquery_uri)")
+      assert.has_error(function() c.batches:create_embeddings{ model = "m", src = {} } end,
+        "gemini: client.batches:create_embeddings is not available in Vertex AI mode (use it with"
+        .. " an API key of the Gemini API, or create a job of an embedding model with a gs:// or"
+        .. " bq:// src)")
       assert.has_error(function() c.auth_tokens:create{} end,
         "gemini: client.auth_tokens (ephemeral tokens) is not available in Vertex AI mode (use it"
         .. " with an API key of the Gemini API; called: create)")

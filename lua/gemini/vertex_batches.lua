@@ -214,4 +214,20 @@ function Batches:wait(job, opts, cb)
   end
 end
 
+-- The Gemini API's batch calls that Vertex has not: an error naming the
+-- mode and saying where to go instead, not a call of nil.
+local GEMINI_API_ONLY = {
+  results = "a Vertex job's answers are in its dest: job.dest.gcs_uri or job.dest.bigquery_uri",
+  create_embeddings = "use it with an API key of the Gemini API, or create a job of an"
+    .. " embedding model with a gs:// or bq:// src",
+  write_requests = "a Vertex job reads its requests from Cloud Storage or BigQuery: write the"
+    .. " JSONL there (lines {\"request\": {...}})",
+}
+for name, instead in pairs(GEMINI_API_ONLY) do
+  Batches[name] = function()
+    errors.misuse(string.format("gemini: client.batches:%s is not available in Vertex AI mode (%s)",
+      name, instead))
+  end
+end
+
 return Batches
