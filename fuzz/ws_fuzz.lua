@@ -13,9 +13,11 @@
 --   * a framer that was used and then reset() behaves like a new one;
 --   * no message is larger than max_message_size; feed() returns the
 --     number of events it stored (three slots each);
---   * a failure is a "WebSocket protocol error: ..." or "WebSocket message
---     larger than N bytes" message with close code 1002 / 1009, and once
---     failed, feed() keeps failing with the same message;
+--   * a failure is a "WebSocket protocol error: ...", "WebSocket message
+--     larger than N bytes" or "WebSocket text message is not valid UTF-8"
+--     message with close code 1002 / 1009 / 1007, and once failed, feed()
+--     keeps failing with the same message;
+--   * every text message is valid UTF-8 (Lua 5.4's strict utf8.len);
 --   * the events agree with `reference` below up to where the framer
 --     stopped: a plain reading of RFC 6455 5.2 without the checks.
 local core = require("gemini.core")
@@ -75,7 +77,8 @@ local function run(f, pieces, max)
     for k = 1, #out, 3 do events[#events + 1] = { out[k], out[k + 1], out[k + 2] } end
     if n == nil then
       if not (ferr:find("^WebSocket protocol error: ") and fcode == 1002
-              or ferr:find("^WebSocket message larger than %d+ bytes$") and fcode == 1009) then
+              or ferr:find("^WebSocket message larger than %d+ bytes$") and fcode == 1009
+              or ferr == "WebSocket text message is not valid UTF-8" and fcode == 1007) then
         fail("feed failed without a clear message: %s (%s)", tostring(ferr), tostring(fcode))
       end
       err = ferr
@@ -90,6 +93,7 @@ local function run(f, pieces, max)
     if (ev[1] == "text" or ev[1] == "binary") and #ev[2] > max then
       fail("message %d has %d bytes, max_message_size is %d", k, #ev[2], max)
     end
+    if ev[1] == "text" and not utf8.len(ev[2]) then fail("text message %d is not UTF-8", k) end
   end
   return { events = events, err = err, code = code }
 end

@@ -330,6 +330,104 @@ describe("client.live (blocking)", function()
     assert.has_error(function() c.live:connect{ config = {} } end,
       "bad field 'model' to 'live:connect' (string expected, got nil)")
   end)
+
+  -- client:close(), and what a session must survive (a bad message, a
+  -- full socket, a dropped reference).
+
+  local function b64(s) return require("gemini.core").b64encode(s) end
+
+  it("client:close() ends a session still open: each call then returns the canceled error", function()
+    local own = m:client{ stall_timeout = 2 }
+    local s = assert(own.live:connect{ model = MODEL })
+    own:close()
+    local msg, err = s:receive_next()
+    assert.is_nil(msg)
+    assert.are.equal("canceled", err.kind)
+    assert.are.equal("the Live session was canceled (client:close)", err.message)
+    local ok, serr = s:send_client_content{ turns = "late" }
+    assert.is_nil(ok)
+    assert.are.equal(err, serr)
+    s:close()   -- harmless after the client's close
+    assert.same({ code = 1000, reason = "" }, m:last_completed().ws_close)
+  end)
+
+  it("times out a send when the socket takes nothing for connect_timeout, clearly", function()
+    live_faults({ { type = "slow_read", bytes = 65536, delay = 1 } })
+    local slow = m:client{ connect_timeout = 0.5, stall_timeout = 2 }
+    local s = assert(slow.live:connect{ model = MODEL })
+    local started = os.time()
+    local ok, err = s:send_realtime_input{ audio = { data = string.rep("\1", 12 * 1024 * 1024),
+                                                     mime_type = "audio/pcm;rate=16000" } }
+    assert.is_nil(ok)
+    assert.are.equal("timeout", err.kind)
+    assert.are.equal("WebSocket send timed out: the socket took nothing for 0.5 s (the client's connect_timeout)",
+      err.message)
+    assert.is_true(os.time() - started <= 3)
+    -- the stream was cut mid-frame: the session is over, with that error
+    local _, again = s:send_client_content{ turns = "more" }
+    assert.are.equal(err, again)
+    s:close()
+    slow:close()
+  end)
+
+  -- One raw frame from the server after setupComplete: the error it ends
+  -- the session with.
+  local function bad_message(op, bytes)
+    live_faults({ { type = "raw", op = op, data = b64(bytes) } })
+    local s = assert(c.live:connect{ model = MODEL })
+    local msg, err = s:receive_next()
+    assert.is_nil(msg)
+    local _, again = s:receive_next()
+    assert.are.equal(err, again)   -- kept for every later call
+    s:close()
+    return err
+  end
+
+  it("ends the session with a decode error for a message that is not JSON", function()
+    local err = bad_message(1, "not json at all")
+    assert.are.equal("decode", err.kind)
+    assert.matches("^invalid Live message: ", err.message)
+  end)
+
+  it("ends the session with a decode error for JSON that is not an object", function()
+    for _, text in ipairs{ "[1, 2]", '"text"', "42", "null", "" } do
+      local err = bad_message(2, text)
+      assert.are.equal("decode", err.kind, text)
+      assert.matches("^invalid Live message: ", err.message)
+    end
+    assert.are.equal("invalid Live message: not a JSON object", bad_message(1, "[1, 2]").message)
+  end)
+
+  it("fails the connection (1007) for a text frame of invalid UTF-8, as RFC 6455 8.1 asks", function()
+    local err = bad_message(1, '{"serverContent": {"modelTurn": {"parts": [{"text": "\255\254"}]}}}')
+    assert.are.equal("stream", err.kind)
+    assert.are.equal("WebSocket text message is not valid UTF-8", err.message)
+    assert.are.equal(1007, err.code)
+    assert.are.equal(1007, m:last_completed().ws_close.code)
+  end)
+
+  it("takes a binary frame holding JSON as a message (as Google sends them)", function()
+    live_faults({ { type = "raw", op = 2, data = b64('{"goAway": {"timeLeft": "5s"}}') } })
+    local s = assert(c.live:connect{ model = MODEL })
+    local msg = assert(s:receive_next())
+    assert.are.equal("5s", msg.go_away.timeLeft)
+    s:close()
+  end)
+
+  it("raises a closed session's error from receive() and ignores a second close()", function()
+    local s = assert(c.live:connect{ model = MODEL })
+    s:close()
+    s:close()
+    assert.has_error(function() for _ in s:receive() do end end, "gemini: stream error: Live session is closed")
+  end)
+
+  it("says going away (1001) when a session is collected while open", function()
+    local s = assert(c.live:connect{ model = MODEL })
+    s = nil   -- luacheck: ignore
+    collectgarbage()
+    collectgarbage()
+    assert.same({ code = 1001, reason = "" }, m:last_completed().ws_close)
+  end)
 end)
 
 local ok_uv, uv = pcall(require, "luv")
@@ -452,6 +550,133 @@ describe_uv("client.live (callbacks on luv)", function()
       "bad argument #2 to 'live:connect' (callbacks need a client with a loop:"
         .. " gemini.Client{ loop = require(\"luv\") })")
   end)
+
+  -- client:close(), misuse, and what a session must survive.
+
+  it("client:close() ends an open session: on_close once with the canceled error, handles freed", function()
+    local own = m:client{ loop = uv }
+    local errs = {}
+    own.live:connect({ model = MODEL }, {
+      on_open = function() own:close() end,
+      on_close = function(err) errs[#errs + 1] = err end,
+    })
+    loop.run(uv, 5)
+    assert.are.equal(1, #errs)
+    assert.are.equal("canceled", errs[1].kind)
+    assert.are.equal("the Live session was canceled (client:close)", errs[1].message)
+  end)
+
+  it("client:close() ends a session still connecting, once", function()
+    live_faults({ { type = "slow_upgrade", delay = 0.3 } })
+    local own = m:client{ loop = uv }
+    local errs, opened = {}, false
+    own.live:connect({ model = MODEL }, {
+      on_open = function() opened = true end,
+      on_close = function(err) errs[#errs + 1] = err end,
+    })
+    local t = uv.new_timer()
+    t:start(50, 0, function() t:close(); own:close() end)
+    loop.run(uv, 5)
+    assert.is_false(opened)
+    assert.are.equal(1, #errs)
+    assert.are.equal("canceled", errs[1].kind)
+  end)
+
+  it("raises for a blocking receive on a session with callbacks, naming the method", function()
+    local session
+    session = c.live:connect({ model = MODEL }, { on_open = function() session:close() end })
+    assert.has_error(function() session:receive_next() end, "'session:receive_next' is for a blocking"
+      .. " session; this one was opened with callbacks (its messages go to on_message)")
+    assert.has_error(function() session:receive() end, "'session:receive' is for a blocking"
+      .. " session; this one was opened with callbacks (its messages go to on_message)")
+    loop.run(uv, 5)
+  end)
+
+  it("sends several MB of realtime audio without blocking the loop (a slowly reading server)", function()
+    live_faults({ { type = "slow_read", bytes = 65536, delay = 0.02 } })
+    local audio = string.rep("\7", 6 * 1024 * 1024)
+    local heard, text, session = nil, {}, nil
+    local last, max_gap = nil, 0
+    local tick = uv.new_timer()
+    tick:start(10, 10, function()
+      local now = uv.hrtime() / 1e6
+      if last then max_gap = math.max(max_gap, now - last) end
+      last = now
+    end)
+    local send_ms
+    session = c.live:connect({ model = MODEL, config = { input_audio_transcription = {} } }, {
+      on_open = function(s)
+        local t0 = uv.hrtime()
+        assert.is_true(s:send_realtime_input{ audio = { data = audio, mime_type = "audio/pcm;rate=16000" } })
+        assert.is_true(s:send_realtime_input{ audio_stream_end = true })   -- queued behind, in order
+        send_ms = (uv.hrtime() - t0) / 1e6
+      end,
+      on_message = function(msg)
+        local sc = msg.server_content
+        if sc and sc.inputTranscription then heard = sc.inputTranscription.text end
+        text[#text + 1] = msg.text
+        if sc and sc.turnComplete then session:close() end
+      end,
+      on_close = function() tick:close() end,
+    })
+    loop.run(uv, 20)
+    assert.are.equal("heard " .. #audio .. " bytes", heard)
+    assert.are.equal("Live echo: audio of " .. #audio .. " bytes", table.concat(text))
+    assert.is_true(send_ms < 400, "the sends took " .. send_ms .. " ms")
+    assert.is_true(max_gap < 400, "the 10 ms timer stopped for " .. max_gap .. " ms")
+  end)
+
+  it("ends the session with on_close(decode error) for a message that is not JSON", function()
+    live_faults({ { type = "raw", op = 1, data = require("gemini.core").b64encode("{oops") } })
+    local errs = {}
+    c.live:connect({ model = MODEL }, { on_close = function(err) errs[#errs + 1] = err end })
+    loop.run(uv, 5)
+    assert.are.equal(1, #errs)
+    assert.are.equal("decode", errs[1].kind)
+    assert.matches("^invalid Live message: ", errs[1].message)
+  end)
+
+  it("closes from inside on_message, and a second close() changes nothing", function()
+    local closes, got, session = {}, 0, nil
+    session = c.live:connect({ model = MODEL }, {
+      on_open = function(s) s:send_client_content{ turns = "hi" } end,
+      on_message = function()
+        got = got + 1
+        session:close()
+        session:close()
+      end,
+      on_close = function(err) closes[#closes + 1] = err == nil and "nil" or err end,
+    })
+    loop.run(uv, 5)
+    session:close()
+    assert.are.equal(1, got)   -- nothing after the close
+    assert.same({ "nil" }, closes)
+    assert.are.equal("gemini.live.Session (closed)", tostring(session))
+  end)
+
+  it("keeps a session whose reference was dropped on the loop until client:close() ends it", function()
+    local own = m:client{ loop = uv }
+    local errs, texts = {}, {}
+    own.live:connect({ model = MODEL }, {
+      on_open = function(s)
+        collectgarbage()
+        collectgarbage()
+        s:send_client_content{ turns = "still here" }
+      end,
+      on_message = function(msg)
+        texts[#texts + 1] = msg.text
+        collectgarbage()
+        if msg.server_content and msg.server_content.turnComplete then own:close() end
+      end,
+      on_close = function(err) errs[#errs + 1] = err end,
+    })
+    collectgarbage()
+    collectgarbage()
+    loop.run(uv, 5)
+    assert.are.equal("Live echo: still here", table.concat(texts))
+    assert.are.equal(1, #errs)
+    assert.are.equal("canceled", errs[1].kind)
+  end)
 end)
 
 local nginx = require("support.nginx")
@@ -526,6 +751,13 @@ describe_ngx("client.live in OpenResty (cosocket, the C framer)", function()
     live_faults({ { type = "drop" } })
     assert.are.equal("Live echo: \nerror: stream 1006 WebSocket connection closed without a close frame",
       body("x"))
+  end)
+
+  it("fails the connection (1007) on a text frame of invalid UTF-8, after the messages before it", function()
+    live_faults({ { type = "raw", op = 1, data = require("gemini.core").b64encode("\255 not UTF-8") } })
+    -- (the mock may miss the client's close 1007: its answer to the turn
+    -- can meet the socket already closed)
+    assert.are.equal("\nerror: stream 1007 nil", body("x"))
   end)
 
   it("runs a Live turn over TLS (sslhandshake, verified)", function()

@@ -192,6 +192,53 @@ describe("WebSocket client (C core)", function()
     c:close()
   end)
 
+  it("fails the connection (1007) on a text message of invalid UTF-8, after the events before it", function()
+    live_faults({ { type = "raw", op = 1, data = core.b64encode("\255") } })
+    local c = assert(connect())
+    assert.is_true(c:send("text", SETUP))
+    local got, q = {}, {}
+    local n, kind, msg, code
+    repeat
+      n, kind, msg, code = c:recv(q, 3000)
+      for i = 1, (n or 0) * 3, 3 do got[#got + 1] = q[i + 1] end
+      q = {}
+    until not n
+    assert.same({ '{"setupComplete": {}}' }, got)
+    assert.are.equal("stream", kind)
+    assert.are.equal("WebSocket text message is not valid UTF-8", msg)
+    assert.are.equal(1007, code)
+    -- a send says why too
+    assert.same({ nil, "stream", "WebSocket text message is not valid UTF-8", 1007 }, { c:send("text", TURN) })
+    c:close()
+    assert.are.equal(1007, entry().ws_close.code)
+  end)
+
+  it("queues what the socket cannot take at once (nowait) and writes it, in order, with flush", function()
+    live_faults({ { type = "slow_read", bytes = 65536, delay = 0.005 } })
+    local c = assert(connect())
+    assert.is_true(c:send("text", SETUP))
+    events(c, 1)   -- setupComplete
+    local pcm = ("\0\1"):rep(3 * 1024 * 1024)
+    local big = '{"realtimeInput":{"audio":{"data":"' .. core.b64encode(pcm) .. '","mimeType":"audio/pcm"}}}'
+    local ok, left = c:send("text", big, nil, true)
+    assert.is_true(ok)
+    assert.is_true(left > 0, "the socket took all of it at once")
+    -- queued behind the first (the audio is counted before the end ends the turn)
+    local ok2, left2 = c:send("text", '{"realtimeInput":{"audioStreamEnd":true}}', nil, true)
+    assert.is_true(ok2)
+    local q = {}
+    while left2 > 0 do
+      assert.are.equal(0, c:recv(q, 10))   -- nothing comes back before the audio is in
+      left2 = assert(c:flush())
+    end
+    local texts = {}
+    while not (texts[#texts] or ""):find("turnComplete", 1, true) do
+      for _, ev in ipairs(events(c, 1)) do texts[#texts + 1] = ev[2] end
+    end
+    assert.is_truthy(table.concat(texts):find("audio of " .. #pcm .. " bytes", 1, true))
+    c:close()
+  end)
+
   it("reports a connection dropped without a close frame as 1006", function()
     live_faults({ { type = "drop" } })
     local c = assert(connect())
@@ -257,6 +304,18 @@ describe("WebSocket framer (C core)", function()
       assert.are.equal("WebSocket protocol error: " .. case[2], msg)
       assert.are.equal(1002, code)
     end
+  end)
+
+  it("refuses a text message that is not UTF-8 (1007), whole or fragmented; binary is bytes", function()
+    for _, bad in ipairs{ "\255", "ok \192\175", "\237\160\128", "\244\144\128\128", "\195" } do
+      local n, msg, code = core.ws_framer():feed(frame(1, bad), {})
+      assert.is_nil(n)
+      assert.are.equal("WebSocket text message is not valid UTF-8", msg)
+      assert.are.equal(1007, code)
+    end
+    local q = {}
+    assert.are.equal(2, core.ws_framer():feed(frame(1, "\195", false) .. frame(0, "\169") .. frame(2, "\255"), q))
+    assert.same({ "text", "\195\169", false, "binary", "\255", false }, q)
   end)
 
   it("checks the size bound at the frame header, before any payload", function()

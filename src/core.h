@@ -57,6 +57,10 @@ void gm_buf_grow(lua_State *L, gm_buf *b, size_t extra, size_t limit);
 /* Frees the bytes now; the buffer is empty and usable again. */
 void gm_buf_free(gm_buf *b);
 
+/* Length of the well-formed UTF-8 sequence at s (s[0] >= 0x80, n bytes
+ * left), or 0 (src/json.c). */
+size_t gm_utf8_seq(const unsigned char *s, size_t n);
+
 /* Pushes the bytes as a Lua string and frees them (like luaL_pushresult). */
 void gm_buf_pushresult(lua_State *L, gm_buf *b);
 

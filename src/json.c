@@ -256,7 +256,7 @@ static void fail(enc *e, const frame *at, const char *what)
 /* ---- strings ---------------------------------------------------------- */
 
 /* 0: copied as is; 1: escaped; 2: start of a multi-byte UTF-8 sequence
- * (or an invalid byte), validated by utf8_seq(). */
+ * (or an invalid byte), validated by gm_utf8_seq(). */
 static const unsigned char str_class[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -281,7 +281,7 @@ static const unsigned char str_class[256] = {
  * well-formed sequences: they exclude overlongs (C0, C1, E0 80..9F,
  * F0 80..8F), surrogates (ED A0..BF) and code points past U+10FFFF
  * (F4 90.., F5..FF). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+size_t gm_utf8_seq(const unsigned char *s, size_t n)
 {
     unsigned c = s[0];
     if (c < 0xC2)
@@ -369,7 +369,7 @@ static int put_string(enc *e, const char *str, size_t n)
             } else if (k == 2) {
                 /* non-Latin text: stay here while sequences follow */
                 do {
-                    size_t len = utf8_seq(s + i, n - i);
+                    size_t len = gm_utf8_seq(s + i, n - i);
                     if (len == 0)
                         return -1;
                     i += len;

@@ -23,8 +23,8 @@
  * a close payload of one byte or with a code that may not be sent
  * (7.4.1/7.4.2), and a message larger than max_message_size (the bound
  * is checked as each frame header arrives, before any byte is buffered).
- * Text messages are not checked for UTF-8 here: the JSON decoder that
- * reads them refuses invalid text anyway.
+ * A text message must be UTF-8 (8.1): one that is not fails the
+ * connection with 1007 (the JSON decoder would take it as it is).
  *
  * Frames are built masked with a fresh key from OpenSSL's RAND_bytes
  * (5.3: "derived from a strong source of entropy"), and the accept value
@@ -84,8 +84,28 @@ void gm_ws_message(const gm_ws *f, int status, char *buf, size_t size)
         snprintf(buf, size, "WebSocket message larger than %zu bytes", f->max);
     else if (status == GM_WS_PROTOCOL)
         snprintf(buf, size, "WebSocket protocol error: %s", f->why);
+    else if (status == GM_WS_BAD_TEXT)
+        snprintf(buf, size, "WebSocket text message is not valid UTF-8");
     else
         snprintf(buf, size, "not enough memory");
+}
+
+int gm_ws_close_code(int status)
+{
+    return status == GM_WS_TOO_BIG ? 1009 : status == GM_WS_BAD_TEXT ? 1007 : 1002;
+}
+
+/* Whether n bytes are well-formed UTF-8 (RFC 3629). */
+static int valid_utf8(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t len = s[i] < 0x80 ? 1 : gm_utf8_seq(s + i, n - i);
+        if (len == 0)
+            return 0;
+        i += len;
+    }
+    return 1;
 }
 
 /* Close codes a peer may send (RFC 6455 7.4.1, 7.4.2): 1000-1003,
@@ -178,6 +198,8 @@ static int end_frame(gm_ws *f, gm_ws_emit emit, void *ud)
     } else if (f->fin) {
         int op = f->msg_op;
         f->msg_op = 0;
+        if (op == GM_WS_TEXT && !valid_utf8((const unsigned char *)f->msg.data, f->msg.len))
+            return fail(f, GM_WS_BAD_TEXT, NULL);
         ok = emit(ud, op, f->msg.len ? f->msg.data : "", f->msg.len, 0);
         f->msg.len = 0;
     }
@@ -372,7 +394,7 @@ static int framer_feed(lua_State *L)
             return luaL_error(L, "%s", msg);
         lua_pushnil(L);
         lua_pushstring(L, msg);
-        lua_pushinteger(L, st == GM_WS_TOO_BIG ? 1009 : 1002);
+        lua_pushinteger(L, gm_ws_close_code(st));
         return 3;
     }
     lua_pushinteger(L, sink.events);

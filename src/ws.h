@@ -26,8 +26,12 @@ enum {
     GM_WS_OK = 0,
     GM_WS_PROTOCOL,         /* the peer broke the framing rules (close 1002) */
     GM_WS_TOO_BIG,          /* a message passed max_message_size (close 1009) */
-    GM_WS_NO_MEMORY         /* a buffer could not grow, or emit said so */
+    GM_WS_NO_MEMORY,        /* a buffer could not grow, or emit said so */
+    GM_WS_BAD_TEXT          /* a text message not UTF-8 (close 1007, 8.1) */
 };
+
+/* The close code that tells the server why a framer failed (7.4.1). */
+int gm_ws_close_code(int status);
 
 /* "No status code" of a close frame without a payload (RFC 6455 7.4.1). */
 #define GM_WS_NO_STATUS 1005

@@ -10,8 +10,8 @@
  *       host =, headers = {"Name: value", ...}, connect_timeout =,
  *       timeout =, proxy =, ca_file =, verify =, max_message_size = }
  *       -- url: scheme://host[:port] to connect to; target: the request
- *       -- target (path?query); timeout: seconds for the handshake and for
- *       -- each send. On failure kind is "transport", "timeout" or
+ *       -- target (path?query); timeout: seconds for the handshake, and
+ *       -- that a send may wait on a socket taking nothing. On failure kind is "transport", "timeout" or
  *       -- "handshake" (status and body: a refusal's HTTP answer).
  *   local c = core.ws_open{ same }  -- the same, without waiting: then
  *   c:step() -> true (open) | false, {fd, what, ...}, timeout_ms | nil, kind,
@@ -21,12 +21,22 @@
  *   c:watch_fd()                   what an event loop watches for reading:
  *                                  after step, on Linux, an epoll descriptor
  *                                  holding the socket (see ws_conn.epfd)
- *   c:send(kind, data [, code])    one frame -> true | nil, kind, msg
+ *   c:send(kind, data [, code [, nowait]])  one frame -> true | nil, kind,
+ *                                  msg [, code] (blocking: a "timeout" when
+ *                                  the socket took nothing for timeout);
+ *                                  nowait: never waits -> true, bytes
+ *                                  still queued (then c:flush as the
+ *                                  watched descriptor is ready: while
+ *                                  bytes wait, it watches writability too)
+ *   c:flush()                      -> bytes still queued | nil, kind, msg
+ *                                  [, code]
  *   c:recv(out [, timeout_ms])     -> n events in out (triples kind, data,
  *                                  code as core.ws_framer's); 0: none yet
  *                                  | nil, kind, msg, code
- *   c:close([code [, reason]])     a close frame (unless one was sent),
- *                                  then the socket; harmless when repeated
+ *   c:close([code [, reason [, wait_ms]]])  a close frame (unless one was
+ *                                  sent; waiting up to wait_ms, default
+ *                                  timeout), then the socket; harmless
+ *                                  when repeated
  *                                  (__gc: the same with 1001, not waiting)
  *
  * ws_connect is ws_open and its steps, waiting in between (poll, and
@@ -92,6 +102,7 @@ typedef struct {
     gm_ws framer;
     gm_buf pending;         /* bytes read with the handshake answer, not yet framed */
     gm_buf out;             /* frames to send (a pong or close may be queued by recv) */
+    size_t out_off;         /* once open: bytes of out already written */
     int timeout_ms;         /* a send (and the handshake) may take this long */
     int close_sent, close_received, eof, broken;
     char errbuf[CURL_ERROR_SIZE];
@@ -124,37 +135,43 @@ static int wait_fd(curl_socket_t fd, short events, double deadline)
     }
 }
 
-/* Sends every byte of p before the deadline: CURLE_OK, CURLE_OPERATION_TIMEDOUT
- * or libcurl's failure. */
-static CURLcode send_all(ws_conn *c, const char *p, size_t n, double deadline)
+/* Writes what the socket takes now of the queued frames (never waits):
+ * CURLE_OK (the rest stays queued, in order) or libcurl's failure, after
+ * which the stream is unusable (a frame may have been cut short). */
+static CURLcode write_some(ws_conn *c)
 {
-    while (n > 0) {
+    while (c->out_off < c->out.len) {
         size_t sent = 0;
-        CURLcode rc = curl_easy_send(c->easy, p, n, &sent);
-        if (rc == CURLE_AGAIN) {
-            if (!wait_fd(c->fd, POLLOUT, deadline))
-                return CURLE_OPERATION_TIMEDOUT;
-            continue;
-        }
-        if (rc != CURLE_OK)
+        CURLcode rc = curl_easy_send(c->easy, c->out.data + c->out_off, c->out.len - c->out_off, &sent);
+        if (rc == CURLE_AGAIN)
+            return CURLE_OK;
+        if (rc != CURLE_OK) {
+            c->broken = 1;
             return rc;
-        p += sent;
-        n -= sent;
+        }
+        c->out_off += sent;
     }
+    c->out.len = 0;
+    c->out_off = 0;
     return CURLE_OK;
 }
 
-/* Sends the queued frames; a frame cut short leaves the stream unusable. */
-static CURLcode flush_out(ws_conn *c)
+/* Writes every queued frame, waiting while the socket takes nothing, up
+ * to wait_ms each time (a large frame on a slow link is not cut short
+ * while it moves): CURLE_OK, CURLE_OPERATION_TIMEDOUT or libcurl's
+ * failure (the stream is then unusable: a frame may have been cut short). */
+static CURLcode flush_out(ws_conn *c, int wait_ms)
 {
-    CURLcode rc;
-    if (c->out.len == 0)
-        return CURLE_OK;
-    rc = send_all(c, c->out.data, c->out.len, now_ms() + c->timeout_ms);
-    c->out.len = 0;
-    if (rc != CURLE_OK)
-        c->broken = 1;
-    return rc;
+    for (;;) {
+        size_t before = c->out_off;
+        CURLcode rc = write_some(c);
+        if (rc != CURLE_OK || c->out.len == 0)
+            return rc;
+        if (c->out_off == before && !wait_fd(c->fd, POLLOUT, now_ms() + wait_ms)) {
+            c->broken = 1;
+            return CURLE_OPERATION_TIMEDOUT;
+        }
+    }
 }
 
 static void conn_release(ws_conn *c)
@@ -622,6 +639,21 @@ static void sync_epoll(ws_conn *c, const int *fds, const short *evs, int n)
 }
 #endif
 
+/* Once open, the epoll set watches the socket for reading, and for
+ * writing too while frames wait in out: so an event loop watching the
+ * one descriptor (watch_fd) is woken to flush them (c:flush). */
+static void watch_out(ws_conn *c)
+{
+#ifdef HAVE_EPOLL
+    int fd = (int)c->fd;
+    short ev = (short)(POLLIN | (c->out.len > 0 ? POLLOUT : 0));
+    if (c->epfd >= 0 && c->state == ST_OPEN && c->easy != NULL)
+        sync_epoll(c, &fd, &ev, 1);
+#else
+    (void)c;
+#endif
+}
+
 /* c:step() -> true (open) | false, {fd, what, ...}, timeout_ms (wait for
  * any of those: what is "r", "w" or "rw"; on Linux one epoll descriptor,
  * "r") | nil, kind, msg [, status, body] */
@@ -695,15 +727,43 @@ static int l_ws_connect(lua_State *L)
 
 /* ---- frames --------------------------------------------------------------- */
 
-static int push_send_error(lua_State *L, CURLcode rc)
+static int push_send_error(lua_State *L, CURLcode rc, int timeout_ms)
 {
     lua_pushnil(L);
-    lua_pushstring(L, rc == CURLE_OPERATION_TIMEDOUT ? "timeout" : "transport");
-    lua_pushfstring(L, "WebSocket send failed: %s", rc == CURLE_OPERATION_TIMEDOUT
-                    ? "timed out" : curl_easy_strerror(rc));
+    if (rc == CURLE_OPERATION_TIMEDOUT) {
+        lua_pushstring(L, "timeout");
+        lua_pushfstring(L, "WebSocket send timed out: the socket took nothing for %f s",
+                        timeout_ms / 1000.0);
+        return 3;
+    }
+    lua_pushstring(L, "transport");
+    lua_pushfstring(L, "WebSocket send failed: %s", curl_easy_strerror(rc));
     return 3;
 }
 
+static int push_recv_error(lua_State *L, const char *kind, const char *msg, int code)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, kind);
+    lua_pushstring(L, msg);
+    lua_pushinteger(L, code);
+    return 4;
+}
+
+/* The framer's failure as recv's (and send's) error: nil, "stream", msg,
+ * close code. */
+static int push_framer_error(lua_State *L, ws_conn *c)
+{
+    char msg[160];
+    gm_ws_message(&c->framer, c->framer.failed, msg, sizeof msg);
+    return push_recv_error(L, "stream", msg, gm_ws_close_code(c->framer.failed));
+}
+
+/* c:send(kind, data [, code [, nowait]]): one frame, queued behind those
+ * not written yet. Blocking (the default): every queued byte is written,
+ * waiting at most timeout_ms while the socket takes nothing -> true. nowait (an event loop): what the socket takes
+ * now is written -> true, the bytes still queued (then c:flush when the
+ * watched descriptor is ready). */
 static int l_conn_send(lua_State *L)
 {
     ws_conn *c = check_open(L);
@@ -711,10 +771,13 @@ static int l_conn_send(lua_State *L)
     size_t n;
     const char *p = luaL_optlstring(L, 3, "", &n);
     int code = (int)luaL_optinteger(L, 4, 0);
+    int nowait = lua_toboolean(L, 5);
     CURLcode rc;
 
     if ((op & 0x8) && n + (code ? 2 : 0) > 125)
         return luaL_argerror(L, 3, "a control frame carries at most 125 bytes");
+    if (c->framer.failed)   /* why the stream was given up */
+        return push_framer_error(L, c);
     if (c->broken || c->close_sent) {
         lua_pushnil(L);
         lua_pushstring(L, "closed");
@@ -725,10 +788,36 @@ static int l_conn_send(lua_State *L)
         return luaL_error(L, "cannot build a WebSocket frame (no memory or no random key)");
     if (op == GM_WS_CLOSE)
         c->close_sent = 1;
-    rc = flush_out(c);
+    rc = nowait ? write_some(c) : flush_out(c, c->timeout_ms);
+    watch_out(c);
     if (rc != CURLE_OK)
-        return push_send_error(L, rc);
+        return push_send_error(L, rc, c->timeout_ms);
     lua_pushboolean(L, 1);
+    if (!nowait)
+        return 1;
+    lua_pushinteger(L, (lua_Integer)(c->out.len - c->out_off));
+    return 2;
+}
+
+/* c:flush(): writes what the socket takes now of the queued frames ->
+ * the bytes still queued | nil, kind, msg. */
+static int l_conn_flush(lua_State *L)
+{
+    ws_conn *c = check_open(L);
+    CURLcode rc;
+    if (c->framer.failed)
+        return push_framer_error(L, c);
+    if (c->broken) {
+        lua_pushnil(L);
+        lua_pushstring(L, "closed");
+        lua_pushstring(L, "WebSocket connection is broken");
+        return 3;
+    }
+    rc = write_some(c);
+    watch_out(c);
+    if (rc != CURLE_OK)
+        return push_send_error(L, rc, c->timeout_ms);
+    lua_pushinteger(L, (lua_Integer)(c->out.len - c->out_off));
     return 1;
 }
 
@@ -758,36 +847,37 @@ static int on_event(void *ud, int op, const char *data, size_t len, int code)
     return gm_ws_emit_triple(&r->sink, op, data, len, code);
 }
 
-static int push_recv_error(lua_State *L, const char *kind, const char *msg, int code)
-{
-    lua_pushnil(L);
-    lua_pushstring(L, kind);
-    lua_pushstring(L, msg);
-    lua_pushinteger(L, code);
-    return 4;
-}
 
-/* Frames n bytes: GM_WS_OK or the framer's failure (then the error is on
- * the stack: *nret values). */
-static int frame(lua_State *L, recv_ctx *r, const char *p, size_t n, int *nret)
+
+/* Frames n bytes: GM_WS_OK or the framer's failure (the server is told
+ * why and the stream given up; the events before it still count). */
+static int frame(lua_State *L, recv_ctx *r, const char *p, size_t n)
 {
     ws_conn *c = r->c;
     int st = gm_ws_feed(&c->framer, p, n, on_event, r);
     if (st == GM_WS_OK)
         return GM_WS_OK;
-    {
+    if (st == GM_WS_NO_MEMORY) {
         char msg[160];
         gm_ws_message(&c->framer, st, msg, sizeof msg);
-        if (st == GM_WS_NO_MEMORY)
-            luaL_error(L, "%s", msg);
-        /* Tell the server why, as 7.1.7 asks, then give up the stream. */
-        if (!c->close_sent && gm_ws_build(&c->out, GM_WS_CLOSE, "", 0, st == GM_WS_TOO_BIG ? 1009 : 1002))
-            c->close_sent = 1;
-        flush_out(c);
-        c->broken = 1;
-        *nret = push_recv_error(L, "stream", msg, st == GM_WS_TOO_BIG ? 1009 : 1002);
+        luaL_error(L, "%s", msg);
     }
+    /* Tell the server why, as 7.1.7 asks, then give up the stream. */
+    if (!c->close_sent && gm_ws_build(&c->out, GM_WS_CLOSE, "", 0, gm_ws_close_code(st)))
+        c->close_sent = 1;
+    write_some(c);
+    c->broken = 1;
     return st;
+}
+
+/* recv's answer once the framer failed: the events it gave before, if
+ * any (the failure comes with the next recv), else the failure. */
+static int after_failure(lua_State *L, recv_ctx *r)
+{
+    if (r->sink.events == 0)
+        return push_framer_error(L, r->c);
+    lua_pushinteger(L, r->sink.events);
+    return 1;
 }
 
 static int l_conn_recv(lua_State *L)
@@ -795,9 +885,11 @@ static int l_conn_recv(lua_State *L)
     ws_conn *c = check_open(L);
     double wait = luaL_optnumber(L, 3, 0), deadline;
     recv_ctx r;
-    int nret = 0;
+    CURLcode wrc;
 
     luaL_checktype(L, 2, LUA_TTABLE);
+    if (c->framer.failed)   /* reported once more: the events before it went first */
+        return push_framer_error(L, c);
     if (c->broken)
         return push_recv_error(L, "closed", "WebSocket connection is broken", 1006);
     if (c->eof)
@@ -810,12 +902,12 @@ static int l_conn_recv(lua_State *L)
     deadline = now_ms() + (wait > 0 ? wait : 0);
     if (c->pending.len > 0) {
         gm_buf held = c->pending;
+        int st;
         memset(&c->pending, 0, sizeof c->pending);
-        if (frame(L, &r, held.data, held.len, &nret) != GM_WS_OK) {
-            gm_buf_free(&held);
-            return nret;
-        }
+        st = frame(L, &r, held.data, held.len);
         gm_buf_free(&held);
+        if (st != GM_WS_OK)
+            return after_failure(L, &r);
     }
     while (!c->close_received && r.sink.events < 64) {
         char buf[16384];
@@ -836,10 +928,14 @@ static int l_conn_recv(lua_State *L)
                 return push_recv_error(L, "closed", curl_easy_strerror(rc), 1006);
             return push_recv_error(L, "closed", "WebSocket connection closed without a close frame", 1006);
         }
-        if (frame(L, &r, buf, got, &nret) != GM_WS_OK)
-            return nret;
+        if (frame(L, &r, buf, got) != GM_WS_OK)
+            return after_failure(L, &r);
     }
-    if (flush_out(c) != CURLE_OK && !c->close_received)
+    /* Pongs and the close echo go out as the socket takes them (never
+     * waiting here; what stays queued goes with the next send or flush). */
+    wrc = write_some(c);
+    watch_out(c);
+    if (wrc != CURLE_OK && !c->close_received)
         return push_recv_error(L, "closed", "WebSocket connection lost while answering", 1006);
     lua_pushinteger(L, r.sink.events);
     return 1;
@@ -861,27 +957,31 @@ static int l_conn_watch_fd(lua_State *L)
     return 1;
 }
 
-/* A close frame unless one was sent (best effort: within timeout_ms), then
- * the socket and the buffers. */
-static void conn_close(ws_conn *c, int code, const char *reason, size_t n)
+/* A close frame unless one was sent (best effort: behind the frames still
+ * queued, within wait_ms), then the socket and the buffers. */
+static void conn_close(ws_conn *c, int code, const char *reason, size_t n, int wait_ms)
 {
     if (c->easy == NULL)
         return;
     if (c->state == ST_OPEN && !c->close_sent && !c->broken && !c->eof) {
         c->close_sent = 1;
         if (gm_ws_build(&c->out, GM_WS_CLOSE, reason, n > 123 ? 123 : n, code))
-            flush_out(c);
+            flush_out(c, wait_ms);
     }
     conn_release(c);
 }
 
+/* c:close([code [, reason [, wait_ms]]]): wait_ms (default: the send
+ * timeout) bounds the wait for the close frame to go out; 0 never waits
+ * (an event loop). */
 static int l_conn_close(lua_State *L)
 {
     ws_conn *c = check_conn(L);
     int code = (int)luaL_optinteger(L, 2, 1000);
     size_t n;
     const char *reason = luaL_optlstring(L, 3, "", &n);
-    conn_close(c, code, reason, n);
+    lua_Integer wait_ms = luaL_optinteger(L, 4, c->timeout_ms);
+    conn_close(c, code, reason, n, wait_ms < 0 ? 0 : wait_ms > c->timeout_ms ? c->timeout_ms : (int)wait_ms);
     return 0;
 }
 
@@ -890,8 +990,7 @@ static int l_conn_close(lua_State *L)
 static int l_conn_gc(lua_State *L)
 {
     ws_conn *c = check_conn(L);
-    c->timeout_ms = 0;
-    conn_close(c, 1001, "", 0);
+    conn_close(c, 1001, "", 0, 0);
     return 0;
 }
 
@@ -910,6 +1009,7 @@ void gemini_open_ws_conn(lua_State *L)
         {"fd", l_conn_fd},
         {"watch_fd", l_conn_watch_fd},
         {"close", l_conn_close},
+        {"flush", l_conn_flush},
         {"step", l_conn_step},
         {NULL, NULL}
     };

@@ -361,9 +361,11 @@ end
 
 Client.VERSION = VERSION
 
---- Ends every transfer and frees the connection pools (and, with a loop,
+--- Ends every transfer (Live sessions still open too: each ends with a
+-- "canceled" error) and frees the connection pools (and, with a loop,
 -- the loop handles of the callback API). The client is unusable afterwards.
 function Client:close()
+  if rawget(self, "_live_sessions") then require("gemini.live").cancel_all(self) end
   if self._luv then self._luv:close() end
   if self.transport and self.transport.close then self.transport:close() end
 end

@@ -240,11 +240,44 @@ end
 
 -- ---- the session ------------------------------------------------------------
 
+-- The sessions of a client still open, for client:close() (weak: a
+-- session dropped without close() is collected, its link saying 1001).
+local function open_sessions(client)
+  local set = rawget(client, "_live_sessions")
+  if not set then
+    set = setmetatable({}, { __mode = "k" })
+    rawset(client, "_live_sessions", set)
+  end
+  return set
+end
+
 --- A session over an open link (nil in the callback form until it opens).
 -- @local
 function M.session(client, link, handlers)
-  return setmetatable({ client = client, link = link, handlers = handlers, inbox = {},
-                        n_in = 0, i_in = 1, outbox = {} }, Session)
+  local s = setmetatable({ client = client, link = link, handlers = handlers, inbox = {},
+                           n_in = 0, i_in = 1, outbox = {} }, Session)
+  open_sessions(client)[s] = true
+  return s
+end
+
+--- Ends the sessions of a client still open (client:close()): each ends
+-- as a canceled call does, with a "canceled" error (the callback form's
+-- on_close gets it, once; a blocking session returns it from then on).
+function M.cancel_all(client)
+  local set = rawget(client, "_live_sessions")
+  if not set then return end
+  local list = {}
+  for s in pairs(set) do list[#list + 1] = s end
+  for _, s in ipairs(list) do
+    s:_end(client:error("canceled", "the Live session was canceled (client:close)"))
+  end
+end
+
+--- Writes one text frame on the link, blocking (a timeout error when the
+-- socket takes nothing for the client's connect_timeout). The callback
+-- form writes its own way (gemini.live.loop: queued, never waiting).
+function Session:_write(text)
+  return self.link:send("text", text)
 end
 
 --- Sends one client message (a Lua table); true or nil, err.
@@ -257,9 +290,10 @@ function Session:_send(msg)
     self.outbox[#self.outbox + 1] = text
     return true
   end
-  local ok, kind, emsg = self.link:send("text", text)
+  local ok, kind, emsg, code = self:_write(text)
   if ok then return true end
-  return nil, self:_fail(M.link_error(self.client, kind, emsg))
+  if kind == "timeout" then emsg = emsg .. " (the client's connect_timeout)" end
+  return nil, self:_fail(M.link_error(self.client, kind, emsg, code))
 end
 
 -- The session is over: its error, kept for every later call.
@@ -406,6 +440,7 @@ end
 -- nil, err when the session ended (a server close, a dropped connection).
 -- @return a message (see the module's description), nil, or nil and a `gemini.Error`
 function Session:receive_next()
+  self:_check_blocking("receive_next")
   if self.err then return nil, self.err end
   if self.closed then return nil, self.client:error("stream", "Live session is closed") end
   if self.turn_over then
@@ -422,6 +457,7 @@ end
 --- An iterator over the messages of one turn (see `receive_next`); a
 -- session that ends raises its gemini.Error: a loop never ends silently.
 function Session:receive()
+  self:_check_blocking("receive")
   return function()
     local msg, err = self:receive_next()
     if err then errors.raise(err) end
@@ -433,10 +469,32 @@ end
 -- repeated. (A session dropped without it: the link's own __gc sends a
 -- close 1001, "going away", if the socket takes it at once.)
 function Session:close()
+  return self:_end(nil)
+end
+
+-- Ends the session once: err (a "canceled" one from client:close) is
+-- kept for the later calls, and the callback form's on_close gets it.
+function Session:_end(err)
   if self.closed then return end
-  self.closed = true
-  if self._on_close then return self._on_close(nil) end   -- the callback form's ending
+  self:_forget()
+  if self._on_close then return self._on_close(err) end   -- the callback form's ending
+  if err then self:_fail(err) end
   if self.link then self.link:close(1000) end
+end
+
+-- The session is closed, no longer one client:close() ends.
+function Session:_forget()
+  self.closed = true
+  rawget(self.client, "_live_sessions")[self] = nil
+end
+
+-- The callback form hands its messages to on_message: a blocking read
+-- there would steal them from the loop (and block it).
+function Session:_check_blocking(method)
+  if self._on_close then
+    errors.misuse(string.format("'session:%s' is for a blocking session; this one was opened with"
+      .. " callbacks (its messages go to on_message)", method))
+  end
 end
 
 function Session:__tostring()

@@ -80,6 +80,15 @@ next connection (all of a connection's faults apply to it):
     {"type": "binary"}           messages as binary frames (as Google sends)
     {"type": "slow", "delay": S} S seconds (0.05) before each message
     {"type": "slow_upgrade", "delay": S}  S seconds (0.3) before the 101
+    {"type": "raw", "op": 1, "data": B64}  right after setupComplete, one
+                                 frame (opcode op, default 1: text) with
+                                 the bytes of the base64 B64, whatever
+                                 they are (not JSON, bad UTF-8, ...)
+    {"type": "slow_read", "bytes": N, "delay": S}  a frame payload larger
+                                 than N (65536) is read N bytes at a time,
+                                 S seconds (0.02) apart, with a receive
+                                 buffer of N bytes: a client sending much
+                                 must wait
 
 Control: POST /_mock/live/faults (above). The request log entry of a Live connection has status 101
 and "ws_messages" (the client's messages, decoded), "ws_close" ({"code",
@@ -153,6 +162,18 @@ class Peer:
     # -- reading -----------------------------------------------------------
 
     def read_exact(self, n):
+        slow = self.fault("slow_read")
+        step = int(slow.get("bytes", 65536)) if slow else 0
+        if slow and n > step:   # a large payload, slowly
+            parts, left = [], n
+            while left > 0:
+                part = self.rfile.read(min(step, left))
+                if not part:
+                    raise Closed()
+                parts.append(part)
+                left -= len(part)
+                time.sleep(float(slow.get("delay", 0.02)))
+            return b"".join(parts)
         data = self.rfile.read(n) if n else b""
         if len(data) < n:
             raise Closed()
@@ -450,6 +471,9 @@ def live(ctx):
                    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n" % accept).encode())
     ctx.update(status=101, live_faults=[f.get("type") for f in faults])
     peer = Peer(ctx, faults)
+    slow_read = peer.fault("slow_read")
+    if slow_read:
+        peer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, int(slow_read.get("bytes", 65536)))
     try:
         first = peer.read_json()
         setup = first.get("setup")
@@ -464,6 +488,9 @@ def live(ctx):
                 peer.violation("unknown session resumption handle", 1008)
             resumed = sr["handle"]
         peer.send({"setupComplete": {}})
+        raw = peer.fault("raw")
+        if raw:
+            peer.send_frame(int(raw.get("op", 1)), base64.b64decode(raw.get("data", "")))
         Session(peer, setup, resumed).run()
     except (Closed, OSError, ValueError):
         pass

@@ -21,9 +21,9 @@
 --
 -- The connect is stepped by the loop too (`core.ws_open` and `step`:
 -- libcurl's sockets while it connects, through a proxy and TLS, then the
--- upgrade). What still blocks: a send the socket cannot take at once
--- (bounded by `connect_timeout`; a Live message is small next to a
--- socket's buffer).
+-- upgrade). Nothing blocks: what the socket cannot take at once is
+-- queued in the C link, in order, and written when the loop says the
+-- socket is writable.
 -- @module gemini.live.loop
 local core = require("gemini.core")
 local deliver = require("gemini.async.deliver")
@@ -51,7 +51,7 @@ function M.connect(client, setup, handlers, cbs)
       .. " gemini.Client{ loop = require(\"luv\") })")
   end
   local session = live.session(client, nil, handlers)
-  local link, done, wait_timer
+  local link, done, wait_timer, on_ready
   local polls = {}    -- fd -> poll handle
 
   -- Watches fd for `events` ("r", "w", "rw"), calling on_ready; the other
@@ -84,11 +84,25 @@ function M.connect(client, setup, handlers, cbs)
       wait_timer = nil
     end
     if err then session:_fail(err) end
-    session.closed = true
-    if link then link:close(1000) end
+    session:_forget()
+    if link then link:close(1000, "", 0) end   -- the close frame if the socket takes it now
     deliver.deliver(client, cbs.on_close, err)
   end
   session._on_close = finish
+
+  -- A frame goes out without waiting: what the socket cannot take now
+  -- stays queued in the link, in order, and is written as the socket
+  -- becomes writable (the one watched descriptor wakes for that too;
+  -- "rw" where it is the socket itself).
+  local function write(kind, data)
+    local ok, left, msg, code = link:send(kind, data, nil, true)
+    if not ok then return nil, left, msg, code end   -- left: the failure's kind
+    if left > 0 then watch(link:watch_fd(), "rw", on_ready) end
+    return true
+  end
+  function session._write(_, text)
+    return write("text", text)
+  end
 
   -- The setupComplete: the link is the session's from now on, and what
   -- was queued goes out.
@@ -97,8 +111,8 @@ function M.connect(client, setup, handlers, cbs)
     local queued = session.outbox
     session.outbox = {}
     for _, text in ipairs(queued) do
-      local ok, kind, msg = link:send("text", text)
-      if not ok then return finish(live.link_error(client, kind, msg)) end
+      local ok, kind, msg, code = write("text", text)
+      if not ok then return finish(live.link_error(client, kind, msg, code)) end
     end
     deliver.deliver(client, cbs.on_open, session)
   end
@@ -134,11 +148,20 @@ function M.connect(client, setup, handlers, cbs)
   -- The upgrade is done: the setup goes out, the socket is watched.
   local function upgraded()
     wait_timer:stop()
-    local ok, kind, msg = link:send("text", json.encode(setup))
-    if not ok then return finish(live.link_error(client, kind, msg)) end
     local fd = link:watch_fd()
     unwatch({ [fd] = true })
-    watch(fd, "r", function() if not done then on_readable() end end)
+    -- Ready: the queued frames go out as far as the socket takes them,
+    -- then what came in is read.
+    on_ready = function()
+      if done then return end
+      local left, kind, msg, code = link:flush()
+      if not left then return finish(live.link_error(client, kind, msg, code)) end
+      watch(fd, left > 0 and "rw" or "r", on_ready)
+      on_readable()
+    end
+    watch(fd, "r", on_ready)
+    local ok, kind, msg, code = write("text", json.encode(setup))
+    if not ok then return finish(live.link_error(client, kind, msg, code)) end
     on_readable()   -- bytes that came with the handshake's answer
   end
 

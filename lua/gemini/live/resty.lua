@@ -89,8 +89,9 @@ function M.open(client, ep)
     Link)
 end
 
---- One frame: true, or nil, kind, message.
+--- One frame: true, or nil, kind, message [, close code].
 function Link:send(kind, data, code)
+  if self.failure then return nil, "stream", self.failure[1], self.failure[2] end
   if self.broken or self.close_sent then
     return nil, "closed", self.broken and "WebSocket connection is broken" or "WebSocket close already sent"
   end
@@ -123,7 +124,9 @@ function Link:_frame(bytes, out)
   if not n then
     if not self.close_sent then self:send("close", "", code) end
     self.broken = true
-    return nil, "stream", msg, code
+    -- The events before the failure go first; the failure comes next.
+    self.failure = { msg, code }
+    if count == 0 then return nil, "stream", msg, code end
   end
   return count
 end
@@ -131,6 +134,7 @@ end
 --- Events into out (triples kind, data, code); 0 when none came within
 -- timeout_ms; nil, kind, message, code when the link failed.
 function Link:recv(out, timeout_ms)
+  if self.failure then return nil, "stream", self.failure[1], self.failure[2] end
   if self.broken then return nil, "closed", "WebSocket connection is broken", 1006 end
   local deadline = ngx.now() * 1000 + (timeout_ms or 0)
   while not self.close_received do
