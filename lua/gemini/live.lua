@@ -263,6 +263,7 @@ end
 --- Ends the sessions of a client still open (client:close()): each ends
 -- as a canceled call does, with a "canceled" error (the callback form's
 -- on_close gets it, once; a blocking session returns it from then on).
+-- @local
 function M.cancel_all(client)
   local set = rawget(client, "_live_sessions")
   if not set then return end
@@ -276,6 +277,7 @@ end
 --- Writes one text frame on the link, blocking (a timeout error when the
 -- socket takes nothing for the client's connect_timeout). The callback
 -- form writes its own way (gemini.live.loop: queued, never waiting).
+-- @local
 function Session:_write(text)
   return self.link:send("text", text)
 end
