@@ -143,6 +143,17 @@ describe("client.live (blocking)", function()
     s:close()
   end)
 
+  it("raises for turns of the wrong shape, naming turns (the caller's field), not contents", function()
+    local s = connect()
+    assert.has_error(function() s:send_client_content{ turns = 42 } end,
+      "bad field 'turns' to 'session:send_client_content' (string or table expected, got number)")
+    assert.has_error(function() s:send_client_content{ turns = {} } end,
+      "bad field 'turns' to 'session:send_client_content' (empty)")
+    assert.has_error(function() s:send_client_content{ turns = { "ok", 5 } } end,
+      "bad turns[2] (a string, a part or a file expected, got number)")
+    s:close()
+  end)
+
   it("answers a tool call by hand: tool_call exposed, send_tool_response needs the id", function()
     local s = connect{ tools = { { function_declarations = { { name = "get_weather",
       parameters = { type = "OBJECT", properties = { location = { type = "STRING" } } } } } } } }

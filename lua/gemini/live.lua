@@ -285,7 +285,7 @@ function Session:send_client_content(args)
   errors.field(FNAME.client, "turn_complete", tc, "boolean", true)
   local turns = request.get(args, "turns")
   local cc = { turnComplete = tc ~= false }
-  if turns ~= nil then cc.turns = request.contents(turns, FNAME.client) end
+  if turns ~= nil then cc.turns = request.contents(turns, FNAME.client, "turns") end
   return self:_send({ clientContent = cc })
 end
 
