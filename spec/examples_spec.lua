@@ -264,4 +264,15 @@ describe("examples", function()
       .. " server%. You asked: \"Why is the sky blue%?\"%. Set GEMINI_API_KEY [^\n]*%.\n"
       .. "%(gemini%-2%.5%-flash, %d+ tokens%)\nEXIT:0\n$", out)
   end)
+
+  -- make examples runs vertex.lua through .ci/with-mock too: the mock it
+  -- starts must serve Vertex AI (express mode, GOOGLE_VERTEX_BASE_URL),
+  -- not leave the example asking aiplatform.googleapis.com.
+  it("make examples' vertex.lua with no key: .ci/with-mock points Vertex AI at the mock too", function()
+    local out = read(table.concat({ "cd", q(tmp), "&&", env_line{ "MOCK_STREAM_DELAY=0" },
+      "sh", q(cwd .. "/.ci/with-mock"), q(lua), "examples/vertex.lua", q("Why is the sky blue?"),
+      "< /dev/null 2>&1; echo EXIT:$?" }, " "))
+    assert.matches('You asked: "Why is the sky blue?"', out, 1, true)
+    assert.matches("%(gemini%-2%.5%-flash on Vertex AI, %d+ tokens%)\nEXIT:0\n$", out)
+  end)
 end)
