@@ -265,6 +265,17 @@ describe("examples", function()
       .. "%(gemini%-2%.5%-flash, %d+ tokens%)\nEXIT:0\n$", out)
   end)
 
+  -- live_chat.lua typed at (here: lines piped in), its prompts on stderr
+  -- and answers on stdout in one pipe, as a terminal shows them.
+  it("live_chat.lua with lines on stdin: each answer on the line of its prompt, the next prompt after it",
+     function()
+    local out = read(table.concat({ "cd", q(tmp), "&&", "printf 'line one\\nline two\\n' |",
+      env_line{ "GEMINI_API_KEY=" .. m.key, "GEMINI_BASE_URL=" .. m.url },
+      "timeout 60", q(lua), "examples/live_chat.lua",
+      "2>&1 | cat; echo EXIT:$?" }, " "))
+    assert.equal("> Live echo: line one\n> Live echo: line two\n> EXIT:0\n", out)
+  end)
+
   -- make examples runs vertex.lua through .ci/with-mock too: the mock it
   -- starts must serve Vertex AI (express mode, GOOGLE_VERTEX_BASE_URL),
   -- not leave the example asking aiplatform.googleapis.com.
