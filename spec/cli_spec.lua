@@ -336,6 +336,19 @@ describe("gemini-lua", function()
       assert.matches('You asked: "-5 plus 3?"', r.out, 1, true)
     end)
 
+    it("2 when the module cannot be loaded (a LuaRocks tree off the path): one line saying how", function()
+      local version = jit and "5.1" or _VERSION:match("%d+%.%d+")
+      for what, paths in pairs({ ["'gemini'"] = "LUA_PATH=';;' LUA_CPATH=';;'",
+                                 ["'gemini.core'"] = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH=';;'" }) do
+        local r = shell("env " .. paths .. " " .. LUA .. " bin/gemini-lua hi")
+        assert.equal(2, r.code)
+        assert.equal("", r.out)
+        assert.equal("gemini-lua: cannot load the gemini module (module " .. what .. " not found):"
+          .. " LUA_PATH and LUA_CPATH must find it; for a LuaRocks tree: eval \"$(luarocks path"
+          .. " --lua-version=" .. version .. " --tree DIR)\"\n", r.err)
+      end
+    end)
+
     it("3 when the prompt is blocked or the answer stopped for safety", function()
       m:script{ { chunks = { { promptFeedback = { blockReason = "SAFETY" } } } } }
       local r = run{ "something bad" }
