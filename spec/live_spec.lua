@@ -325,6 +325,18 @@ describe("client.live (blocking)", function()
     assert.is_nil(tostring(err):find("unknown-token", 1, true))
   end)
 
+  -- A misspelt config field goes to generationConfig, as in generate's
+  -- requests; the server refuses the setup with close 1007 naming it.
+  it("a misspelt config field: connect gives nil, err (close 1007 naming the field)", function()
+    local s, err = c.live:connect{ model = MODEL, config = { response_modality = { "TEXT" } } }
+    assert.is_nil(s)
+    assert.are.equal("stream", err.kind)
+    assert.are.equal(1007, err.code)
+    assert.matches("Unknown name \"responseModality\" at 'setup.generation_config'", tostring(err), 1, true)
+    assert.truthy(c.live:connect{ model = MODEL, config = { response_modalities = { "TEXT" },
+      temperature = 0.5, enable_affective_dialog = true } }):close()
+  end)
+
   it("closes idempotently; a closed session says so", function()
     local s = connect()
     s:close()
