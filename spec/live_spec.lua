@@ -469,6 +469,23 @@ describe_uv("client.live (callbacks on luv)", function()
     assert.matches("^WebSocket connection failed: ", got.message)
   end)
 
+  it("raises for receive_next / receive on a session opened with callbacks, before and after on_open", function()
+    local MSG = "bad call to 'session:receive_next' (a session opened with callbacks hands its"
+      .. " messages to on_message)"
+    local in_open
+    local session = c.live:connect({ model = MODEL }, {
+      on_open = function(s)
+        in_open = { pcall(s.receive_next, s) }
+        s:close()
+      end,
+    })
+    assert.has_error(function() session:receive_next() end, MSG)
+    assert.has_error(function() for _ in session:receive() do end end, MSG)
+    loop.run(uv, 10)
+    assert.is_false(in_open[1])
+    assert.matches(MSG, in_open[2], 1, true)
+  end)
+
   it("raises for callbacks on a client without a loop", function()
     local plain = m:client{}
     assert.has_error(function() plain.live:connect({ model = MODEL }, { on_close = function() end }) end,

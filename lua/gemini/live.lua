@@ -406,6 +406,12 @@ end
 -- nil, err when the session ended (a server close, a dropped connection).
 -- @return a message (see the module's description), nil, or nil and a `gemini.Error`
 function Session:receive_next()
+  -- The callback form's messages go to on_message; a read here would
+  -- block the loop and take them from it.
+  if self._on_close then
+    errors.misuse("bad call to 'session:receive_next' (a session opened with callbacks hands"
+      .. " its messages to on_message)")
+  end
   if self.err then return nil, self.err end
   if self.closed then return nil, self.client:error("stream", "Live session is closed") end
   if self.turn_over then
