@@ -404,6 +404,8 @@ end
 --- The next message of the current turn; nil once the turn has ended
 -- (after the message with `turnComplete`), then the next turn begins; or
 -- nil, err when the session ended (a server close, a dropped connection).
+-- The blocking form's: on a session opened with callbacks it raises (its
+-- messages go to `on_message`).
 -- @return a message (see the module's description), nil, or nil and a `gemini.Error`
 function Session:receive_next()
   -- The callback form's messages go to on_message; a read here would
