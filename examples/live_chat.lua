@@ -43,6 +43,9 @@ for line in next_line do
     io.write(msg.text or "")
     io.flush()
   end
+  -- The answer's line ends before the next prompt goes to stderr: both
+  -- may go to the same pipe.
   io.write("\n")
+  io.flush()
 end
 session:close()

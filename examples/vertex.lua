@@ -46,7 +46,10 @@ while true do
   io.write(chunk.text or "")
   io.flush()
 end
+-- The answer's line ends before the stats are written: stdout and stderr
+-- may go to the same pipe.
 io.write("\n")
+io.flush()
 local usage = stream.response.usageMetadata
 if usage then
   io.stderr:write(string.format("(%s on Vertex AI, %d tokens)\n", model, usage.totalTokenCount or 0))

@@ -112,6 +112,20 @@ describe("gemini-lua", function()
       assert.equal("", r.out)
       assert.matches("gemini-lua: no prompt: give it as an argument or on stdin", r.err, 1, true)
     end)
+
+    it("that is blank (an empty argument, blank stdin) is none: a usage error, nothing sent", function()
+      for _, case in ipairs({ { args = { "" } }, { args = { " ", "\t" } }, { args = {}, stdin = "\n \n" },
+                              { args = { "" }, stdin = "\n" } }) do
+        local r = run(case.args, { stdin = case.stdin })
+        assert.equal(2, r.code)
+        assert.equal("", r.out)
+        assert.matches("gemini-lua: no prompt: give it as an argument or on stdin", r.err, 1, true)
+      end
+      assert.equal(0, #m:log())
+      -- Blank stdin next to a prompt is no context: only the prompt goes.
+      assert.equal(0, run({ "the question" }, { stdin = "\n" }).code)
+      assert.same({ "the question" }, (sent_texts()))
+    end)
   end)
 
   describe("options", function()
@@ -191,10 +205,13 @@ describe("gemini-lua", function()
       assert.equal(0, run{ "--think", "512", "hmm" }.code)
       assert.same({ thinkingBudget = 512 },
         last_request(m, ":stream").json.generationConfig.thinkingConfig)
-      local r = run{ "--think", "lots", "hmm" }
-      assert.equal(2, r.code)
-      assert.matches("bad argument #1 to 'thinking.level' (MINIMAL, LOW, MEDIUM or HIGH expected,"
-        .. ' got "lots")', r.err, 1, true)
+      -- A bad value is told in the command line's terms, not the library's.
+      for _, bad in ipairs({ "lots", "1.5", "99999999999" }) do
+        local r = run{ "--think", bad, "hmm" }
+        assert.equal(2, r.code)
+        assert.matches("gemini-lua: --think needs a level (minimal, low, medium, high) or a budget"
+          .. ' in tokens (a whole number, 0 off, -1 dynamic), not "' .. bad .. '"\n', r.err, 1, true)
+      end
     end)
 
     it("-c keeps a chat in a file: the second turn carries the first", function()
@@ -319,6 +336,19 @@ describe("gemini-lua", function()
       assert.matches('You asked: "-5 plus 3?"', r.out, 1, true)
     end)
 
+    it("2 when the module cannot be loaded (a LuaRocks tree off the path): one line saying how", function()
+      local version = jit and "5.1" or _VERSION:match("%d+%.%d+")
+      for what, paths in pairs({ ["'gemini'"] = "LUA_PATH=';;' LUA_CPATH=';;'",
+                                 ["'gemini.core'"] = "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH=';;'" }) do
+        local r = shell("env " .. paths .. " " .. LUA .. " bin/gemini-lua hi")
+        assert.equal(2, r.code)
+        assert.equal("", r.out)
+        assert.equal("gemini-lua: cannot load the gemini module (module " .. what .. " not found):"
+          .. " LUA_PATH and LUA_CPATH must find it; for a LuaRocks tree: eval \"$(luarocks path"
+          .. " --lua-version=" .. version .. " --tree DIR)\"\n", r.err)
+      end
+    end)
+
     it("3 when the prompt is blocked or the answer stopped for safety", function()
       m:script{ { chunks = { { promptFeedback = { blockReason = "SAFETY" } } } } }
       local r = run{ "something bad" }
@@ -336,7 +366,9 @@ describe("gemini-lua", function()
       m:faults{ { type = "stream_error", after = 1, code = 500 } }
       local r = run{ "--retries", "0", "tell me" }
       assert.equal(4, r.code)
-      assert.truthy(#r.out > 0)
+      assert.truthy(#r.out > 1)
+      -- The part written ends its line, so the error on a terminal starts one.
+      assert.equal("\n", r.out:sub(-1))
       assert.matches("gemini-lua: api error 500", r.err, 1, true)
     end)
   end)

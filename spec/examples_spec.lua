@@ -264,4 +264,26 @@ describe("examples", function()
       .. " server%. You asked: \"Why is the sky blue%?\"%. Set GEMINI_API_KEY [^\n]*%.\n"
       .. "%(gemini%-2%.5%-flash, %d+ tokens%)\nEXIT:0\n$", out)
   end)
+
+  -- live_chat.lua typed at (here: lines piped in), its prompts on stderr
+  -- and answers on stdout in one pipe, as a terminal shows them.
+  it("live_chat.lua with lines on stdin: each answer on the line of its prompt, the next prompt after it",
+     function()
+    local out = read(table.concat({ "cd", q(tmp), "&&", "printf 'line one\\nline two\\n' |",
+      env_line{ "GEMINI_API_KEY=" .. m.key, "GEMINI_BASE_URL=" .. m.url },
+      "timeout 60", q(lua), "examples/live_chat.lua",
+      "2>&1 | cat; echo EXIT:$?" }, " "))
+    assert.equal("> Live echo: line one\n> Live echo: line two\n> EXIT:0\n", out)
+  end)
+
+  -- make examples runs vertex.lua through .ci/with-mock too: the mock it
+  -- starts must serve Vertex AI (express mode, GOOGLE_VERTEX_BASE_URL),
+  -- not leave the example asking aiplatform.googleapis.com.
+  it("make examples' vertex.lua with no key: .ci/with-mock points Vertex AI at the mock too", function()
+    local out = read(table.concat({ "cd", q(tmp), "&&", env_line{ "MOCK_STREAM_DELAY=0" },
+      "sh", q(cwd .. "/.ci/with-mock"), q(lua), "examples/vertex.lua", q("Why is the sky blue?"),
+      "< /dev/null 2>&1; echo EXIT:$?" }, " "))
+    assert.matches('You asked: "Why is the sky blue?"', out, 1, true)
+    assert.matches("%(gemini%-2%.5%-flash on Vertex AI, %d+ tokens%)\nEXIT:0\n$", out)
+  end)
 end)

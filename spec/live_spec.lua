@@ -143,6 +143,17 @@ describe("client.live (blocking)", function()
     s:close()
   end)
 
+  it("raises for turns of the wrong shape, naming turns (the caller's field), not contents", function()
+    local s = connect()
+    assert.has_error(function() s:send_client_content{ turns = 42 } end,
+      "bad field 'turns' to 'session:send_client_content' (string or table expected, got number)")
+    assert.has_error(function() s:send_client_content{ turns = {} } end,
+      "bad field 'turns' to 'session:send_client_content' (empty)")
+    assert.has_error(function() s:send_client_content{ turns = { "ok", 5 } } end,
+      "bad turns[2] (a string, a part or a file expected, got number)")
+    s:close()
+  end)
+
   it("answers a tool call by hand: tool_call exposed, send_tool_response needs the id", function()
     local s = connect{ tools = { { function_declarations = { { name = "get_weather",
       parameters = { type = "OBJECT", properties = { location = { type = "STRING" } } } } } } } }
@@ -312,6 +323,18 @@ describe("client.live (blocking)", function()
     assert.is_nil(s2)
     assert.are.equal(401, err.code)
     assert.is_nil(tostring(err):find("unknown-token", 1, true))
+  end)
+
+  -- A misspelt config field goes to generationConfig, as in generate's
+  -- requests; the server refuses the setup with close 1007 naming it.
+  it("a misspelt config field: connect gives nil, err (close 1007 naming the field)", function()
+    local s, err = c.live:connect{ model = MODEL, config = { response_modality = { "TEXT" } } }
+    assert.is_nil(s)
+    assert.are.equal("stream", err.kind)
+    assert.are.equal(1007, err.code)
+    assert.matches("Unknown name \"responseModality\" at 'setup.generation_config'", tostring(err), 1, true)
+    assert.truthy(c.live:connect{ model = MODEL, config = { response_modalities = { "TEXT" },
+      temperature = 0.5, enable_affective_dialog = true } }):close()
   end)
 
   it("closes idempotently; a closed session says so", function()
@@ -544,6 +567,25 @@ describe_uv("client.live (callbacks on luv)", function()
     assert.matches("^WebSocket connection failed: ", got.message)
   end)
 
+  it("raises for receive_next / receive on a session opened with callbacks, before and after on_open", function()
+    local function MSG(method)
+      return "bad call to 'session:" .. method .. "' (a session opened with callbacks hands its"
+        .. " messages to on_message)"
+    end
+    local in_open
+    local session = c.live:connect({ model = MODEL }, {
+      on_open = function(s)
+        in_open = { pcall(s.receive_next, s) }
+        s:close()
+      end,
+    })
+    assert.has_error(function() session:receive_next() end, MSG("receive_next"))
+    assert.has_error(function() for _ in session:receive() do end end, MSG("receive"))
+    loop.run(uv, 10)
+    assert.is_false(in_open[1])
+    assert.matches(MSG("receive_next"), in_open[2], 1, true)
+  end)
+
   it("raises for callbacks on a client without a loop", function()
     local plain = m:client{}
     assert.has_error(function() plain.live:connect({ model = MODEL }, { on_close = function() end }) end,
@@ -580,16 +622,6 @@ describe_uv("client.live (callbacks on luv)", function()
     assert.is_false(opened)
     assert.are.equal(1, #errs)
     assert.are.equal("canceled", errs[1].kind)
-  end)
-
-  it("raises for a blocking receive on a session with callbacks, naming the method", function()
-    local session
-    session = c.live:connect({ model = MODEL }, { on_open = function() session:close() end })
-    assert.has_error(function() session:receive_next() end, "'session:receive_next' is for a blocking"
-      .. " session; this one was opened with callbacks (its messages go to on_message)")
-    assert.has_error(function() session:receive() end, "'session:receive' is for a blocking"
-      .. " session; this one was opened with callbacks (its messages go to on_message)")
-    loop.run(uv, 5)
   end)
 
   it("sends several MB of realtime audio without blocking the loop (a slowly reading server)", function()

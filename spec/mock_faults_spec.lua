@@ -115,6 +115,24 @@ describe("mock faults chosen by model name", function()
     assert.truthy(generate("gemini-2.5-flash"))
   end)
 
+  -- Vertex AI paths (publishers/google/models/m, with or without
+  -- projects/p/locations/l/) are served by the same routes: same faults.
+  it("on Vertex AI paths too: express mode and a project's path", function()
+    local _, err = generate("mock-fail-503", { vertexai = true })
+    assert.matches("^gemini: api error 503 UNAVAILABLE: ", tostring(err))
+    assert.equal("/v1beta1/publishers/google/models/mock-fail-503:generateContent", m:log()[1].path)
+    local texts, serr = stream("mock-stream-error", { vertexai = true, retry = false })
+    assert.equal(1, #texts)
+    assert.matches("^gemini: api error 500", tostring(serr))
+    local token = m:access_token()
+    local project = m:client{ vertexai = true, api_key = false, project = "p", location = "us-central1",
+      credentials = function() return token, 3600 end, retry = false }
+    local _, perr = project.models:count_tokens{ model = "mock-fail-400", contents = PROMPT }
+    assert.matches("^gemini: api error 400 INVALID_ARGUMENT: ", tostring(perr))
+    assert.equal("/v1beta1/projects/p/locations/us-central1/publishers/google/models/mock-fail-400:countTokens",
+      m:log()[#m:log()].path)
+  end)
+
   it("a pending fault of the control API comes first", function()
     m:faults{ { type = "status", code = 404 } }
     local _, err = generate("mock-fail-500")

@@ -321,7 +321,7 @@ function Session:send_client_content(args)
   errors.field(FNAME.client, "turn_complete", tc, "boolean", true)
   local turns = request.get(args, "turns")
   local cc = { turnComplete = tc ~= false }
-  if turns ~= nil then cc.turns = request.contents(turns, FNAME.client) end
+  if turns ~= nil then cc.turns = request.contents(turns, FNAME.client, "turns") end
   return self:_send({ clientContent = cc })
 end
 
@@ -440,6 +440,8 @@ end
 --- The next message of the current turn; nil once the turn has ended
 -- (after the message with `turnComplete`), then the next turn begins; or
 -- nil, err when the session ended (a server close, a dropped connection).
+-- The blocking form's: on a session opened with callbacks it raises (its
+-- messages go to `on_message`).
 -- @return a message (see the module's description), nil, or nil and a `gemini.Error`
 function Session:receive_next()
   self:_check_blocking("receive_next")
@@ -494,8 +496,8 @@ end
 -- there would steal them from the loop (and block it).
 function Session:_check_blocking(method)
   if self._on_close then
-    errors.misuse(string.format("'session:%s' is for a blocking session; this one was opened with"
-      .. " callbacks (its messages go to on_message)", method))
+    errors.misuse(string.format("bad call to 'session:%s' (a session opened with callbacks hands"
+      .. " its messages to on_message)", method))
   end
 end
 

@@ -124,23 +124,24 @@ end
 
 --- The SDK's contents normalisation: a string, a part, a list of strings and
 -- parts (grouped into one content; role "model" if any is a function call),
--- one content, or a list of contents.
-function M.contents(v, fname)
-  local where = "contents"
+-- one content, or a list of contents. `field` is the caller's name for
+-- them in errors ("contents" unless given: a Live session's "turns").
+function M.contents(v, fname, field)
+  local where = field or "contents"
   local t = type(v)
   if t == "string" then
     return { { role = "user", parts = { { text = v } } } }
   end
   if t ~= "table" then
-    errors.misuse(string.format("bad field 'contents' to '%s' (string or table expected, got %s)",
-      fname or "?", typename(v)))
+    errors.misuse(string.format("bad field '%s' to '%s' (string or table expected, got %s)",
+      where, fname or "?", typename(v)))
   end
   if is_content(v) then return { content(v, where) } end
   if is_part(v) or is_file(v) then
     return { { role = "user", parts = { M.part(v, where) } } }
   end
   if #v == 0 then
-    errors.misuse(string.format("bad field 'contents' to '%s' (empty)", fname or "?"))
+    errors.misuse(string.format("bad field '%s' to '%s' (empty)", where, fname or "?"))
   end
   local out, pending, model_role = {}, nil, false
   local function flush()

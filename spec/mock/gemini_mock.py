@@ -131,8 +131,9 @@ Status names: 400 INVALID_ARGUMENT, 401 UNAUTHENTICATED, 403 PERMISSION_DENIED,
 INTERNAL, 502 and 503 UNAVAILABLE (google.rpc.Code has no BAD_GATEWAY).
 
 Faults by model name (MODEL_FAULTS, listed by --help): a request to
-models/mock-fail-500 (mock-fail-429, mock-cut, mock-slow, ...) gets that fault
-every time, after auth, when no pending fault applies.
+models/mock-fail-500 (mock-fail-429, mock-cut, mock-slow, ...; on Vertex AI
+paths publishers/google/models/mock-fail-500) gets that fault every time,
+after auth, when no pending fault applies.
 """
 
 import argparse
@@ -334,8 +335,9 @@ MODEL_FAULTS = {
 
 
 def model_fault(ctx):
-    """The fault the request's model name selects (MODEL_FAULTS), or None."""
-    name = (ctx.params.get("model") or "").rsplit("/", 1)[-1]
+    """The fault the request's model name selects (MODEL_FAULTS), or None.
+    A Vertex AI path names its model "mid" (vertex_routes.MODEL)."""
+    name = (ctx.params.get("model") or ctx.params.get("mid") or "").rsplit("/", 1)[-1]
     fault = MODEL_FAULTS.get(name)
     if fault is None or not fault_applies(fault[0], ctx.kind):
         return None

@@ -109,6 +109,10 @@ LOCK = threading.Lock()
 FAULTS = []
 HANDLES = set()
 COUNTER = [0]
+# The fields a setup's generationConfig may hold: the main mock's
+# GenerationConfig fields (set by register) and the Live-only
+# enableAffectiveDialog (_live_converters.py, _LiveConnectConfig_to_mldev).
+GENERATION_CONFIG_FIELDS = {"enableAffectiveDialog", "enable_affective_dialog"}
 
 
 def reset():
@@ -479,6 +483,12 @@ def live(ctx):
         setup = first.get("setup")
         if not isinstance(setup, dict) or not isinstance(setup.get("model"), str):
             peer.violation("the first message must be a setup with a model", 1007)
+        gen = setup.get("generationConfig")
+        for k in (gen if isinstance(gen, dict) else {}):
+            if k not in GENERATION_CONFIG_FIELDS:
+                # As the REST API refuses it, in a close frame's reason.
+                peer.violation("Unknown name \"%s\" at 'setup.generation_config': Cannot"
+                               " find field." % k, 1007)
         resumed = None
         sr = setup.get("sessionResumption")
         if isinstance(sr, dict) and sr.get("handle") is not None:
@@ -510,6 +520,7 @@ def control_faults(state, data, query):
 
 
 def register(mock):
+    GENERATION_CONFIG_FIELDS.update(mock.GENERATION_CONFIG_FIELDS_ALL)
     mock.plain_route("GET", r"/ws/google\.ai\.generativelanguage\.(?P<version>v1\w*)"
                             r"\.GenerativeService\.(?P<method>BidiGenerateContent(?:Constrained)?)")(live)
     mock.CONTROL_ROUTES[("POST", "/_mock/live/faults")] = control_faults
