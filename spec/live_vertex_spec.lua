@@ -214,6 +214,24 @@ describe_uv("client.live in Vertex AI mode (callbacks on luv)", function()
     assert.equal(FULL, upgrades(m)[1].ws_messages[1].setup.model)
   end)
 
+  it("client:close() while the token is fetched: on_close once with the canceled error", function()
+    creds.settings(m, { latency = 0.3 })
+    local _, path = creds.service_account(m, { email = "live-cancel@mock-project.iam.gserviceaccount.com" })
+    c = gemini.Client{ vertexai = true, project = PROJECT, location = LOCATION, base_url = m.url,
+                       retry = false, credentials = path, loop = uv }
+    local errs, opened = {}, false
+    c.live:connect({ model = MODEL, config = TEXT }, {
+      on_open = function() opened = true end,
+      on_close = function(err) errs[#errs + 1] = err end })
+    local t = uv.new_timer()
+    t:start(50, 0, function() t:close() c:close() end)
+    loop.run(uv, 10)
+    assert.is_false(opened)
+    assert.equal(1, #errs)
+    assert.equal("canceled", errs[1].kind)
+    assert.equal(0, #upgrades(m))
+  end)
+
   it("answers a 401 on the upgrade with one fresh token and one retry", function()
     local calls = 0
     c = gemini.Client{ vertexai = true, project = PROJECT, location = LOCATION, base_url = m.url,
@@ -240,5 +258,82 @@ describe_uv("client.live in Vertex AI mode (callbacks on luv)", function()
     local ups = upgrades(m)
     assert.equal(401, ups[2].status)
     assert.equal(101, ups[3].status)
+  end)
+end)
+
+local nginx = require("support.nginx")
+local describe_ngx = nginx.available and describe or pending
+
+describe_ngx("client.live in Vertex AI mode in OpenResty (cosockets)", function()
+  local m = mock.suite{ setup = setup, teardown = teardown, before_each = before_each, key = KEY }
+  local n
+
+  -- The worker's client (credentials: spec/support/token_source.lua, a token
+  -- fetched over cosockets); GET /both runs a generate call and a Live turn
+  -- on two light threads at once and prints both answers.
+  local HTTP = [[
+  init_worker_by_lua_block {
+    local token_source = require("support.token_source")
+    token_source.install({ url = "%s" })
+    package.loaded.vertex_client = require("gemini").Client{ vertexai = true, project = "%s",
+      location = "%s", base_url = "%s", retry = false, stall_timeout = 5,
+      credentials = token_source.account() }
+  }
+  server {
+    listen 127.0.0.1:%d;
+    location = /ping { return 204; }
+    location = /both {
+      content_by_lua_block {
+        local c = package.loaded.vertex_client
+        local gen = ngx.thread.spawn(function()
+          local res, err = c.models:generate_content{ model = "gemini-2.5-flash", contents = "http" }
+          return res and res.text or ("ERROR " .. tostring(err))
+        end)
+        local live = ngx.thread.spawn(function()
+          local s, err = c.live:connect{ model = "%s", config = { response_modalities = { "TEXT" } } }
+          if not s then return "ERROR " .. tostring(err) end
+          s:send_client_content{ turns = ngx.var.arg_q }
+          local out = {}
+          for msg in s:receive() do out[#out + 1] = msg.text end
+          s:close()
+          return table.concat(out)
+        end)
+        local _, a = ngx.thread.wait(gen)
+        local _, b = ngx.thread.wait(live)
+        ngx.say(a)
+        ngx.say(b)
+      }
+    }
+  }
+]]
+
+  setup(function()
+    n = nginx.new()
+    n:start(string.format(HTTP, m.url, PROJECT, LOCATION, m.url, n.port, MODEL))
+  end)
+  teardown(function() if n then n:stop() end end)
+
+  it("fetches one token for a Live session and an HTTP call of the same moment", function()
+    local body = n:get("/both?q=cosocket")
+    assert.matches('You asked: "http"', body, 1, true)
+    assert.matches("Live echo: cosocket", body, 1, true)
+    assert.equal(1, m:access_tokens().issued)
+    local e = upgrades(m)[1]
+    assert.equal("bearer", e.auth)
+    assert.equal(FULL, e.ws_messages[1].setup.model)
+  end)
+
+  it("answers a 401 on the upgrade with one fresh token and one retry", function()
+    n:get("/both?q=first")   -- (the worker's token may be one of the last test: forgotten by the mock)
+    m:revoke_tokens()
+    local before, seen = m:access_tokens().issued, #upgrades(m)
+    local body = n:get("/both?q=again")
+    assert.matches("Live echo: again", body, 1, true)
+    assert.equal(before + 1, m:access_tokens().issued)
+    local ups, refused = upgrades(m), 0
+    for i = seen + 1, #ups do if ups[i].status == 401 then refused = refused + 1 end end
+    assert.equal(1, refused)
+    assert.equal("revoked", ups[#ups - 1].auth)
+    assert.equal(101, ups[#ups].status)
   end)
 end)
