@@ -23,6 +23,14 @@
 -- `usageMetadata` come in, one JSON object per WebSocket message (text or
 -- binary frames: Google sends binary).
 --
+-- In Vertex AI mode the session goes to
+-- `{base}/ws/google.cloud.aiplatform.{version}.LlmBidiService/BidiGenerateContent`
+-- with the credentials' bearer token (the client's token cache: the same
+-- single flight as its HTTP calls, a 401 upgrade retried once with a
+-- fresh token) or the express-mode key, the model by its full name, the
+-- setup by python-genai's Vertex rules (live.py `AsyncLive.connect`,
+-- `_LiveConnectConfig_to_vertex`; docs/wire-format-2.md §20.5).
+--
 -- The setup follows the rules of generate's config (`request.live_setup`:
 -- both spellings, a field given twice raises, Lua handlers kept out of the
 -- tools), the Live-only fields going to the top of `setup` rather than
@@ -113,9 +121,7 @@ end
 -- @local
 function M.place_model(client, setup)
   local vx, s = client._vertex, setup.setup
-  if vx and vx.project and vx.location and s.model:find("^publishers/") then
-    s.model = "projects/" .. vx.project .. "/locations/" .. vx.location .. "/" .. s.model
-  end
+  if vx and s.model:find("^publishers/") then s.model = vertex.path(vx, s.model, "POST") end
 end
 
 -- ---- where to connect -------------------------------------------------------

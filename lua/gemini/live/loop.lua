@@ -19,6 +19,10 @@
 -- other callbacks of the library are (`gemini.async.deliver`: scheduled
 -- inside Neovim unless `fast_callbacks`).
 --
+-- In Vertex AI mode the connect first waits for the credentials' access
+-- token in a task of the loop (gemini.async: the token fetch of the
+-- client's HTTP calls, shared), and connects from that task.
+--
 -- The connect is stepped by the loop too (`core.ws_open` and `step`:
 -- libcurl's sockets while it connects, through a proxy and TLS, then the
 -- upgrade). Nothing blocks: what the socket cannot take at once is
