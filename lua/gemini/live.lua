@@ -23,6 +23,14 @@
 -- `usageMetadata` come in, one JSON object per WebSocket message (text or
 -- binary frames: Google sends binary).
 --
+-- In Vertex AI mode the session goes to
+-- `{base}/ws/google.cloud.aiplatform.{version}.LlmBidiService/BidiGenerateContent`
+-- with the credentials' bearer token (the client's token cache: the same
+-- single flight as its HTTP calls, a 401 upgrade retried once with a
+-- fresh token) or the express-mode key, the model by its full name, the
+-- setup by python-genai's Vertex rules (live.py `AsyncLive.connect`,
+-- `_LiveConnectConfig_to_vertex`; docs/wire-format-2.md §20.5).
+--
 -- The setup follows the rules of generate's config (`request.live_setup`:
 -- both spellings, a field given twice raises, Lua handlers kept out of the
 -- tools), the Live-only fields going to the top of `setup` rather than
@@ -55,6 +63,7 @@ local core = require("gemini.core")
 local errors = require("gemini.errors")
 local json = require("gemini.json")
 local request = require("gemini.request")
+local vertex = require("gemini.vertex")
 
 local M = {}
 
@@ -82,14 +91,49 @@ function M.setup(model, config, fname)
   return { setup = request.live_setup(model, config, fname) }
 end
 
+--- The setup of a Vertex AI session, from the Gemini API's (python-genai
+-- `_LiveConnectConfig_to_vertex` and live.py `AsyncLive.connect`): the
+-- model by t_model's Vertex name ("publishers/google/models/x"; its full
+-- name once the project is known, see `place_model`); `explicit_vad_signal`
+-- at the top of the setup (Vertex only); `translation_config` refused
+-- (Gemini API only); and, but in express mode, `responseModalities`
+-- ["AUDIO"] when the config names none.
+-- @local
+function M.vertex_setup(client, model, setup, fname)
+  local s, gc = setup.setup, setup.setup.generationConfig or {}
+  if request.get(gc, "translationConfig", "translation_config") ~= nil then
+    errors.misuse(string.format("bad field 'config.translation_config' to '%s' (the Gemini API's"
+      .. " only, not in Vertex AI mode)", fname))
+  end
+  s.model = vertex.model(model)
+  s.explicitVadSignal = request.get(gc, "explicitVadSignal", "explicit_vad_signal")
+  gc.explicitVadSignal, gc.explicit_vad_signal = nil, nil
+  if not client._vertex.api_key and request.get(gc, "responseModalities", "response_modalities") == nil then
+    gc.responseModalities = { "AUDIO" }
+  end
+  s.generationConfig = next(gc) ~= nil and gc or nil
+  return setup
+end
+
+--- Puts the model's full name in a Vertex setup once the project is
+-- known: "projects/{p}/locations/{l}/publishers/..." (live.py connect: a
+-- "publishers/" name only, with both project and location).
+-- @local
+function M.place_model(client, setup)
+  local vx, s = client._vertex, setup.setup
+  if vx and s.model:find("^publishers/") then s.model = vertex.path(vx, s.model, "POST") end
+end
+
 -- ---- where to connect -------------------------------------------------------
 
 local TOKEN_PREFIX = "auth_tokens/"
 
 --- Where and how a client connects: `{url =, host =, target =, headers =,
--- secure =, hostname =, port =}`. `url` is scheme://host:port (what libcurl
--- connects to), `target` the request target, `headers` the header lines
--- (credentials included: never logged but by `client:_log_request`).
+-- secure =, hostname =, port =, bearer =}`. `url` is scheme://host:port
+-- (what libcurl connects to), `target` the request target, `headers` the
+-- header lines (credentials included: never logged but by
+-- `client:_log_request`); `bearer` true when the credentials' access token
+-- is still to be added (`open_authorized`).
 -- @local
 function M.endpoint(client)
   local scheme, authority, prefix = client.base_url:match("^(https?)://([^/]+)(.*)$")
@@ -97,19 +141,45 @@ function M.endpoint(client)
   local secure = scheme == "https"
   port = tonumber(port) or (secure and 443 or 80)
   local key = client._key
-  local token = type(key) == "string" and key:sub(1, #TOKEN_PREFIX) == TOKEN_PREFIX
-  local version = token and "v1alpha" or (client.api_version ~= "" and client.api_version or "v1beta")
-  local method = token and "BidiGenerateContentConstrained" or "BidiGenerateContent"
+  local token = not client._vertex and type(key) == "string" and key:sub(1, #TOKEN_PREFIX) == TOKEN_PREFIX
   local headers = {}
   for _, h in ipairs(client:_headers(nil, nil, token)) do
     if not h:find("^Content%-Type:") then headers[#headers + 1] = h end
   end
-  if token then headers[#headers + 1] = "Authorization: Token " .. key end
+  local target, bearer
+  if client._vertex then
+    target, bearer = M.vertex_target(client, prefix, headers)
+  else
+    local version = token and "v1alpha" or (client.api_version ~= "" and client.api_version or "v1beta")
+    local method = token and "BidiGenerateContentConstrained" or "BidiGenerateContent"
+    if token then headers[#headers + 1] = "Authorization: Token " .. key end
+    target = prefix .. "/ws/google.ai.generativelanguage." .. version .. ".GenerativeService." .. method
+  end
   return {
     url = scheme .. "://" .. hostname .. ":" .. port, host = authority:gsub("^.*@", ""),
-    target = prefix .. "/ws/google.ai.generativelanguage." .. version .. ".GenerativeService." .. method,
-    headers = headers, secure = secure, hostname = hostname:gsub("^%[(.*)%]$", "%1"), port = port,
+    target = target, headers = headers, secure = secure, bearer = bearer,
+    hostname = hostname:gsub("^%[(.*)%]$", "%1"), port = port,
   }
+end
+
+--- The request target of a Vertex AI session, and whether it wants the
+-- credentials' bearer token (python-genai live.py `AsyncLive.connect`):
+-- `{base}/ws/google.cloud.aiplatform.{version}.LlmBidiService/BidiGenerateContent`,
+-- in express mode with the key header (already in `headers`), otherwise
+-- with `Authorization: Bearer <token>` unless the client's own headers
+-- carry an Authorization; a gateway of one's own (base_url without
+-- project and location) gets its URL as it is and no credentials.
+-- @local
+function M.vertex_target(client, prefix, headers)
+  local vx = client._vertex
+  if not vx.api_key and not (vx.project and vx.location) and not vx.project_later then
+    return prefix ~= "" and prefix or "/", false
+  end
+  local own = false
+  for _, h in ipairs(headers) do own = own or h:lower():find("^authorization:") ~= nil end
+  local version = client.api_version ~= "" and client.api_version or "v1beta1"
+  return prefix .. "/ws/google.cloud.aiplatform." .. version .. ".LlmBidiService/BidiGenerateContent",
+    not vx.api_key and not own
 end
 
 --- The gemini.Error of a failed connect, from the C side's answer: a
@@ -153,6 +223,29 @@ function M.open_link(client, ep)
   local link, kind, msg, status, body = core.ws_connect(M.link_options(client, ep))
   if not link then return nil, M.connect_error(client, kind, msg, status, body) end
   return link
+end
+
+--- Opens a session's link with `open(ep)` (blocking, or waiting in a task
+-- of the client's loop); for an endpoint that wants a bearer token first
+-- the token of the client's credentials, from the same cache and single
+-- flight as its HTTP calls (gemini.auth.tokens: an upgrade refused with
+-- 401 drops it and tries once more with a fresh one, as HTTP does), and
+-- then the project when the metadata server is to say it. Returns the
+-- link, or nil, err.
+-- @local
+function M.open_authorized(client, ep, open)
+  if not ep.bearer then return open(ep) end
+  local res, err = client._tokens:authorized(client, ep, function(c, spec)
+    local _, perr = c:_vertex_project()
+    if perr then return nil, perr end
+    local link, oerr = open(spec)
+    if link then return { link = link } end
+    if oerr.code == 401 then return { status = 401, err = oerr } end   -- (refused: see authorized)
+    return nil, oerr
+  end)
+  if not res then return nil, err end
+  if res.err then return nil, res.err end
+  return res.link
 end
 
 -- ---- messages ---------------------------------------------------------------
@@ -225,7 +318,18 @@ function M.decode_event(client, kind, data, code)
     return nil, client:error("decode", "invalid Live message: " .. (v == nil and tostring(msg)
       or "not a JSON object"))
   end
+  if client._vertex then M.vertex_usage(v.usageMetadata) end
   return M.message(v)
+end
+
+--- Vertex AI counts the answer's tokens as `candidates*` where the Gemini
+-- API says `response*` (python-genai `_UsageMetadata_from_vertex`): the
+-- Gemini API's names are added, the ones sent kept.
+-- @local
+function M.vertex_usage(u)
+  if type(u) ~= "table" then return end
+  if u.responseTokenCount == nil then u.responseTokenCount = u.candidatesTokenCount end
+  if u.responseTokensDetails == nil then u.responseTokensDetails = u.candidatesTokensDetails end
 end
 
 --- The error of a link failure (a dropped connection: code 1006).
@@ -375,7 +479,8 @@ end
 --- Answers a tool call (calls to functions with a Lua `handler` are
 -- answered for you).
 -- @tparam table args `{function_responses = {{id =, name =, response =}, ...}}`
---   (`id`, the call's, is required; one response may be given bare)
+--   (`id`, the call's, is required but in Vertex AI mode; one response may
+--   be given bare)
 -- @return true, or nil and the `gemini.Error` that ended the session
 function Session:send_tool_response(args)
   errors.arg(FNAME.tool, 1, args, "table")
@@ -386,7 +491,8 @@ function Session:send_tool_response(args)
   for i, fr in ipairs(list) do
     local where = "function_responses[" .. i .. "]"
     errors.field(FNAME.tool, where, fr, "table")
-    errors.field(FNAME.tool, where .. ".id", fr.id, "string")
+    -- (the id is the Gemini API's; Vertex AI does without: live.py send_tool_response)
+    errors.field(FNAME.tool, where .. ".id", fr.id, "string", self.client._vertex ~= nil)
     errors.field(FNAME.tool, where .. ".name", fr.name, "string", true)
   end
   return self:_send({ toolResponse = { functionResponses = list } })
@@ -533,12 +639,16 @@ function Live:connect(req, callbacks)
   local model = request.model(req.model, fname)
   local client = self.client
   local setup = M.setup(model, req.config, fname)
+  if client._vertex then M.vertex_setup(client, req.model, setup, fname) end
   local handlers = afc.settings(req.config, fname)
   if callbacks ~= nil then
     return require("gemini.live.loop").connect(client, setup, handlers, callbacks)
   end
-  local link, err = M.open_link(client, M.endpoint(client))
+  local link, err = M.open_authorized(client, M.endpoint(client), function(ep)
+    return M.open_link(client, ep)
+  end)
   if not link then return nil, err end
+  M.place_model(client, setup)
   local session = M.session(client, link, handlers)
   local ok
   ok, err = session:_send(setup)

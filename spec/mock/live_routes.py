@@ -90,6 +90,20 @@ next connection (all of a connection's faults apply to it):
                                  buffer of N bytes: a client sending much
                                  must wait
 
+Vertex AI (python-genai live.py AsyncLive.connect, the vertexai branches):
+
+    GET [/prefix]/ws/google.cloud.aiplatform.{v}.LlmBidiService/BidiGenerateContent
+        "Authorization: Bearer <token>" with a token of token_registry.py
+        valid now (unknown, expired, revoked -> 401, the log entry's auth
+        says which), or express mode "x-goog-api-key: KEY" alone (another
+        key, or none -> 401). The entry's auth is then "bearer"/"express".
+        The setup's model must be its full name
+        "projects/{p}/locations/{l}/publishers/{pub}/models/{m}" with a
+        bearer token, "publishers/{pub}/models/{m}" in express mode (else
+        close 1008). Answers as above, but usageMetadata counts
+        "candidatesTokenCount" (Vertex's name) and a toolResponse may
+        leave out the id.
+
 Control: POST /_mock/live/faults (above). The request log entry of a Live connection has status 101
 and "ws_messages" (the client's messages, decoded), "ws_close" ({"code",
 "reason"} of the client's close frame), "ws_errors" and "pongs".
@@ -310,7 +324,8 @@ def function_names(setup):
 
 
 class Session:
-    def __init__(self, peer, setup, resumed):
+    def __init__(self, peer, setup, resumed, vertex=None):
+        self.vertex = vertex
         self.peer = peer
         self.setup = setup
         self.resumed = resumed
@@ -353,7 +368,9 @@ class Session:
             self.mid_turn_faults()
             p.send({"serverContent": {"modelTurn": {"role": "model", "parts": [{"text": said}]}}})
         p.send({"serverContent": {"generationComplete": True}})
-        p.send({"usageMetadata": {"promptTokenCount": 5, "responseTokenCount": 7,
+        # (Vertex AI says candidates where the Gemini API says response)
+        p.send({"usageMetadata": {"promptTokenCount": 5,
+                                  ("candidatesTokenCount" if self.vertex else "responseTokenCount"): 7,
                                   "totalTokenCount": 12}})
         if "sessionResumption" in self.setup:
             handle = next_id("handle")
@@ -379,7 +396,7 @@ class Session:
             if "toolResponse" in msg:
                 break
         frs = (msg["toolResponse"] or {}).get("functionResponses") or []
-        if not frs or frs[0].get("id") != call_id:
+        if not frs or (frs[0].get("id") != call_id and not (self.vertex and "id" not in frs[0])):
             p.violation("toolResponse without the call's id %s" % call_id, 1008)
         self.answer("The tool said " + json.dumps(frs[0].get("response"), sort_keys=True))
 
@@ -447,11 +464,59 @@ def authorised(ctx, method):
     return True
 
 
-def live(ctx):
-    h = ctx.headers
+VERTEX_MODEL = r"publishers/[^/]+/models/[^/]+"
+
+
+def vertex_authorised(ctx):
+    """Vertex AI's Live endpoint: a valid bearer token of token_registry, or
+    (express mode) the mock's key alone; else 401 as vertex_routes.py says.
+    Returns "bearer" or "express", or None (answered)."""
+    import token_registry
+    import vertex_routes
+    mo = re.match(r"(?i)^bearer\s+(\S+)$", (ctx.headers.get("authorization") or "").strip())
+    key = (ctx.headers.get("x-goog-api-key") or "").strip()
+    if mo:
+        ok, why = token_registry.check(mo.group(1))
+        if ok:
+            return "bearer"
+        ctx.update(auth=why)
+        ctx.send_error(401, vertex_routes.INVALID)
+        return None
+    if key and key == ctx.state.key:
+        return "express"
+    ctx.update(auth="missing" if not key else "bad key")
+    ctx.send_error(401, vertex_routes.MISSING)
+    return None
+
+
+def check_vertex_model(peer, auth, model):
+    """The setup's model on Vertex AI: its full name with a bearer token,
+    publishers/... in express mode (live.py AsyncLive.connect)."""
+    full = re.match(r"^projects/[^/]+/locations/[^/]+/" + VERTEX_MODEL + r"\Z", model)
+    short = re.match(r"^" + VERTEX_MODEL + r"\Z", model)
+    if not (full if auth == "bearer" else short):
+        peer.violation("model %s is not a %s name" % (model, "full" if auth == "bearer" else "publisher model"),
+                       1008)
+
+
+def live_vertex(ctx):
     ctx.h.close_connection = True
-    if not authorised(ctx, ctx.params["method"]):
-        return
+    auth = vertex_authorised(ctx)
+    if auth is not None:
+        ctx.update(auth=auth)
+        serve(ctx, auth)
+
+
+def live(ctx):
+    ctx.h.close_connection = True
+    if authorised(ctx, ctx.params["method"]):
+        serve(ctx, None)
+
+
+def serve(ctx, vertex):
+    """The upgrade and the session; `vertex`: None (the Gemini API), or how
+    the Vertex AI client authenticated ("bearer", "express")."""
+    h = ctx.headers
     key = h.get("sec-websocket-key") or ""
     try:
         key_ok = len(base64.b64decode(key, validate=True)) == 16
@@ -489,6 +554,8 @@ def live(ctx):
                 # As the REST API refuses it, in a close frame's reason.
                 peer.violation("Unknown name \"%s\" at 'setup.generation_config': Cannot"
                                " find field." % k, 1007)
+        if vertex:
+            check_vertex_model(peer, vertex, setup["model"])
         resumed = None
         sr = setup.get("sessionResumption")
         if isinstance(sr, dict) and sr.get("handle") is not None:
@@ -501,7 +568,7 @@ def live(ctx):
         raw = peer.fault("raw")
         if raw:
             peer.send_frame(int(raw.get("op", 1)), base64.b64decode(raw.get("data", "")))
-        Session(peer, setup, resumed).run()
+        Session(peer, setup, resumed, vertex).run()
     except (Closed, OSError, ValueError):
         pass
     finally:
@@ -523,5 +590,7 @@ def register(mock):
     GENERATION_CONFIG_FIELDS.update(mock.GENERATION_CONFIG_FIELDS_ALL)
     mock.plain_route("GET", r"/ws/google\.ai\.generativelanguage\.(?P<version>v1\w*)"
                             r"\.GenerativeService\.(?P<method>BidiGenerateContent(?:Constrained)?)")(live)
+    mock.plain_route("GET", r"(?:/[^/]+)*/ws/google\.cloud\.aiplatform\.(?P<version>v1\w*)"
+                            r"\.LlmBidiService/BidiGenerateContent")(live_vertex)
     mock.CONTROL_ROUTES[("POST", "/_mock/live/faults")] = control_faults
     mock.RESET_HOOKS.append(reset)

@@ -19,17 +19,23 @@
 -- other callbacks of the library are (`gemini.async.deliver`: scheduled
 -- inside Neovim unless `fast_callbacks`).
 --
+-- In Vertex AI mode the connect first waits for the credentials' access
+-- token in a task of the loop (gemini.async: the token fetch of the
+-- client's HTTP calls, shared), and connects from that task.
+--
 -- The connect is stepped by the loop too (`core.ws_open` and `step`:
 -- libcurl's sockets while it connects, through a proxy and TLS, then the
 -- upgrade). Nothing blocks: what the socket cannot take at once is
 -- queued in the C link, in order, and written when the loop says the
 -- socket is writable.
 -- @module gemini.live.loop
+local async = require("gemini.async")
 local core = require("gemini.core")
 local deliver = require("gemini.async.deliver")
 local errors = require("gemini.errors")
 local json = require("gemini.json")
 local live = require("gemini.live")
+local task = require("gemini.async.task")
 
 local M = {}
 
@@ -52,6 +58,8 @@ function M.connect(client, setup, handlers, cbs)
   end
   local session = live.session(client, nil, handlers)
   local link, done, wait_timer, on_ready
+  local connected     -- function(link) or (nil, err): the connect is over
+  local authorizing   -- the handle of the task fetching a token (see the end)
   local polls = {}    -- fd -> poll handle
 
   -- Watches fd for `events` ("r", "w", "rw"), calling on_ready; the other
@@ -77,6 +85,7 @@ function M.connect(client, setup, handlers, cbs)
   local function finish(err)
     if done then return end
     done = true
+    if authorizing then authorizing:cancel() end
     unwatch()
     if wait_timer then
       wait_timer:stop()
@@ -171,8 +180,8 @@ function M.connect(client, setup, handlers, cbs)
   local function drive()
     if done then return end
     local st, fds, ms, status, body = link:step()
-    if st == nil then return finish(live.connect_error(client, fds, ms, status, body)) end
-    if st then return upgraded() end
+    if st == nil then return connected(nil, live.connect_error(client, fds, ms, status, body)) end
+    if st then return connected(link) end
     local keep = {}
     for i = 1, #fds, 2 do
       keep[fds[i]] = true
@@ -183,11 +192,54 @@ function M.connect(client, setup, handlers, cbs)
     wait_timer:start(math.max(ms, 1), 0, drive)
   end
 
+  -- Connects to `ep`, the loop stepping it: `on_done(link)`, or on_done(nil,
+  -- err) with the failed link let go (its sockets unwatched).
+  local function open(ep, on_done)
+    live.log_connect(client, ep)
+    link = core.ws_open(live.link_options(client, ep))
+    connected = function(l, err)
+      if not l then
+        unwatch()
+        wait_timer:stop()
+        link:close(1000, "", 0)
+        link = nil
+      end
+      on_done(l, err)
+    end
+    wait_timer:start(0, 0, drive)
+  end
+
+  local function opened_link(l, err)
+    if done then return end
+    if not l then return finish(err) end
+    upgraded()
+  end
+
   wait_timer = loop.new_timer()
   local ep = live.endpoint(client)
-  live.log_connect(client, ep)
-  link = core.ws_open(live.link_options(client, ep))
-  wait_timer:start(0, 0, drive)
+  if not ep.bearer then
+    open(ep, opened_link)
+    return session
+  end
+  -- A bearer token first (a fetch on the loop, or the one in flight for
+  -- the client's HTTP calls): the connect waits for it in a task of the
+  -- loop, as those calls do (gemini.async), then in the task for the
+  -- upgrade (a 401 answer: a fresh token, once).
+  authorizing = async.call(client, "live:connect", 2, function(err, l)
+    authorizing = nil
+    if l then live.place_model(client, setup) end
+    opened_link(l, err)
+  end, function(twin)
+    return live.open_authorized(twin, ep, function(e)
+      local t, res = task.current("live:connect"), nil
+      open(e, function(l, err)
+        res = { l, err }
+        t:wake()
+      end)
+      t:wait(function() return res ~= nil end)
+      return res[1], res[2]
+    end)
+  end)
   return session
 end
 
