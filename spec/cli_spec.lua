@@ -245,6 +245,21 @@ describe("gemini-lua", function()
       assert.matches("holds no chat history (a JSON list of contents expected)", r.err, 1, true)
     end)
 
+    it("-c refuses a chat file it could not write afterwards, before asking anything", function()
+      local dir = scratch_file()
+      os.remove(dir)
+      assert(os.execute("mkdir " .. q(dir)))
+      local r = run{ "-c", dir .. "/missing/chat.json", "hi" }
+      assert.equal(2, r.code)
+      assert.matches("gemini-lua: cannot write the chat file " .. dir .. "/missing/chat.json: No such file"
+        .. " or directory\n", r.err, 1, true)
+      r = run{ "-c", dir, "hi" }
+      assert.equal(2, r.code)
+      assert.matches("gemini-lua: cannot write the chat file " .. dir .. ": it is a directory\n", r.err, 1, true)
+      os.execute("rmdir " .. q(dir))
+      assert.equal(0, #m:log())
+    end)
+
     it("--batch submits the file's lines, waits, and writes the results as JSON lines", function()
       local requests = scratch_file('first prompt\n"second prompt"\n\n'
         .. '{"contents": "third prompt", "config": {"temperature": 0}}\n')
@@ -302,6 +317,11 @@ describe("gemini-lua", function()
       local r = run({ "hi" }, { env = { GEMINI_API_KEY = false } })
       assert.equal(2, r.code)
       assert.matches("gemini-lua: no API key: set GEMINI_API_KEY (or GOOGLE_API_KEY)", r.err, 1, true)
+      -- Vertex AI mode needs no key: the library looks for its credentials.
+      r = run({ "hi" }, { env = { GEMINI_API_KEY = false, GOOGLE_GENAI_USE_VERTEXAI = "true",
+        GOOGLE_CLOUD_PROJECT = "p", GOOGLE_APPLICATION_CREDENTIALS = "/nonexistent/sa.json" } })
+      assert.equal(2, r.code)
+      assert.matches("credentials file '/nonexistent/sa.json' (GOOGLE_APPLICATION_CREDENTIALS)", r.err, 1, true)
       assert.equal(0, #m:log())
       assert.equal(0, run({ "hi" }, { env = { GEMINI_API_KEY = false, GOOGLE_API_KEY = KEY } }).code)
     end)
