@@ -29,7 +29,7 @@ function M.serve()
                system_instruction = "You are a friendly assistant. Keep answers short." },
     max_message_size = 256 * 1024,
   })
-  if not ok then ngx.log(ngx.ERR, "live relay: ", tostring(err)) end   -- the key is never in it
+  if not ok then ngx.log(ngx.WARN, "live relay: ", tostring(err)) end   -- the key is never in it
 end
 
 return M

@@ -37,7 +37,9 @@
 -- Either side ending ends the other: the browser's close is answered
 -- with its code and the Live session closed (1000); Live's close (e.g.
 -- 1011 mid-turn) reaches the browser with its code and reason, a Live
--- connection that dropped as 1011 "Live connection lost: ...". Tools with
+-- connection that dropped as 1011 "Live connection lost: ...". The other
+-- side is ended by its close handshake (its reader sees the answer), a
+-- peer that does not answer within 2 s cut off; nothing polls. Tools with
 -- Lua handlers are not run here: the browser answers tool calls.
 -- @module gemini.live.relay
 local core = require("gemini.core")
@@ -47,7 +49,11 @@ local resty = require("gemini.live.resty")
 local M = {}
 
 M.DEFAULT_MAX = 1024 * 1024     -- bytes of one browser message
-local POLL_MS = 200             -- how soon a thread sees that the other ended
+-- A read waits this long before it looks again (nginx logs each read
+-- timeout: a relay that polled would fill its error log); a side is ended
+-- by its close handshake instead, which wakes its reader.
+local IDLE_MS = 10 * 60 * 1000
+local CLOSE_WAIT = 2            -- seconds a side gets to answer our close
 local MESSAGES = { clientContent = true, realtimeInput = true, toolResponse = true }
 
 -- Whether a comma-separated header value (or list of them) holds `token`.
@@ -103,12 +109,12 @@ function Relay:to_browser(kind, data, code)
   return self.write(self.framer:frame(kind, data, code))
 end
 
--- browser -> Live, until either side ends: how it ended ({by =, code =,
--- reason =}), or nil when the other thread ended first.
+-- browser -> Live, until the browser's side ends: how it ended ({by =,
+-- code =, reason =, close_received =}).
 function Relay:up()
   local sock, framer, session = self.sock, self.framer, self.session
-  while not self.over do
-    sock:settimeouts(self.timeout_ms, self.timeout_ms, POLL_MS)
+  while true do
+    sock:settimeouts(self.timeout_ms, self.timeout_ms, IDLE_MS)
     local bytes, err = sock:receiveany(65536)
     if not bytes then
       if err ~= "timeout" then return { by = "browser", reason = "the browser's connection: " .. tostring(err) } end
@@ -135,12 +141,12 @@ function Relay:up()
   end
 end
 
--- Live -> browser, as `up`.
+-- Live -> browser, until Live's side ends, as `up`.
 function Relay:down()
   local link = self.session.link
-  while not self.over do
+  while true do
     local q = {}
-    local n, kind, msg, code = link:recv(q, POLL_MS)
+    local n, kind, msg, code = link:recv(q, IDLE_MS)
     if not n then
       if kind == "closed" then msg = "Live connection lost: " .. tostring(msg) end
       return { by = "live", code = 1011, reason = msg }
@@ -168,33 +174,38 @@ function Relay:drain()
   until not self.sock:receiveany(65536)
 end
 
--- The ending: the Live session closed, the browser's close answered (or
--- ours sent).
-function Relay:finish(how)
-  self.session:close()
+-- The first ending closes the other side with a close frame (its
+-- reader, the other thread, then sees the answer and ends): the browser's
+-- close answered with its code, or ours with the ending's code and reason;
+-- Live's session told 1000 unless Live ended it.
+function Relay:close_sides(how)
+  if how.by ~= "live" then self.session.link:send("close", "", 1000) end
   local code = how.code
   if code == 1005 or code == 1006 then code = nil end
   if how.close_received then
     self:to_browser("close", "", code)
   elseif how.by ~= "browser" then
     self:to_browser("close", reason_of(how.reason), code or 1000)   -- (Live's close without a code)
-  else
-    return
   end
-  self:drain()
 end
 
--- One direction in its light thread: the first ending is the relay's,
--- and the other thread sees it within POLL_MS. A thread that raised ends
--- both sides as an internal error (1011).
+-- One direction in its light thread; the first to end gives the relay's
+-- ending. A thread that raised ends both sides as an internal error (1011).
 local function run(r, direction)
   local ok, how = pcall(direction, r)
   if not ok then
     r.raised = r.raised or how
     how = { by = "relay", code = 1011, reason = "relay error" }
   end
-  r.how = r.how or how
-  r.over = true
+  if not r.how then r.how, r.first = how, direction end
+end
+
+-- Waits for a light thread at most `seconds`, then kills it.
+local function wait_at_most(thread, seconds)
+  local timer = ngx.thread.spawn(function() ngx.sleep(seconds) end)
+  ngx.thread.wait(thread, timer)
+  ngx.thread.kill(thread)   -- (nil, "already waited or killed" when it ended)
+  ngx.thread.kill(timer)
 end
 
 -- Answers the upgrade (101 with the accept value) and takes the raw socket.
@@ -246,9 +257,11 @@ function M.serve(client, opts)
                            timeout_ms = math.floor(client.connect_timeout * 1000) }, Relay)
   local up = ngx.thread.spawn(run, r, Relay.up)
   local down = ngx.thread.spawn(run, r, Relay.down)
-  ngx.thread.wait(up)
-  ngx.thread.wait(down)
-  r:finish(r.how)
+  ngx.thread.wait(up, down)
+  r:close_sides(r.how)
+  wait_at_most(r.first == Relay.up and down or up, CLOSE_WAIT)
+  session:close()
+  if r.first == Relay.up and r.how.by ~= "browser" then r:drain() end
   if r.raised then return nil, "relay error: " .. tostring(r.raised) end
   return true
 end
