@@ -175,6 +175,17 @@ describe_ngx("examples/openresty/nginx.conf", function()
     clean_log()
   end)
 
+  it("/live gives the browser Live's binary frames (as Google sends) as text frames", function()
+    live_faults({ { type = "binary" } })
+    local c = assert(browser())
+    assert.is_true(c:send("text", '{"realtimeInput": {"text": "bin"}}'))
+    local got = events(c, "turnComplete")
+    for _, ev in ipairs(got) do assert.are.equal("text", ev[1]) end
+    assert.matches('"Live echo: "', got[1][2], 1, true)
+    c:close()
+    clean_log()
+  end)
+
   it("/live answers the browser's close with its code and ends the Live session", function()
     local c = assert(browser())
     assert.is_true(c:send("ping", "are you there"))
