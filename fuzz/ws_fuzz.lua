@@ -2,7 +2,8 @@
 --
 -- Input layout (every byte string is a valid input):
 --   byte 1     bits 0-3 pick max_message_size from MAXES, bit 4 reuses a
---              framer that already saw a stream (then reset)
+--              framer that already saw a stream (then reset); bits 5-7
+--              seed the masking keys of the server role's stream
 --   byte 2     number of split points (0..31)
 --   2 bytes    per split point: its offset into the stream (mod length + 1)
 --   the rest   the bytes from the "server"
@@ -19,7 +20,12 @@
 --     keeps failing with the same message;
 --   * every text message is valid UTF-8 (Lua 5.4's strict utf8.len);
 --   * the events agree with `reference` below up to where the framer
---     stopped: a plain reading of RFC 6455 5.2 without the checks.
+--     stopped: a plain reading of RFC 6455 5.2 without the checks;
+--   * the server role: the same stream as a client would send it (`masked`
+--     below: each unmasked frame masked with a key, each masked one
+--     unmasked), fed whole and split, gives the client role's events and
+--     failure, but for the one message of the mask rule ("unmasked frame
+--     from the client" for "masked frame from the server").
 local core = require("gemini.core")
 
 local MAXES = { 1, 2, 5, 16, 125, 126, 127, 200, 1000, 65535, 65536, 70000, 1e6, 1e7, 16 * 1024 * 1024, 2 ^ 40 }
@@ -67,6 +73,56 @@ local function reference(s)
     end
   end
   return events
+end
+
+-- The stream as a client sends it: each frame's mask bit flipped, a key
+-- (from `seed`) inserted after the header of a frame that had none and its
+-- payload masked, the key of one that had one taken out. It ends where the
+-- client role would stop reading: after the header of a frame masked in s
+-- (its payload ignored), and a header cut short stays cut short (one byte
+-- short of complete when s lacks the key a client framer still waits for).
+local function masked(s, seed)
+  local out, i, n = {}, 1, 0
+  while i <= #s do
+    local b1, b2 = s:byte(i, i + 1)
+    if not b2 then out[#out + 1] = s:sub(i); break end
+    local len7, was_masked = b2 & 127, b2 >= 128
+    local h = 2 + (len7 == 126 and 2 or len7 == 127 and 8 or 0)
+    local head = string.char(b1, b2 ~ 128) .. s:sub(i + 2, i + h - 1)
+    if was_masked then
+      -- the client role reads h + 4 header bytes and fails; the server role h
+      out[#out + 1] = #s >= i + h + 3 and head or head:sub(1, math.min(#head, #s - i + 1, h - 1))
+      break
+    end
+    if #s < i + h - 1 then out[#out + 1] = head:sub(1, #s - i + 1); break end
+    local len = 0
+    if len7 == 126 then len = s:byte(i + 2) * 256 + s:byte(i + 3)
+    elseif len7 == 127 then for k = 2, 9 do len = len * 256.0 + s:byte(i + k) end
+    else len = len7 end
+    n = n + 1
+    local key = { (seed * 7 + n * 31) % 256, (seed + n * 3) % 256, (n * 101) % 256, (seed * n) % 256 }
+    local payload = s:sub(i + h, math.min(#s, i + h + len - 1))
+    local bytes = {}
+    for k = 1, #payload do bytes[k] = string.char(payload:byte(k) ~ key[(k - 1) % 4 + 1]) end
+    out[#out + 1] = head .. string.char(key[1], key[2], key[3], key[4]) .. table.concat(bytes)
+    i = i + h + #payload
+    if #payload < len then break end
+  end
+  return table.concat(out)
+end
+
+-- Pieces of s cut at the given offsets (mod #s + 1), in order.
+local function cut(s, offsets)
+  local cuts = {}
+  for k, c in ipairs(offsets) do cuts[k] = c % (#s + 1) end
+  table.sort(cuts)
+  local pieces, from = {}, 1
+  for _, c in ipairs(cuts) do
+    pieces[#pieces + 1] = s:sub(from, c)
+    from = c + 1
+  end
+  pieces[#pieces + 1] = s:sub(from)
+  return pieces
 end
 
 local function run(f, pieces, max)
@@ -120,14 +176,7 @@ return function(input)
     pos = pos + 2
   end
   local stream = input:sub(pos)
-  for k = 1, #cuts do cuts[k] = cuts[k] % (#stream + 1) end
-  table.sort(cuts)
-  local pieces, from = {}, 1
-  for _, c in ipairs(cuts) do
-    pieces[#pieces + 1] = stream:sub(from, c)
-    from = c + 1
-  end
-  pieces[#pieces + 1] = stream:sub(from)
+  local pieces = cut(stream, cuts)
 
   local whole = run(core.ws_framer(opts), { stream }, max)
   same(whole, run(core.ws_framer(opts), pieces, max), "whole vs split")
@@ -148,4 +197,15 @@ return function(input)
     f:reset()
     same(whole, run(f, pieces, max), "new vs reset framer")
   end
+
+  -- The server role on what a client would send.
+  local sopts = { max_message_size = max, role = "server" }
+  local client_stream = masked(stream, flags >> 5)
+  local as_server = run(core.ws_framer(sopts), { client_stream }, max)
+  same(as_server, run(core.ws_framer(sopts), cut(client_stream, cuts), max), "server: whole vs split")
+  if as_server.err == "WebSocket protocol error: unmasked frame from the client" then
+    as_server.err = "WebSocket protocol error: masked frame from the server"
+  end
+  same(whole, as_server, "client vs server role")
+  if whole.code ~= as_server.code then fail("close code %s vs %s", tostring(whole.code), tostring(as_server.code)) end
 end

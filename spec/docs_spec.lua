@@ -46,12 +46,12 @@ describe("the LDoc reference (make docs)", function()
   it("lists the public modules, not the internal ones", function()
     for _, m in ipairs{ "gemini", "gemini.client", "gemini.models", "gemini.stream", "gemini.chats",
                         "gemini.files", "gemini.errors", "gemini.schema", "gemini.parts", "gemini.audio",
-                        "gemini.live", "gemini.auth_tokens", "gemini.vertex_batches" } do
+                        "gemini.live", "gemini.live.relay", "gemini.auth_tokens", "gemini.vertex_batches" } do
       assert(pages[m], "missing " .. m)
     end
     for name in pairs(pages) do
       for _, internal in ipairs{ "transport", "async", "afc", "request", "keys", "retry", "upload", "lines",
-                                 "vertex$", "auth%.", "live%." } do
+                                 "vertex$", "auth%.", "live%.loop", "live%.resty" } do
         assert(not name:find("^gemini%." .. internal), "internal module listed: " .. name)
       end
     end

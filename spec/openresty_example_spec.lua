@@ -1,9 +1,12 @@
 -- examples/openresty/nginx.conf itself, in a real nginx (Debian's
 -- nginx-light + libnginx-mod-http-lua), against the mock: its POST /token
 -- location (ephemeral_token.lua) mints an ephemeral Live API token for a
--- browser. The file is run as shipped, but for what a test must move: the
+-- browser; its /live location (live_relay.lua, gemini.live.relay) relays
+-- a browser's WebSocket to a Live session, the "browser" being the
+-- library's own C WebSocket client (core.ws_connect). The file is run as shipped, but for what a test must move: the
 -- port, the pid and temp paths, the log, and the foreground.
 local cjson = require("cjson")
+local core = require("gemini.core")
 local mock = require("support.mock")
 local nginx = require("support.nginx")
 
@@ -99,5 +102,192 @@ describe_ngx("examples/openresty/nginx.conf", function()
     assert.matches("minting a Live API token: gemini: api error 403 PERMISSION_DENIED: token minting is denied",
       log, 1, true)
     assert.is_nil(log:find(KEY, 1, true))
+  end)
+
+  -- ---- /live: the WebSocket relay ----------------------------------------
+
+  local function live_faults(list) m:_control("POST", "/_mock/live/faults", { faults = list }) end
+
+  -- A "browser" on nginx's /live: the C client.
+  local function browser()
+    return core.ws_connect{ url = "http://127.0.0.1:" .. n.port, host = "127.0.0.1:" .. n.port,
+                            target = "/live", headers = {}, timeout = 5 }
+  end
+
+  -- Events until a close or `until_text` is seen: a list of {kind, data, code},
+  -- and the error of a failed recv (kind, msg, code) if any.
+  local function events(c, until_text)
+    local got = {}
+    for _ = 1, 50 do
+      local q = {}
+      local k, kind, msg, code = c:recv(q, 5000)
+      if not k then return got, { kind, msg, code } end
+      assert.is_true(k > 0, "nothing from the relay within 5 s")
+      for i = 1, k * 3, 3 do
+        got[#got + 1] = { q[i], q[i + 1], q[i + 2] }
+        if q[i] == "close" or (until_text and q[i + 1]:find(until_text, 1, true)) then return got end
+      end
+    end
+    return got
+  end
+
+  -- nginx's log after a relay: no Lua error, and no read timeout (a relay
+  -- that polled its sockets would log one for each poll).
+  local function clean_log()
+    local log = n:error_log()
+    for _, bad in ipairs{ "runtime error", "entry thread aborted", "timed out", KEY } do
+      assert.is_nil(log:find(bad, 1, true), bad .. " in nginx's log:\n" .. log)
+    end
+  end
+
+  -- The mock's log entry of the Live session, once its connection ended.
+  local function live_entry()
+    for _ = 1, 100 do
+      for _, e in ipairs(m:log()) do
+        if e.status == 101 and e.ws_close then return e end
+      end
+      mock.sleep(0.05)
+    end
+  end
+
+  it("/live relays a browser's text turn to a Live session with the server's model, and the answers back", function()
+    local c = assert(browser())
+    assert.is_true(c:send("text", '{"realtimeInput": {"text": "hello relay"}}'))
+    local got = events(c, "turnComplete")
+    local texts = {}
+    for _, ev in ipairs(got) do
+      assert.are.equal("text", ev[1])
+      local msg = cjson.decode(ev[2])
+      local sc = msg.serverContent
+      if sc and sc.modelTurn then texts[#texts + 1] = sc.modelTurn.parts[1].text end
+    end
+    assert.are.equal("Live echo: hello relay", table.concat(texts))
+    assert.matches('"turnComplete"', got[#got][2])
+    c:close(1000)
+    local e = live_entry()
+    assert.are.equal(KEY, e.headers["x-goog-api-key"])
+    assert.are.equal("models/gemini-live-2.5-flash-preview", e.ws_messages[1].setup.model)
+    assert.same({ "TEXT" }, e.ws_messages[1].setup.generationConfig.responseModalities)
+    assert.same({ realtimeInput = { text = "hello relay" } }, e.ws_messages[2])
+    -- the browser's close ended the Live session: the mock saw its close
+    assert.same({ code = 1000, reason = "" }, e.ws_close)
+    assert.same({}, e.ws_errors)
+    clean_log()
+  end)
+
+  it("/live gives the browser Live's binary frames (as Google sends) as text frames", function()
+    live_faults({ { type = "binary" } })
+    local c = assert(browser())
+    assert.is_true(c:send("text", '{"realtimeInput": {"text": "bin"}}'))
+    local got = events(c, "turnComplete")
+    for _, ev in ipairs(got) do assert.are.equal("text", ev[1]) end
+    assert.matches('"Live echo: "', got[1][2], 1, true)
+    c:close()
+    clean_log()
+  end)
+
+  it("/live answers the browser's close with its code and ends the Live session", function()
+    local c = assert(browser())
+    assert.is_true(c:send("ping", "are you there"))
+    assert.is_true(c:send("close", "", 4000))
+    local got = events(c)
+    assert.same({ "close", "", 4000 }, got[#got])
+    assert.same({ code = 1000, reason = "" }, live_entry().ws_close)
+    clean_log()
+  end)
+
+  it("/live refuses a browser's setup (1008), garbage (1007) and binary (1003), and ends the session", function()
+    local cases = {
+      { '{"setup": {"model": "models/gemini-2.5-pro"}}', 1008, "the setup is the server's" },
+      { "not json", 1007, "a message must be a JSON object" },
+      { '{"clientContent": {}, "realtimeInput": {}}', 1008,
+        "one of clientContent, realtimeInput, toolResponse per message" },
+      { '{"realtimeInput": "x"}', 1008, "realtimeInput must be an object" },
+    }
+    for _, case in ipairs(cases) do
+      m:reset()
+      local c = assert(browser())
+      assert.is_true(c:send("text", case[1]))
+      local got = events(c)
+      assert.same({ "close", case[3], case[2] }, got[#got])
+      c:close()
+      local e = live_entry()
+      assert.are.equal(1, #e.ws_messages)   -- the setup of the server's only
+      assert.are.equal(1000, e.ws_close.code)
+    end
+    local c = assert(browser())
+    assert.is_true(c:send("binary", "\0\1"))
+    assert.same({ "close", "binary messages are not relayed: send JSON text", 1003 }, events(c)[1])
+    c:close()
+    clean_log()
+  end)
+
+  it("/live bounds a browser's message (1009)", function()
+    local c = assert(browser())
+    assert.is_true(c:send("text", '{"realtimeInput": {"text": "' .. ("x"):rep(256 * 1024) .. '"}}'))
+    assert.same({ "close", "WebSocket message larger than 262144 bytes", 1009 }, events(c)[1])
+    c:close()
+    assert.are.equal(1, #live_entry().ws_messages)
+    clean_log()
+  end)
+
+  it("/live passes Live's close mid-turn (1011) to the browser with its reason", function()
+    live_faults({ { type = "close", code = 1011, reason = "Internal error occurred." } })
+    local c = assert(browser())
+    assert.is_true(c:send("text", '{"clientContent": {"turns": [{"role": "user", "parts": [{"text": "x"}]}],'
+      .. ' "turnComplete": true}}'))
+    local got = events(c)
+    assert.matches('"Live echo: "', got[1][2], 1, true)
+    assert.same({ "close", "Internal error occurred.", 1011 }, got[#got])
+    c:close()
+    clean_log()
+  end)
+
+  it("/live answers a ping, then fails the connection (1002) on an unmasked frame from the browser", function()
+    -- The C client always masks (and keeps pongs to itself): a raw socket
+    -- sends a masked ping (key 0), then the bad frame.
+    local out = sh("python3 -c " .. q(string.format([[
+import socket, sys
+s = socket.create_connection(("127.0.0.1", %d), timeout=5)
+s.sendall(b"GET /live HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+data = b""
+while b"\r\n\r\n" not in data: data += s.recv(4096)
+head, rest = data.split(b"\r\n\r\n", 1)
+print(head.split(b"\r\n")[0].decode())
+print("accept" if b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head else "no accept")
+s.sendall(b"\x89\x81\x00\x00\x00\x00p")
+s.sendall(b"\x81\x02hi")
+def has_close(r):   # a client closes the connection once it has the close frame
+    i = r.find(b"\x88")
+    return i >= 0 and len(r) >= i + 2 + r[i + 1]
+while not has_close(rest):
+    b = s.recv(4096)
+    if not b: break
+    rest += b
+s.close()
+print(rest.hex())
+]], n.port)))
+    local status, acc, frame = out:match("^(.-)\n(.-)\n(%x*)\n$")
+    assert.are.equal("HTTP/1.1 101 Switching Protocols", status)
+    assert.are.equal("accept", acc)
+    local reason = "WebSocket protocol error: unmasked frame from the client"
+    local expect = string.char(0x8A, 1) .. "p" .. string.char(0x88, 2 + #reason, 0x03, 0xEA) .. reason
+    assert.are.equal(expect:gsub(".", function(ch) return string.format("%02x", ch:byte()) end), frame)
+    assert.are.equal(1000, live_entry().ws_close.code)
+    clean_log()
+  end)
+
+  it("/live refuses what is no WebSocket upgrade (400, 426) before opening any Live session", function()
+    local status, _, body = curl("/live")
+    assert.equal(400, status)
+    assert.same({ error = "no \"Upgrade: websocket\"" }, cjson.decode(body))
+    local head
+    status, head = curl("/live", "-H 'Upgrade: websocket' -H 'Connection: Upgrade'"
+      .. " -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Sec-WebSocket-Version: 8'")
+    assert.equal(426, status)
+    assert.matches("\r\nSec%-WebSocket%-Version: 13", head)
+    assert.equal(0, #m:log())
+    clean_log()
   end)
 end)

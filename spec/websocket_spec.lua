@@ -347,4 +347,45 @@ describe("WebSocket framer (C core)", function()
     assert.has_error(function() core.ws_frame("ping", ("p"):rep(126)) end,
       "bad argument #2 to 'ws_frame' (a control frame carries at most 125 bytes)")
   end)
+
+  it("in the server role unmasks a client's frames, split anywhere, and builds unmasked frames", function()
+    -- core.ws_frame builds a client's frames: masked with a fresh key
+    local bytes = core.ws_frame("text", "h\195\169llo") .. core.ws_frame("ping", "p")
+      .. core.ws_frame("binary", ("\0\255"):rep(40000)) .. core.ws_frame("close", "bye", 1001)
+    local f, whole = core.ws_framer{ role = "server" }, {}
+    assert.are.equal(4, f:feed(bytes, whole))
+    assert.same({ "text", "h\195\169llo", false, "ping", "p", false,
+                  "binary", ("\0\255"):rep(40000), false, "close", "bye", 1001 }, whole)
+    local split = {}
+    f:reset()
+    for i = 1, #bytes, 7 do
+      local q = {}
+      assert.is_not_nil(f:feed(bytes:sub(i, i + 6), q))
+      for _, v in ipairs(q) do split[#split + 1] = v end
+    end
+    assert.same(whole, split)
+    assert.matches("^gemini.ws_framer %(server, closed%)", tostring(f))
+    -- a server's frames are not masked (RFC 6455 5.1)
+    assert.are.equal(frame(1, "hello"), f:frame("text", "hello"))
+    assert.are.equal(frame(2, ("x"):rep(300)), f:frame("binary", ("x"):rep(300)))
+    assert.are.equal(frame(8, "\3\243policy"), f:frame("close", "policy", 1011))
+    assert.are.equal(0x80 + 5, core.ws_framer():frame("text", "hello"):byte(2))   -- a client's: masked
+    assert.has_error(function() f:frame("close", "x", 1005) end,
+      "bad argument #3 to 'frame' (a close code (1000-1003, 1007-1014, 3000-4999) expected)")
+  end)
+
+  it("in the server role fails the connection (1002) on an unmasked frame, and keeps the other rules", function()
+    local n, msg, code = core.ws_framer{ role = "server" }:feed(frame(1, "hi"), {})
+    assert.is_nil(n)
+    assert.are.equal("WebSocket protocol error: unmasked frame from the client", msg)
+    assert.are.equal(1002, code)
+    n, msg, code = core.ws_framer{ role = "server" }:feed(core.ws_frame("text", "\255"), {})
+    assert.are.same({ nil, "WebSocket text message is not valid UTF-8", 1007 }, { n, msg, code })
+    n, msg, code = core.ws_framer{ role = "server", max_message_size = 10 }:feed(core.ws_frame("text", ("x"):rep(11)), {})
+    assert.are.same({ nil, "WebSocket message larger than 10 bytes", 1009 }, { n, msg, code })
+    assert.has_error(function() core.ws_framer{ role = "proxy" } end,
+      "bad argument #1 to 'ws_framer' (role must be \"client\" or \"server\")")
+    assert.is_true(core.utf8_valid("h\195\169"))
+    assert.is_false(core.utf8_valid("\192\175"))
+  end)
 end)

@@ -1,12 +1,22 @@
-/* WebSocket framing of a client (RFC 6455), incremental.
+/* WebSocket framing (RFC 6455), incremental, for either end.
  *
- *   local f = core.ws_framer{ max_message_size = N }
+ *   local f = core.ws_framer{ max_message_size = N, role = "client" | "server" }
  *   local n, err = f:feed(bytes, out)   -- out[3i-2], out[3i-1], out[3i]:
  *                                       -- kind, data, code of event i
  *   f:reset()
+ *   f:frame(kind, data [, code]) -> bytes of one frame of the framer's role
+ *                                   (a client's masked, a server's not)
  *   core.ws_frame(kind, data [, code]) -> bytes of one masked client frame
  *   core.ws_key() -> a fresh Sec-WebSocket-Key
  *   core.ws_accept(key) -> the Sec-WebSocket-Accept a server must answer
+ *   core.utf8_valid(s) -> whether s is well-formed UTF-8 (a text frame's)
+ *
+ * The role (default "client") is chosen once: a client's framer reads a
+ * server's frames, which must not be masked; a server's (an nginx endpoint
+ * speaking to a browser: lua/gemini/live/relay.lua) reads a client's,
+ * which must be (5.1: "a server MUST close the connection upon receiving
+ * a frame that is not masked", status 1002), and unmasks them (5.3).
+ * Everything else is the same for both.
  *
  * Kinds: "text", "binary" (a whole message, fragments joined), "ping",
  * "pong", "close" (data: the reason; code: its status, 1005 when it had
@@ -17,7 +27,7 @@
  *
  * What the parser refuses (RFC 6455 5.2-5.5; a refusal is final): a
  * reserved bit set (no extension is ever negotiated), an unknown opcode, a
- * masked frame (a server must not mask, 5.1), a fragmented or oversized
+ * masked frame from a server or an unmasked one from a client (5.1), a fragmented or oversized
  * (> 125 bytes) control frame, a continuation outside a message, a new
  * message inside a fragmented one, a 64-bit length with its top bit set,
  * a close payload of one byte or with a code that may not be sent
@@ -26,7 +36,7 @@
  * A text message must be UTF-8 (8.1): one that is not fails the
  * connection with 1007 (the JSON decoder would take it as it is).
  *
- * Frames are built masked with a fresh key from OpenSSL's RAND_bytes
+ * A client's frames are built masked with a fresh key from OpenSSL's RAND_bytes
  * (5.3: "derived from a strong source of entropy"), and the accept value
  * is base64(SHA-1(key .. GUID)) (4.1, 4.2.2), both from libcrypto.
  */
@@ -44,10 +54,11 @@
 
 static const char GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-void gm_ws_init(gm_ws *f, size_t max_message_size)
+void gm_ws_init(gm_ws *f, size_t max_message_size, int server)
 {
     memset(f, 0, sizeof *f);
     f->max = max_message_size;
+    f->server = server;
     f->hneed = 2;
 }
 
@@ -61,9 +72,10 @@ void gm_ws_reset(gm_ws *f)
 {
     gm_buf msg = f->msg, ctl = f->ctl;
     size_t max = f->max;
+    int server = f->server;
     if (msg.cap > KEEP_CAP)
         gm_buf_free(&msg);
-    gm_ws_init(f, max);
+    gm_ws_init(f, max, server);
     f->msg = msg;
     f->ctl = ctl;
     f->msg.len = f->ctl.len = 0;
@@ -96,8 +108,9 @@ int gm_ws_close_code(int status)
 }
 
 /* Whether n bytes are well-formed UTF-8 (RFC 3629). */
-static int valid_utf8(const unsigned char *s, size_t n)
+int gm_ws_utf8(const char *p, size_t n)
 {
+    const unsigned char *s = (const unsigned char *)p;
     size_t i = 0;
     while (i < n) {
         size_t len = s[i] < 0x80 ? 1 : gm_utf8_seq(s + i, n - i);
@@ -126,8 +139,9 @@ static int start_frame(gm_ws *f)
 
     if (h[0] & 0x70)
         return fail(f, GM_WS_PROTOCOL, "reserved bits set (no extension was negotiated)");
-    if (h[1] & 0x80)
-        return fail(f, GM_WS_PROTOCOL, "masked frame from the server");
+    if (!(h[1] & 0x80) != !f->server)
+        return fail(f, GM_WS_PROTOCOL, f->server ? "unmasked frame from the client"
+                                                 : "masked frame from the server");
     if (op > GM_WS_BINARY && op != GM_WS_CLOSE && op != GM_WS_PING && op != GM_WS_PONG) {
         char why[40];
         snprintf(why, sizeof why, "unknown opcode %u", op);
@@ -146,6 +160,9 @@ static int start_frame(gm_ws *f)
     f->op = (unsigned char)op;
     f->fin = (unsigned char)((h[0] & 0x80) != 0);
     f->remain = len;
+    if (f->server)   /* the key ends the header (5.2) */
+        memcpy(f->key, h + f->hneed - 4, 4);
+    f->kpos = 0;
     if (control) {
         if (!f->fin)
             return fail(f, GM_WS_PROTOCOL, "fragmented control frame");
@@ -198,12 +215,22 @@ static int end_frame(gm_ws *f, gm_ws_emit emit, void *ud)
     } else if (f->fin) {
         int op = f->msg_op;
         f->msg_op = 0;
-        if (op == GM_WS_TEXT && !valid_utf8((const unsigned char *)f->msg.data, f->msg.len))
+        if (op == GM_WS_TEXT && !gm_ws_utf8(f->msg.data, f->msg.len))
             return fail(f, GM_WS_BAD_TEXT, NULL);
         ok = emit(ud, op, f->msg.len ? f->msg.data : "", f->msg.len, 0);
         f->msg.len = 0;
     }
     return ok ? GM_WS_OK : fail(f, GM_WS_NO_MEMORY, NULL);
+}
+
+/* Unmasks the next n payload bytes of a client's frame in place (5.3):
+ * byte i of the payload is XORed with key[i mod 4]. */
+static void unmask(gm_ws *f, char *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        p[i] ^= (char)f->key[(f->kpos + i) & 3];
+    f->kpos = (unsigned)((f->kpos + n) & 3);
 }
 
 int gm_ws_feed(gm_ws *f, const char *p, size_t n, gm_ws_emit emit, void *ud)
@@ -236,6 +263,8 @@ int gm_ws_feed(gm_ws *f, const char *p, size_t n, gm_ws_emit emit, void *ud)
                 return GM_WS_OK;
             if (!gm_buf_reserve(b, take, (f->op & 0x8) ? 125 : f->max) || !gm_buf_append(b, p, take))
                 return fail(f, GM_WS_NO_MEMORY, NULL);
+            if (f->server)
+                unmask(f, b->data + b->len - take, take);
             p += take;
             f->remain -= take;
             if (f->remain > 0)
@@ -253,31 +282,34 @@ int gm_ws_random(unsigned char *p, size_t n)
     return RAND_bytes(p, (int)n) == 1;
 }
 
-int gm_ws_build(gm_buf *out, int op, const char *p, size_t n, int code)
+int gm_ws_build(gm_buf *out, int op, const char *p, size_t n, int code, int mask)
 {
-    unsigned char head[14], key[4];
+    unsigned char head[14], key[4] = {0, 0, 0, 0};
+    unsigned char mbit = mask ? 0x80 : 0;
     size_t hlen = 2, total = n + (code ? 2 : 0), i, start;
     unsigned char cb[2];
 
-    if (!gm_ws_random(key, sizeof key))
+    if (mask && !gm_ws_random(key, sizeof key))
         return 0;
     head[0] = (unsigned char)(0x80 | (op & 0x0F));
     if (total < 126) {
-        head[1] = (unsigned char)(0x80 | total);
+        head[1] = (unsigned char)(mbit | total);
     } else if (total <= 0xFFFF) {
-        head[1] = 0x80 | 126;
+        head[1] = mbit | 126;
         head[2] = (unsigned char)(total >> 8);
         head[3] = (unsigned char)total;
         hlen = 4;
     } else {
         uint64_t t = total;
-        head[1] = 0x80 | 127;
+        head[1] = mbit | 127;
         for (i = 0; i < 8; i++)
             head[9 - i] = (unsigned char)(t >> (8 * i));
         hlen = 10;
     }
-    memcpy(head + hlen, key, 4);
-    hlen += 4;
+    if (mask) {
+        memcpy(head + hlen, key, 4);
+        hlen += 4;
+    }
     if (!gm_buf_reserve(out, hlen + total, GM_BUF_NO_LIMIT))
         return 0;
     gm_buf_append(out, head, hlen);
@@ -289,7 +321,7 @@ int gm_ws_build(gm_buf *out, int op, const char *p, size_t n, int code)
     }
     if (n)
         gm_buf_append(out, p, n);
-    for (i = 0; i < total; i++)
+    for (i = 0; mask && i < total; i++)
         out->data[start + i] ^= (char)key[i & 3];
     return 1;
 }
@@ -332,6 +364,25 @@ const char *gm_ws_kind(int op)
 int gm_ws_check_kind(lua_State *L, int arg)
 {
     return OPS[luaL_checkoption(L, arg, NULL, KINDS)];
+}
+
+/* The role of the options table at arg: 1 for "server", 0 for "client" (the default). */
+static int role_option(lua_State *L, int arg)
+{
+    const char *role;
+    int server = -1;
+    if (lua_isnoneornil(L, arg))
+        return 0;
+    lua_getfield(L, arg, "role");
+    role = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    if (lua_isnil(L, -1) || (role != NULL && strcmp(role, "client") == 0))
+        server = 0;
+    else if (role != NULL && strcmp(role, "server") == 0)
+        server = 1;
+    lua_pop(L, 1);
+    if (server < 0)
+        luaL_argerror(L, arg, "role must be \"client\" or \"server\"");
+    return server;
 }
 
 size_t gm_ws_max_option(lua_State *L, int arg)
@@ -416,7 +467,7 @@ static int framer_gc(lua_State *L)
 static int framer_tostring(lua_State *L)
 {
     gm_ws *f = check_framer(L);
-    lua_pushfstring(L, "gemini.ws_framer (%s): %p",
+    lua_pushfstring(L, "gemini.ws_framer (%s, %s): %p", f->server ? "server" : "client",
                     f->failed ? "failed" : f->closed ? "closed"
                     : (f->msg_op || f->hlen || f->in_frame) ? "mid-frame" : "idle", (void *)f);
     return 1;
@@ -425,28 +476,50 @@ static int framer_tostring(lua_State *L)
 static int ws_framer_new(lua_State *L)
 {
     size_t max = gm_ws_max_option(L, 1);
+    int server = role_option(L, 1);
     gm_ws *f = (gm_ws *)gm_newuserdata(L, sizeof *f);
-    gm_ws_init(f, max);
+    gm_ws_init(f, max, server);
     gm_setmetatable(L, FRAMER_MT);
     return 1;
 }
 
-static int ws_frame(lua_State *L)
+/* One frame from the arguments kind, data [, code] at `arg`..arg+2,
+ * masked or not. */
+static int push_frame(lua_State *L, int arg, int mask)
 {
-    int op = gm_ws_check_kind(L, 1);
+    int op = gm_ws_check_kind(L, arg);
     size_t n;
-    const char *p = luaL_optlstring(L, 2, "", &n);
-    int code = (int)luaL_optinteger(L, 3, 0);
+    const char *p = luaL_optlstring(L, arg + 1, "", &n);
+    int code = (int)luaL_optinteger(L, arg + 2, 0);
     gm_buf *b;
 
     if (code && (op != GM_WS_CLOSE || !sendable_code(code)))
-        return luaL_argerror(L, 3, "a close code (1000-1003, 1007-1014, 3000-4999) expected");
+        return luaL_argerror(L, arg + 2, "a close code (1000-1003, 1007-1014, 3000-4999) expected");
     if ((op & 0x8) && n + (code ? 2 : 0) > 125)
-        return luaL_argerror(L, 2, "a control frame carries at most 125 bytes");
+        return luaL_argerror(L, arg + 1, "a control frame carries at most 125 bytes");
     b = gm_buf_push(L);
-    if (!gm_ws_build(b, op, p, n, code))
+    if (!gm_ws_build(b, op, p, n, code, mask))
         return luaL_error(L, "cannot build a WebSocket frame (no memory or no random key)");
     gm_buf_pushresult(L, b);
+    return 1;
+}
+
+/* f:frame(kind, data [, code]): a frame of the framer's role. */
+static int framer_frame(lua_State *L)
+{
+    return push_frame(L, 2, !check_framer(L)->server);
+}
+
+static int ws_frame(lua_State *L)
+{
+    return push_frame(L, 1, 1);
+}
+
+static int utf8_valid(lua_State *L)
+{
+    size_t n;
+    const char *p = luaL_checklstring(L, 1, &n);
+    lua_pushboolean(L, gm_ws_utf8(p, n));
     return 1;
 }
 
@@ -473,6 +546,7 @@ void gemini_open_ws(lua_State *L)
     static const luaL_Reg methods[] = {
         {"feed", framer_feed},
         {"reset", framer_reset},
+        {"frame", framer_frame},
         {NULL, NULL}
     };
     static const luaL_Reg meta[] = {
@@ -485,6 +559,7 @@ void gemini_open_ws(lua_State *L)
         {"ws_frame", ws_frame},
         {"ws_key", ws_key},
         {"ws_accept", ws_accept},
+        {"utf8_valid", utf8_valid},
         {NULL, NULL}
     };
     gm_newclass(L, FRAMER_MT, methods, meta);

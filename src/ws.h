@@ -1,7 +1,8 @@
 /* The WebSocket framer's C API (src/ws.c, RFC 6455): the frame parser and
- * builder of a client, used by the Lua framer object (core.ws_framer,
- * fed by any byte source: an OpenResty cosocket) and by the connection
- * of src/ws_conn.c (libcurl's socket).
+ * builder of either end, a client (frames from the server unmasked, ours
+ * masked) or a server (the reverse), used by the Lua framer object
+ * (core.ws_framer, fed by any byte source: an OpenResty cosocket) and by
+ * the connection of src/ws_conn.c (libcurl's socket).
  *
  * Nothing here calls into Lua or raises: results are status codes, and
  * each complete message or control frame goes to the caller's emit.
@@ -41,11 +42,14 @@ typedef struct {
     size_t hlen, hneed;     /* header bytes held, and needed */
     int in_frame;           /* the header is complete: payload follows */
     unsigned char op, fin;
+    unsigned char key[4];   /* the masking key of a client's frame (server role) */
+    unsigned kpos;          /* payload bytes of the frame unmasked so far, mod 4 */
     uint64_t remain;        /* payload bytes of this frame still to come */
     gm_buf msg;             /* the data message being assembled */
     unsigned char msg_op;   /* its opcode (text/binary), 0 when none */
     gm_buf ctl;             /* the control frame being read (<= 125 bytes) */
     size_t max;             /* max_message_size */
+    int server;             /* the role: 1 reads a client's masked frames */
     int closed;             /* a close frame came: the rest is ignored */
     int failed;             /* 0, or the status it failed with */
     char why[96];           /* what a GM_WS_PROTOCOL failure was */
@@ -59,9 +63,11 @@ typedef int (*gm_ws_emit)(void *ud, int op, const char *data, size_t len, int co
 
 #define GM_WS_DEFAULT_MAX ((size_t)16 * 1024 * 1024)
 
-void gm_ws_init(gm_ws *f, size_t max_message_size);
+/* server: 0 for a client's framer (the peer's frames must not be masked),
+ * 1 for a server's (every frame must be masked, 5.1; unmasked here). */
+void gm_ws_init(gm_ws *f, size_t max_message_size, int server);
 
-/* Parses n more bytes from the server; emits what they complete. */
+/* Parses n more bytes from the peer; emits what they complete. */
 int gm_ws_feed(gm_ws *f, const char *p, size_t n, gm_ws_emit emit, void *ud);
 
 /* Ready for a new connection (buffers of moderate size are kept). */
@@ -73,10 +79,14 @@ void gm_ws_free(gm_ws *f);
 /* The message of a failure status, e.g. "WebSocket message larger than N bytes". */
 void gm_ws_message(const gm_ws *f, int status, char *buf, size_t size);
 
-/* Appends one client frame (FIN set, masked with a fresh random key) to
- * out: a close frame carries `code` (when non-zero) before the payload.
- * Returns 0 when out of memory or when no random key could be had. */
-int gm_ws_build(gm_buf *out, int op, const char *p, size_t n, int code);
+/* Appends one frame (FIN set) to out: a client's (mask 1: masked with a
+ * fresh random key) or a server's (mask 0: unmasked, 5.1); a close frame
+ * carries `code` (when non-zero) before the payload. Returns 0 when out
+ * of memory or when no random key could be had. */
+int gm_ws_build(gm_buf *out, int op, const char *p, size_t n, int code, int mask);
+
+/* Whether n bytes are well-formed UTF-8 (what a text frame must carry). */
+int gm_ws_utf8(const char *p, size_t n);
 
 /* n bytes from the system's strong random source; 0 on failure. */
 int gm_ws_random(unsigned char *p, size_t n);

@@ -547,7 +547,7 @@ static int l_ws_open(lua_State *L)
     memset(c, 0, sizeof *c);
     c->fd = CURL_SOCKET_BAD;
     c->epfd = -1;
-    gm_ws_init(&c->framer, gm_ws_max_option(L, 1));
+    gm_ws_init(&c->framer, gm_ws_max_option(L, 1), 0);
     gm_setmetatable(L, CONN_MT);
     c->timeout_ms = (int)(opt_seconds(L, 1, "timeout", 30) * 1000);
     if (!gm_ws_new_key(key) || !gm_ws_accept_for(key, c->accept))
@@ -784,7 +784,7 @@ static int l_conn_send(lua_State *L)
         lua_pushstring(L, c->broken ? "WebSocket connection is broken" : "WebSocket close already sent");
         return 3;
     }
-    if (!gm_ws_build(&c->out, op, p, n, code))
+    if (!gm_ws_build(&c->out, op, p, n, code, 1))
         return luaL_error(L, "cannot build a WebSocket frame (no memory or no random key)");
     if (op == GM_WS_CLOSE)
         c->close_sent = 1;
@@ -833,14 +833,14 @@ static int on_event(void *ud, int op, const char *data, size_t len, int code)
     recv_ctx *r = ud;
     ws_conn *c = r->c;
     if (op == GM_WS_PING)
-        return gm_ws_build(&c->out, GM_WS_PONG, data, len, 0);
+        return gm_ws_build(&c->out, GM_WS_PONG, data, len, 0, 1);
     if (op == GM_WS_PONG)
         return 1;
     if (op == GM_WS_CLOSE) {
         c->close_received = 1;
         if (!c->close_sent) {
             c->close_sent = 1;
-            if (!gm_ws_build(&c->out, GM_WS_CLOSE, "", 0, code == GM_WS_NO_STATUS ? 0 : code))
+            if (!gm_ws_build(&c->out, GM_WS_CLOSE, "", 0, code == GM_WS_NO_STATUS ? 0 : code, 1))
                 return 0;
         }
     }
@@ -863,7 +863,7 @@ static int frame(lua_State *L, recv_ctx *r, const char *p, size_t n)
         luaL_error(L, "%s", msg);
     }
     /* Tell the server why, as 7.1.7 asks, then give up the stream. */
-    if (!c->close_sent && gm_ws_build(&c->out, GM_WS_CLOSE, "", 0, gm_ws_close_code(st)))
+    if (!c->close_sent && gm_ws_build(&c->out, GM_WS_CLOSE, "", 0, gm_ws_close_code(st), 1))
         c->close_sent = 1;
     write_some(c);
     c->broken = 1;
@@ -965,7 +965,7 @@ static void conn_close(ws_conn *c, int code, const char *reason, size_t n, int w
         return;
     if (c->state == ST_OPEN && !c->close_sent && !c->broken && !c->eof) {
         c->close_sent = 1;
-        if (gm_ws_build(&c->out, GM_WS_CLOSE, reason, n > 123 ? 123 : n, code))
+        if (gm_ws_build(&c->out, GM_WS_CLOSE, reason, n > 123 ? 123 : n, code, 1))
             flush_out(c, wait_ms);
     }
     conn_release(c);

@@ -389,9 +389,15 @@ end
 --- Sends one client message (a Lua table); true or nil, err.
 -- @local
 function Session:_send(msg)
+  return self:_send_text(json.encode(msg))
+end
+
+--- Sends one client message already encoded (gemini.live.relay passes a
+-- browser's messages on as they came); true or nil, err.
+-- @local
+function Session:_send_text(text)
   if self.err then return nil, self.err end
   if self.closed then return nil, self.client:error("stream", "Live session is closed") end
-  local text = json.encode(msg)
   if not self.link then   -- the callback form before setupComplete: queued
     self.outbox[#self.outbox + 1] = text
     return true

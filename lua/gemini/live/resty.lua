@@ -18,6 +18,29 @@ Link.__index = Link
 
 local MAX_HEAD = 16 * 1024
 
+--- A writer of a cosocket that several light threads write to (a relay:
+-- one thread's reads answer pings while another sends): nginx refuses a
+-- second send while one waits ("socket busy writing"), so a thread that
+-- finds one under way queues its bytes for that one to write, in order.
+-- `write(bytes)` -> true, or nil, err (the queue is dropped on a failure).
+-- @local
+function M.writer(sock)
+  local queue, busy = {}, false
+  return function(bytes)
+    queue[#queue + 1] = bytes
+    if busy then return true end
+    busy = true
+    local i, ok, err = 1, true, nil
+    while queue[i] do
+      ok, err = sock:send(queue[i])
+      if not ok then break end
+      i = i + 1
+    end
+    queue, busy = {}, false
+    return ok, err
+  end
+end
+
 -- The header block of an answer: status, lower-case name -> value.
 local function parse_head(head)
   local status = tonumber(head:match("^HTTP/1%.[01] (%d%d%d)"))
@@ -85,8 +108,8 @@ function M.open(client, ep)
   end
   local why = bad_upgrade(headers, key)
   if why then return failed("handshake", why) end
-  return setmetatable({ sock = sock, framer = core.ws_framer{ max_message_size = client.max_event_size } },
-    Link)
+  return setmetatable({ sock = sock, write = M.writer(sock), timeout_ms = ms,
+                        framer = core.ws_framer{ max_message_size = client.max_event_size } }, Link)
 end
 
 --- One frame: true, or nil, kind, message [, close code].
@@ -96,7 +119,7 @@ function Link:send(kind, data, code)
     return nil, "closed", self.broken and "WebSocket connection is broken" or "WebSocket close already sent"
   end
   if kind == "close" then self.close_sent = true end
-  local ok, err = self.sock:send(core.ws_frame(kind, data, code))
+  local ok, err = self.write(core.ws_frame(kind, data, code))
   if ok then return true end
   self.broken = true
   return nil, err == "timeout" and "timeout" or "transport", "WebSocket send failed: " .. tostring(err)
@@ -138,7 +161,8 @@ function Link:recv(out, timeout_ms)
   if self.broken then return nil, "closed", "WebSocket connection is broken", 1006 end
   local deadline = ngx.now() * 1000 + (timeout_ms or 0)
   while not self.close_received do
-    self.sock:settimeout(math.max(1, math.floor(deadline - ngx.now() * 1000)))
+    -- (the read timeout only: a send of another thread keeps its own)
+    self.sock:settimeouts(self.timeout_ms, self.timeout_ms, math.max(1, math.floor(deadline - ngx.now() * 1000)))
     local bytes, err = self.sock:receiveany(65536)
     if not bytes then
       if err == "timeout" then return 0 end
