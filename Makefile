@@ -128,11 +128,13 @@ fuzz: fuzz-build
 
 # The busted suite under valgrind memcheck (VALGRIND_SPECS picks spec
 # files; default all but the soak, whose 10,000 streams add nothing that
-# the rest does not cover and would take long under valgrind). Only
+# the rest does not cover and would take long under valgrind, and the
+# specs whose work is done by other programs: nvim, nginx, luarocks, ldoc,
+# the examples and the command-line tool run outside valgrind). Only
 # definite leaks and memory errors fail the run: busted ends with os.exit,
 # so what is still reachable then is expected. .ci/valgrind.supp lists
 # what Lua, libcurl and OpenSSL keep on purpose.
-VALGRIND_SPECS ?= $(filter-out spec/soak_spec.lua,$(sort $(wildcard spec/*_spec.lua)))
+VALGRIND_SPECS ?= $(filter-out spec/soak_spec.lua spec/nvim_spec.lua spec/openresty_spec.lua spec/openresty_example_spec.lua spec/vertex_openresty_spec.lua spec/examples_spec.lua spec/cli_spec.lua spec/rockspec_spec.lua spec/docs_spec.lua spec/mock_spec.lua,$(sort $(wildcard spec/*_spec.lua)))
 VALGRIND ?= valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite \
   --show-leak-kinds=definite --error-exitcode=99 --num-callers=30 \
   --suppressions=.ci/valgrind.supp
