@@ -298,6 +298,16 @@ describe("gemini-lua", function()
       assert.matches(":2: a request object, a JSON string or a line of text expected", r.err, 1, true)
     end)
 
+    it("--batch names the file's line of a request the library refuses, and sends nothing", function()
+      local file = scratch_file('first\n\n{"contnts": "x"}\n')
+      local r = run{ "--batch", file }
+      assert.equal(2, r.code)
+      assert.matches("gemini-lua: " .. file .. ":3: bad field 'contnts' to 'create' (unknown field; known:",
+        r.err, 1, true)
+      assert.is_nil(r.err:find("src[", 1, true))
+      assert.equal(0, #m:log())
+    end)
+
     it("-h and --help tell the options and the exit codes; --version the version", function()
       local r = run{ "--help" }
       assert.equal(0, r.code)
