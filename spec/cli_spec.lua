@@ -214,6 +214,20 @@ describe("gemini-lua", function()
       end
     end)
 
+    it("--think: a level for a 2.x model is refused in the tool's terms; --no-think-check sends it", function()
+      local r = run{ "--think", "low", "hmm" }
+      assert.equal(2, r.code)
+      assert.matches("gemini-lua: thinking_level is for Gemini 3 models; use --think <budget> with"
+        .. " gemini-2.5-flash (--no-think-check skips this check)\n", r.err, 1, true)
+      assert.equal(0, #m:log())
+      r = run{ "--no-think-check", "-m", "gemini-2.5-flash", "--think", "low", "hmm" }
+      -- the mock answers as the API does: 400 for a thinking level on a 2.x model
+      assert.equal(1, r.code)
+      assert.matches("api error 400 INVALID_ARGUMENT: Thinking level is not supported for this model.",
+        r.err, 1, true)
+      assert.same({ thinkingLevel = "LOW" }, last_request(m, ":stream").json.generationConfig.thinkingConfig)
+    end)
+
     it("-c keeps a chat in a file: the second turn carries the first", function()
       local chat = scratch_file()
       local r1 = run{ "-c", chat, "My name is Ada." }
