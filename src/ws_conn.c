@@ -87,7 +87,6 @@ typedef struct {
     double deadline;        /* of the handshake, ms (gm_now_ms) */
     char accept[29];        /* the Sec-WebSocket-Accept the server owes */
     size_t sent;            /* bytes of the request (in out) sent */
-    size_t hlen;            /* the answer's header block, in pending */
     long status;            /* of a refusal */
     size_t want;            /* body bytes of a refusal to read */
     curl_socket_t fd;
@@ -102,7 +101,7 @@ typedef struct {
     gm_buf out;             /* frames to send (a pong or close may be queued by recv) */
     size_t out_off;         /* once open: bytes of out already written */
     int timeout_ms;         /* a send (and the handshake) may take this long */
-    int close_sent, close_received, eof, broken;
+    int close_sent, eof, broken;   /* a close from the server: framer.closed */
     char errbuf[CURL_ERROR_SIZE];
 } ws_conn;
 
@@ -312,17 +311,18 @@ static long status_of(const char *p, size_t n)
     return st;
 }
 
-/* The header block is in: a refusal's body is read next, a 101 is checked. */
-static int got_head(ws_conn *c, failure *f)
+/* The header block (hlen bytes of pending) is in: a refusal's body is
+ * read next, a 101 is checked. */
+static int got_head(ws_conn *c, size_t hlen, failure *f)
 {
     size_t vlen = 0;
     const char *cl, *why;
-    c->status = status_of(c->pending.data, c->hlen);
+    c->status = status_of(c->pending.data, hlen);
     if (c->status == 0)
         return failed(f, "handshake", "WebSocket handshake failed: not an HTTP answer");
     if (c->status != 101) {
         c->want = MAX_REFUSAL;
-        cl = header_value(c->pending.data, c->hlen, "Content-Length", &vlen);
+        cl = header_value(c->pending.data, hlen, "Content-Length", &vlen);
         if (cl != NULL) {
             char num[24];
             size_t n = vlen < sizeof num - 1 ? vlen : sizeof num - 1;
@@ -332,14 +332,14 @@ static int got_head(ws_conn *c, failure *f)
             if (c->want > MAX_REFUSAL)
                 c->want = MAX_REFUSAL;
         }
-        consume(&c->pending, c->hlen);
+        consume(&c->pending, hlen);
         c->state = ST_BODY;
         return 1;
     }
-    why = bad_upgrade(c, c->hlen);
+    why = bad_upgrade(c, hlen);
     if (why != NULL)
         return failed(f, "handshake", why);
-    consume(&c->pending, c->hlen);
+    consume(&c->pending, hlen);
     c->state = ST_OPEN;
     return 1;
 }
@@ -391,6 +391,7 @@ static size_t head_length(const ws_conn *c)
 static int step(ws_conn *c, failure *f)
 {
     CURLcode rc = CURLE_OK;
+    size_t hlen;
     int r;
     if (gm_now_ms() > c->deadline && c->state != ST_OPEN)
         return c->state == ST_BODY ? refused(c, f) : curl_failed(c, f, CURLE_OPERATION_TIMEDOUT);
@@ -433,13 +434,13 @@ static int step(ws_conn *c, failure *f)
                     return failed(f, "transport", "WebSocket handshake failed: the server closed the connection");
                 return curl_failed(c, f, rc);
             }
-            c->hlen = head_length(c);
-            if (c->hlen == 0) {
+            hlen = head_length(c);
+            if (hlen == 0) {
                 if (c->pending.len > MAX_HEAD)
                     return failed(f, "handshake", "WebSocket handshake failed: answer headers too large");
                 break;
             }
-            if (got_head(c, f) < 0)
+            if (got_head(c, hlen, f) < 0)
                 return -1;
             break;
         case ST_BODY:
@@ -827,13 +828,10 @@ static int on_event(void *ud, int op, const char *data, size_t len, int code)
         return gm_ws_build(&c->out, GM_WS_PONG, data, len, 0, 1);
     if (op == GM_WS_PONG)
         return 1;
-    if (op == GM_WS_CLOSE) {
-        c->close_received = 1;
-        if (!c->close_sent) {
-            c->close_sent = 1;
-            if (!gm_ws_build(&c->out, GM_WS_CLOSE, "", 0, code == GM_WS_NO_STATUS ? 0 : code, 1))
-                return 0;
-        }
+    if (op == GM_WS_CLOSE && !c->close_sent) {
+        c->close_sent = 1;
+        if (!gm_ws_build(&c->out, GM_WS_CLOSE, "", 0, code == GM_WS_NO_STATUS ? 0 : code, 1))
+            return 0;
     }
     return gm_ws_emit_triple(&r->sink, op, data, len, code);
 }
@@ -901,7 +899,7 @@ static int l_conn_recv(lua_State *L)
         if (st != GM_WS_OK)
             return after_failure(L, &r);
     }
-    while (!c->close_received && r.sink.events < 64) {
+    while (!c->framer.closed && r.sink.events < 64) {
         char buf[16384];
         size_t got = 0;
         CURLcode rc = curl_easy_recv(c->easy, buf, sizeof buf, &got);
@@ -927,7 +925,7 @@ static int l_conn_recv(lua_State *L)
      * waiting here; what stays queued goes with the next send or flush). */
     wrc = write_some(c);
     watch_out(c);
-    if (wrc != CURLE_OK && !c->close_received)
+    if (wrc != CURLE_OK && !c->framer.closed)
         return push_recv_error(L, "closed", "WebSocket connection lost while answering", 1006);
     lua_pushinteger(L, r.sink.events);
     return 1;
