@@ -126,8 +126,6 @@ typedef struct request {
     char errbuf[CURL_ERROR_SIZE];
 } request;
 
-static double now_ms(void);
-
 /* In event-loop mode, remembers that a request has something new (headers,
  * body bytes, its end) for the next sess:take_events(). */
 static void note_progress(request *r)
@@ -173,7 +171,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     size_t len = size * n;
     size_t waiting = r->sse != NULL ? r->events.len : r->body.len;
     r->headers_done = 1;
-    r->last_byte_ms = now_ms();
+    r->last_byte_ms = gm_now_ms();
     /* Flow control: a stream whose reader is behind is paused rather than
      * buffered, so a fast server cannot fill memory (one curl_multi_perform
      * may read megabytes). libcurl keeps these bytes and hands them over
@@ -198,7 +196,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
     request *r = ud;
     size_t len = size * n;
-    r->last_byte_ms = now_ms();
+    r->last_byte_ms = gm_now_ms();
     if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
         /* A new status line: a 1xx or a proxy CONNECT answer came first. */
         r->head.len = 0;
@@ -262,9 +260,6 @@ static request *check_request(lua_State *L, int i)
     return luaL_checkudata(L, i, REQUEST_MT);
 }
 
-/* The largest seconds a timeout option keeps: its ms fit an int, hence a
- * long on every platform (about 24.8 days; more is as good as none). */
-#define MAX_SECONDS 2147483.0
 /* The largest byte count or offset: exact in a double, and within size_t
  * and curl_off_t. */
 #define MAX_BYTES ((double)SIZE_MAX < 9007199254740992.0 ? (double)SIZE_MAX : 9007199254740992.0)
@@ -373,7 +368,7 @@ static void request_release(lua_State *L, request *r)
  * it did. */
 static int check_stall(request *r)
 {
-    if (r->done || r->stall_ms <= 0 || now_ms() - r->last_byte_ms < r->stall_ms)
+    if (r->done || r->stall_ms <= 0 || gm_now_ms() - r->last_byte_ms < r->stall_ms)
         return 0;
     request_detach(r);
     r->done = 1;
@@ -383,7 +378,7 @@ static int check_stall(request *r)
     return 1;
 }
 
-static double now_ms(void)
+double gm_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -581,7 +576,7 @@ static int l_session_request(lua_State *L)
     /* Not CURLOPT_LOW_SPEED_*: libcurl averages the speed over several
      * seconds, so a burst followed by silence is noticed far too late. */
     r->stall_ms = stall > 0 ? stall * 1000 : 0;
-    r->last_byte_ms = now_ms();
+    r->last_byte_ms = gm_now_ms();
 
     if (strcmp(method, "GET") == 0)
         curl_easy_setopt(r->easy, CURLOPT_HTTPGET, 1L);
@@ -896,7 +891,7 @@ static int l_request_await(lua_State *L)
     request *r = check_request(L, 1);
     int what = luaL_checkoption(L, 2, "done", whats);
     double limit = luaL_optnumber(L, 3, -1);
-    double deadline = limit >= 0 ? now_ms() + limit : 0;
+    double deadline = limit >= 0 ? gm_now_ms() + limit : 0;
 
     if (!r->done && r->sess->watching)
         return luaL_error(L, "await on a session driven by an event loop");
@@ -911,12 +906,12 @@ static int l_request_await(lua_State *L)
         if (ready(r, what) || check_stall(r))
             break;
         if (r->stall_ms > 0) {
-            double left = r->last_byte_ms + r->stall_ms - now_ms();
+            double left = r->last_byte_ms + r->stall_ms - gm_now_ms();
             if (left < wait)
                 wait = (int)left + 1;
         }
         if (limit >= 0) {
-            double left = deadline - now_ms();
+            double left = deadline - gm_now_ms();
             if (left <= 0)
                 break;
             if (left < wait)
@@ -982,7 +977,7 @@ static void resume(request *r)
 {
     if (r->paused) {
         r->paused = 0;
-        r->last_byte_ms = now_ms();     /* a paused transfer is not stalled */
+        r->last_byte_ms = gm_now_ms();     /* a paused transfer is not stalled */
         if (!r->done && r->easy != NULL)
             curl_easy_pause(r->easy, CURLPAUSE_CONT);
     }
@@ -1181,7 +1176,7 @@ static int l_request_check_stall(lua_State *L)
     lua_pushboolean(L, 0);
     if (r->done || r->stall_ms <= 0)
         return 1;
-    lua_pushnumber(L, r->last_byte_ms + r->stall_ms - now_ms());
+    lua_pushnumber(L, r->last_byte_ms + r->stall_ms - gm_now_ms());
     return 2;
 }
 
@@ -1217,7 +1212,7 @@ static int l_sleep(lua_State *L)
 
 static int l_now(lua_State *L)
 {
-    lua_pushnumber(L, now_ms() / 1e3);
+    lua_pushnumber(L, gm_now_ms() / 1e3);
     return 1;
 }
 

@@ -71,12 +71,10 @@
 #include <sys/epoll.h>
 #define HAVE_EPOLL 1
 #endif
-#include <time.h>
 
 #define CONN_MT "gemini.core.ws_conn"
 #define MAX_HEAD ((size_t)16 * 1024)   /* the handshake answer's header block */
 #define MAX_REFUSAL ((size_t)64 * 1024) /* the body of a refusal that is kept */
-#define MAX_SECONDS_WS 2147483.0        /* ms in a C int */
 
 /* Where the handshake is (a connection is made step by step, so that an
  * event loop can wait for each step without blocking). */
@@ -86,10 +84,9 @@ typedef struct {
     CURL *easy;             /* NULL once closed */
     CURLM *multi;           /* drives the connect (TCP, proxy, TLS) without blocking */
     int state;
-    double deadline;        /* of the handshake, ms (now_ms) */
+    double deadline;        /* of the handshake, ms (gm_now_ms) */
     char accept[29];        /* the Sec-WebSocket-Accept the server owes */
     size_t sent;            /* bytes of the request (in out) sent */
-    size_t hlen;            /* the answer's header block, in pending */
     long status;            /* of a refusal */
     size_t want;            /* body bytes of a refusal to read */
     curl_socket_t fd;
@@ -104,23 +101,16 @@ typedef struct {
     gm_buf out;             /* frames to send (a pong or close may be queued by recv) */
     size_t out_off;         /* once open: bytes of out already written */
     int timeout_ms;         /* a send (and the handshake) may take this long */
-    int close_sent, close_received, eof, broken;
+    int close_sent, eof, broken;   /* a close from the server: framer.closed */
     char errbuf[CURL_ERROR_SIZE];
 } ws_conn;
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
 
 /* Waits until fd is ready for `events` or deadline passes: 1 ready, 0 not. */
 static int wait_fd(curl_socket_t fd, short events, double deadline)
 {
     for (;;) {
         struct pollfd p;
-        double left = deadline - now_ms();
+        double left = deadline - gm_now_ms();
         int rc;
         if (left <= 0)
             return 0;
@@ -167,7 +157,7 @@ static CURLcode flush_out(ws_conn *c, int wait_ms)
         CURLcode rc = write_some(c);
         if (rc != CURLE_OK || c->out.len == 0)
             return rc;
-        if (c->out_off == before && !wait_fd(c->fd, POLLOUT, now_ms() + wait_ms)) {
+        if (c->out_off == before && !wait_fd(c->fd, POLLOUT, gm_now_ms() + wait_ms)) {
             c->broken = 1;
             return CURLE_OPERATION_TIMEDOUT;
         }
@@ -321,17 +311,18 @@ static long status_of(const char *p, size_t n)
     return st;
 }
 
-/* The header block is in: a refusal's body is read next, a 101 is checked. */
-static int got_head(ws_conn *c, failure *f)
+/* The header block (hlen bytes of pending) is in: a refusal's body is
+ * read next, a 101 is checked. */
+static int got_head(ws_conn *c, size_t hlen, failure *f)
 {
     size_t vlen = 0;
     const char *cl, *why;
-    c->status = status_of(c->pending.data, c->hlen);
+    c->status = status_of(c->pending.data, hlen);
     if (c->status == 0)
         return failed(f, "handshake", "WebSocket handshake failed: not an HTTP answer");
     if (c->status != 101) {
         c->want = MAX_REFUSAL;
-        cl = header_value(c->pending.data, c->hlen, "Content-Length", &vlen);
+        cl = header_value(c->pending.data, hlen, "Content-Length", &vlen);
         if (cl != NULL) {
             char num[24];
             size_t n = vlen < sizeof num - 1 ? vlen : sizeof num - 1;
@@ -341,14 +332,14 @@ static int got_head(ws_conn *c, failure *f)
             if (c->want > MAX_REFUSAL)
                 c->want = MAX_REFUSAL;
         }
-        consume(&c->pending, c->hlen);
+        consume(&c->pending, hlen);
         c->state = ST_BODY;
         return 1;
     }
-    why = bad_upgrade(c, c->hlen);
+    why = bad_upgrade(c, hlen);
     if (why != NULL)
         return failed(f, "handshake", why);
-    consume(&c->pending, c->hlen);
+    consume(&c->pending, hlen);
     c->state = ST_OPEN;
     return 1;
 }
@@ -400,8 +391,9 @@ static size_t head_length(const ws_conn *c)
 static int step(ws_conn *c, failure *f)
 {
     CURLcode rc = CURLE_OK;
+    size_t hlen;
     int r;
-    if (now_ms() > c->deadline && c->state != ST_OPEN)
+    if (gm_now_ms() > c->deadline && c->state != ST_OPEN)
         return c->state == ST_BODY ? refused(c, f) : curl_failed(c, f, CURLE_OPERATION_TIMEDOUT);
     for (;;) {
         switch (c->state) {
@@ -442,13 +434,13 @@ static int step(ws_conn *c, failure *f)
                     return failed(f, "transport", "WebSocket handshake failed: the server closed the connection");
                 return curl_failed(c, f, rc);
             }
-            c->hlen = head_length(c);
-            if (c->hlen == 0) {
+            hlen = head_length(c);
+            if (hlen == 0) {
                 if (c->pending.len > MAX_HEAD)
                     return failed(f, "handshake", "WebSocket handshake failed: answer headers too large");
                 break;
             }
-            if (got_head(c, f) < 0)
+            if (got_head(c, hlen, f) < 0)
                 return -1;
             break;
         case ST_BODY:
@@ -474,7 +466,7 @@ static double opt_seconds(lua_State *L, int t, const char *k, double def)
     lua_pop(L, 1);
     if (!(v > 0))
         v = def;
-    return v > MAX_SECONDS_WS ? MAX_SECONDS_WS : v;
+    return v > MAX_SECONDS ? MAX_SECONDS : v;
 }
 
 static const char *field_string(lua_State *L, int t, const char *k)
@@ -568,7 +560,7 @@ static int l_ws_open(lua_State *L)
     lua_pop(L, 1);
     if (curl_multi_add_handle(c->multi, c->easy) != CURLM_OK)
         return luaL_error(L, "curl_multi_add_handle failed");
-    c->deadline = now_ms() + c->timeout_ms;
+    c->deadline = gm_now_ms() + c->timeout_ms;
     c->state = ST_CONNECT;
     return 1;
 }
@@ -577,7 +569,7 @@ static int l_ws_open(lua_State *L)
  * own timer while it connects). */
 static int wait_ms(ws_conn *c)
 {
-    double left = c->deadline - now_ms();
+    double left = c->deadline - gm_now_ms();
     long t = -1;
     if (left < 0)
         left = 0;
@@ -659,7 +651,7 @@ static void watch_out(ws_conn *c)
  * "r") | nil, kind, msg [, status, body] */
 static int l_conn_step(lua_State *L)
 {
-    ws_conn *c = (ws_conn *)luaL_checkudata(L, 1, CONN_MT);
+    ws_conn *c = check_conn(L);
     failure f;
     int r, fds[8], i, n;
     short evs[8];
@@ -721,7 +713,7 @@ static int l_ws_connect(lua_State *L)
         if (c->state == ST_CONNECT)
             curl_multi_wait(c->multi, NULL, 0, ms > 100 ? 100 : ms, NULL);
         else
-            wait_fd(c->fd, c->state == ST_SEND ? POLLOUT : POLLIN, now_ms() + ms);
+            wait_fd(c->fd, c->state == ST_SEND ? POLLOUT : POLLIN, gm_now_ms() + ms);
     }
 }
 
@@ -836,18 +828,13 @@ static int on_event(void *ud, int op, const char *data, size_t len, int code)
         return gm_ws_build(&c->out, GM_WS_PONG, data, len, 0, 1);
     if (op == GM_WS_PONG)
         return 1;
-    if (op == GM_WS_CLOSE) {
-        c->close_received = 1;
-        if (!c->close_sent) {
-            c->close_sent = 1;
-            if (!gm_ws_build(&c->out, GM_WS_CLOSE, "", 0, code == GM_WS_NO_STATUS ? 0 : code, 1))
-                return 0;
-        }
+    if (op == GM_WS_CLOSE && !c->close_sent) {
+        c->close_sent = 1;
+        if (!gm_ws_build(&c->out, GM_WS_CLOSE, "", 0, code == GM_WS_NO_STATUS ? 0 : code, 1))
+            return 0;
     }
     return gm_ws_emit_triple(&r->sink, op, data, len, code);
 }
-
-
 
 /* Frames n bytes: GM_WS_OK or the framer's failure (the server is told
  * why and the stream given up; the events before it still count). */
@@ -899,17 +886,20 @@ static int l_conn_recv(lua_State *L)
     r.sink.count = 0;
     r.sink.events = 0;
     r.c = c;
-    deadline = now_ms() + (wait > 0 ? wait : 0);
+    deadline = gm_now_ms() + (wait > 0 ? wait : 0);
     if (c->pending.len > 0) {
-        gm_buf held = c->pending;
+        /* The bytes read with the handshake answer, framed once: marked
+         * used first, but still owned by c, so that a raise from frame()
+         * (no memory) leaves them to conn_release instead of leaking. */
+        size_t n = c->pending.len;
         int st;
-        memset(&c->pending, 0, sizeof c->pending);
-        st = frame(L, &r, held.data, held.len);
-        gm_buf_free(&held);
+        c->pending.len = 0;
+        st = frame(L, &r, c->pending.data, n);
+        gm_buf_free(&c->pending);
         if (st != GM_WS_OK)
             return after_failure(L, &r);
     }
-    while (!c->close_received && r.sink.events < 64) {
+    while (!c->framer.closed && r.sink.events < 64) {
         char buf[16384];
         size_t got = 0;
         CURLcode rc = curl_easy_recv(c->easy, buf, sizeof buf, &got);
@@ -935,7 +925,7 @@ static int l_conn_recv(lua_State *L)
      * waiting here; what stays queued goes with the next send or flush). */
     wrc = write_some(c);
     watch_out(c);
-    if (wrc != CURLE_OK && !c->close_received)
+    if (wrc != CURLE_OK && !c->framer.closed)
         return push_recv_error(L, "closed", "WebSocket connection lost while answering", 1006);
     lua_pushinteger(L, r.sink.events);
     return 1;
