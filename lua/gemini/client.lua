@@ -6,7 +6,6 @@ local errors = require("gemini.errors")
 local json = require("gemini.json")
 local request = require("gemini.request")
 local retry = require("gemini.retry")
-local tokens = require("gemini.auth.tokens")
 local vertex = require("gemini.vertex")
 
 local Client = {}
@@ -126,7 +125,7 @@ end
 function Client:_check_http_options(ho, fname)
   fname = fname or "?"
   if ho == nil then return nil end
-  if type(ho) ~= "table" then bad("http_options", fname, "a table", ho, 3) end
+  if type(ho) ~= "table" then bad("http_options", fname, "a table", ho) end
   for k in pairs(ho) do
     if not HTTP_OPTIONS[k] then
       errors.misuse(string.format("bad field 'http_options.%s' to '%s' (unknown field; known: timeout,"
@@ -136,7 +135,7 @@ function Client:_check_http_options(ho, fname)
   check_seconds(ho.timeout, "http_options.timeout", fname)
   check_seconds(ho.stall_timeout, "http_options.stall_timeout", fname)
   if ho.headers ~= nil and type(ho.headers) ~= "table" then
-    bad("http_options.headers", fname, "a table", ho.headers, 3)
+    bad("http_options.headers", fname, "a table", ho.headers)
   end
   for name, v in pairs(ho.headers or {}) do
     check_header_value(name, v, "bad field 'http_options.headers' to '" .. fname .. "'")
@@ -157,6 +156,12 @@ local function check_base_url(base)
 end
 
 local ENV_KEYS = { "GOOGLE_API_KEY", "GEMINI_API_KEY" }
+
+-- The credentials source of a Vertex AI client (gemini.auth.tokens),
+-- loaded only in that mode: a Gemini API client never needs it.
+local function load_credentials(spec)
+  return require("gemini.auth.tokens").source(spec)
+end
 
 -- The options of Client{} (API.md), as an unknown one is told them.
 local CLIENT_OPTIONS = {
@@ -269,7 +274,7 @@ function Client.new(opts)
     if v and v ~= "" then env_key = v break end
   end
   -- Vertex AI mode (gemini.vertex): its host, project and credentials.
-  local vx = vertex.resolve(opts, env_key, tokens.source)
+  local vx = vertex.resolve(opts, env_key, load_credentials)
   local base = vx and vx.base_url or opts.base_url or os.getenv("GEMINI_BASE_URL")
   if base == nil or base == "" then base = defaults.base_url end
   check_base_url(base)
@@ -323,6 +328,7 @@ function Client.new(opts)
   if vx and vx.source then
     -- Bearer tokens of the credentials (gemini.auth.tokens); neither they
     -- nor the credentials' own secrets show in an error or a log line.
+    local tokens = require("gemini.auth.tokens")
     self._tokens = tokens.cache(vx.source)
     -- The project, when the metadata server is to say it.
     if vx.project_later then self._project = tokens.cache(vx.source, "project") end

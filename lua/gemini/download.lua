@@ -392,11 +392,45 @@ local function drain(reader, sink, on_progress)
   end
 end
 
+--- Writes a file aside and renames it: `fill(out, tmp)` writes into the
+-- open file `path .. ".part"` (`tmp`) and returns the byte count, or nil,
+-- err; the part file is renamed to `path` once it is complete and closed,
+-- and removed on failure, so nothing half-written is ever left at `path`.
+-- Raises when the part file cannot be created (a bad `path` is the caller's).
+-- @return the byte count, or nil, `gemini.Error`
+-- @local
+function M.save(client, path, fill)
+  local tmp = path .. ".part"
+  local out, msg = io.open(tmp, "wb")
+  if not out then errors.misuse("gemini: files:download: cannot write " .. tostring(msg)) end
+  local n, err = fill(out, tmp)
+  local ok, cerr = out:close()
+  if n and not ok then
+    n, err = nil, client:error("transport", string.format("cannot write to %s: %s", tmp,
+      tostring(cerr)), { final = true })
+  end
+  local renamed, rerr = n and os.rename(tmp, path)
+  if n and not renamed then
+    n, err = nil, client:error("transport", string.format("cannot rename %s: %s", tmp,
+      tostring(rerr)), { final = true })
+  end
+  if not n then os.remove(tmp) end
+  return n, err
+end
+
+--- The error of a failed write to the part file `tmp` (what `file:write`
+-- returned: `ok, werr`), or nil when it succeeded.
+-- @local
+function M.written(client, tmp, ok, werr)
+  if ok then return nil end
+  return client:error("transport", string.format("cannot write to %s: %s", tmp, tostring(werr)),
+    { final = true })
+end
+
 --- Downloads a whole file: into the file `path` (written piece by piece as
--- the bytes arrive, to `path .. ".part"`, renamed to `path` once complete
--- and removed on failure, so a failed download leaves nothing half-written
--- at `path`) or, without `path`, into a string of at most the client's
--- `max_response_size` bytes. Arguments are checked by `files:download`.
+-- the bytes arrive, see `save`) or, without `path`, into a string of at
+-- most the client's `max_response_size` bytes. Arguments are checked by
+-- `files:download`.
 -- @param client
 -- @param file as for `open`
 -- @tparam table opts `{path=, on_progress = function(done, total), http_options=}`:
@@ -407,55 +441,32 @@ end
 -- @local
 function M.fetch(client, file, opts)
   local path, limit = opts.path, client.max_response_size
-  local out, tmp
   if path then
-    tmp = path .. ".part"
-    local msg
-    out, msg = io.open(tmp, "wb")
-    if not out then errors.misuse("gemini: files:download: cannot write " .. tostring(msg)) end
+    return M.save(client, path, function(out, tmp)
+      local reader, err = M.open(client, file, { http_options = opts.http_options })
+      if not reader then return nil, err end
+      return drain(reader, function(piece) return M.written(client, tmp, out:write(piece)) end,
+        opts.on_progress)
+    end)
   end
   local reader, err = M.open(client, file, { http_options = opts.http_options })
+  if not reader then return nil, err end
+  local function too_large()
+    return client:error("transport", string.format("response larger than %d bytes"
+      .. " (max_response_size)", limit), { final = true })
+  end
+  if reader.size and reader.size > limit then
+    reader:close()
+    return nil, too_large()
+  end
+  local parts = {}
   local n
-  if reader and path then
-    n, err = drain(reader, function(piece)
-      local ok, werr = out:write(piece)
-      if not ok then
-        return client:error("transport", string.format("cannot write to %s: %s", tmp,
-          tostring(werr)), { final = true })
-      end
-    end, opts.on_progress)
-  elseif reader then
-    local parts = {}
-    local function too_large()
-      return client:error("transport", string.format("response larger than %d bytes"
-        .. " (max_response_size)", limit), { final = true })
-    end
-    if reader.size and reader.size > limit then
-      reader:close()
-      err = too_large()
-    else
-      n, err = drain(reader, function(piece, done)
-        if done > limit then return too_large() end
-        parts[#parts + 1] = piece
-      end, opts.on_progress)
-      if n then n = table.concat(parts) end
-    end
-  end
-  if out then
-    local ok, cerr = out:close()
-    if n and not ok then
-      n, err = nil, client:error("transport", string.format("cannot write to %s: %s", tmp,
-        tostring(cerr)), { final = true })
-    end
-    local renamed, rerr = n and os.rename(tmp, path)
-    if n and not renamed then
-      n, err = nil, client:error("transport", string.format("cannot rename %s: %s", tmp,
-        tostring(rerr)), { final = true })
-    end
-    if not n then os.remove(tmp) end
-  end
+  n, err = drain(reader, function(piece, done)
+    if done > limit then return too_large() end
+    parts[#parts + 1] = piece
+  end, opts.on_progress)
   if n == nil then return nil, err end
-  return n
+  return table.concat(parts)
 end
 
 return M

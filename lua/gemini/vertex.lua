@@ -316,18 +316,14 @@ function M.files(client)
     local on_progress = errors.field("download", "on_progress", args.on_progress, "function", true)
     local bytes = video_bytes(args.file)
     if path then
-      -- (written aside and renamed: a failed write leaves nothing at `path`)
-      local tmp = path .. ".part"
-      local f, msg = io.open(tmp, "wb")
-      if not f then errors.misuse("gemini: files:download: cannot write " .. tostring(msg)) end
-      local ok, werr = f:write(bytes)
-      f:close()
-      local renamed, rerr = ok and os.rename(tmp, path)
-      if not renamed then
-        os.remove(tmp)
-        return nil, client:error("transport", string.format("cannot write to %s: %s", path,
-          tostring(werr or rerr)), { final = true })
-      end
+      -- (written aside and renamed, as the files API's download)
+      local download = require("gemini.download")
+      local n, err = download.save(client, path, function(out, tmp)
+        local werr = download.written(client, tmp, out:write(bytes))
+        if werr then return nil, werr end
+        return #bytes
+      end)
+      if not n then return nil, err end
     end
     if on_progress then on_progress(#bytes, #bytes) end
     if path then return #bytes end

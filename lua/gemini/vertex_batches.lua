@@ -29,6 +29,7 @@
 -- docs/wire-format-2.md, "Vertex AI mode".
 -- @module gemini.vertex_batches
 local async = require("gemini.async")
+local core = require("gemini.core")
 local defaults = require("gemini.defaults")
 local errors = require("gemini.errors")
 local json = require("gemini.json")
@@ -198,13 +199,13 @@ function Batches:wait(job, opts, cb)
   local delay = errors.field("wait", "interval", opts.interval, "number", true) or 1
   local max = errors.field("wait", "max_interval", opts.max_interval, "number", true) or 20
   local on_progress = errors.field("wait", "on_progress", opts.on_progress, "function", true)
-  local deadline = require("gemini.core").now() + timeout
+  local deadline = core.now() + timeout
   while true do
     local j, err = self:get(name)
     if not j then return nil, err end
     if on_progress then on_progress(j) end
     if j.done then return j end
-    local left = deadline - require("gemini.core").now()
+    local left = deadline - core.now()
     if left <= 0 then
       return nil, self.client:error("timeout", string.format("%s is still %s after %gs (batches:wait"
         .. " timeout)", name, tostring(j.state), timeout), { job = j })
