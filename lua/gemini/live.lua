@@ -63,6 +63,7 @@ local core = require("gemini.core")
 local errors = require("gemini.errors")
 local json = require("gemini.json")
 local request = require("gemini.request")
+local response = require("gemini.response")
 local vertex = require("gemini.vertex")
 
 local M = {}
@@ -262,13 +263,7 @@ end
 -- out); nil when it has none.
 -- @local
 function getters.text(m)
-  local out
-  for _, p in ipairs(model_parts(m) or {}) do
-    if type(p) == "table" and type(p.text) == "string" and not p.thought then
-      out = (out or "") .. p.text
-    end
-  end
-  return out
+  return response.parts_text(model_parts(m), false)
 end
 
 --- The inline data (audio) of the message's model turn, decoded and
