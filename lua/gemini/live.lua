@@ -506,6 +506,7 @@ function Session:_run_handlers(msg)
   local parts = {}
   for i, fc in ipairs(calls) do parts[i] = { functionCall = fc } end
   local reply = afc.respond({ parts = parts }, self.handlers)
+  if not reply then return true end   -- no call is an object: nothing to answer (as chats)
   local frs = {}
   for i, p in ipairs(reply.parts) do frs[i] = p.functionResponse end
   return self:_send({ toolResponse = { functionResponses = frs } })
