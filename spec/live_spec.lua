@@ -437,6 +437,16 @@ describe("client.live (blocking)", function()
     s:close()
   end)
 
+  it("hands on a toolCall whose calls are not objects, with Lua handlers and nothing to answer", function()
+    live_faults({ { type = "raw", op = 1, data = b64('{"toolCall": {"functionCalls": ["nonsense"]}}') } })
+    local tools = gemini.tools.functions{ { name = "get_weather", handler = function() return "sunny" end } }
+    local s = assert(c.live:connect{ model = MODEL, config = { tools = { tools } } })
+    local msg = assert(s:receive_next())
+    assert.same({ "nonsense" }, msg.tool_call.functionCalls)
+    s:close()
+    assert.are.equal(1, #entry().ws_messages)   -- the setup alone: no toolResponse
+  end)
+
   it("raises a closed session's error from receive() and ignores a second close()", function()
     local s = assert(c.live:connect{ model = MODEL })
     s:close()

@@ -63,6 +63,7 @@ local core = require("gemini.core")
 local errors = require("gemini.errors")
 local json = require("gemini.json")
 local request = require("gemini.request")
+local response = require("gemini.response")
 local vertex = require("gemini.vertex")
 
 local M = {}
@@ -262,13 +263,7 @@ end
 -- out); nil when it has none.
 -- @local
 function getters.text(m)
-  local out
-  for _, p in ipairs(model_parts(m) or {}) do
-    if type(p) == "table" and type(p.text) == "string" and not p.thought then
-      out = (out or "") .. p.text
-    end
-  end
-  return out
+  return response.parts_text(model_parts(m), false)
 end
 
 --- The inline data (audio) of the message's model turn, decoded and
@@ -511,6 +506,7 @@ function Session:_run_handlers(msg)
   local parts = {}
   for i, fc in ipairs(calls) do parts[i] = { functionCall = fc } end
   local reply = afc.respond({ parts = parts }, self.handlers)
+  if not reply then return true end   -- no call is an object: nothing to answer (as chats)
   local frs = {}
   for i, p in ipairs(reply.parts) do frs[i] = p.functionResponse end
   return self:_send({ toolResponse = { functionResponses = frs } })

@@ -27,9 +27,10 @@ local function field(t, k)
   return nil
 end
 
--- Text of candidate 0, thought parts (want_thought) or answer parts.
-local function joined_text(res, want_thought)
-  local parts = parts0(res)
+--- The text of a list of parts (or nil), thought parts (want_thought) or
+-- answer parts, joined; nil when none (also a Live message's `text`).
+-- @local
+function M.parts_text(parts, want_thought)
   if not parts then return nil end
   -- One matching part (the usual chunk) is returned as is: no list, no concat.
   local first, out
@@ -46,6 +47,11 @@ local function joined_text(res, want_thought)
   end
   if out then return table.concat(out) end
   return first
+end
+
+-- Text of candidate 0, thought parts (want_thought) or answer parts.
+local function joined_text(res, want_thought)
+  return M.parts_text(parts0(res), want_thought)
 end
 
 local getters = {}

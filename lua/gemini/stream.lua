@@ -165,8 +165,6 @@ local function merge_parts(texts, parts, cparts, calls)
   while p ~= nil do
     local last = parts[#parts]
     local b = last and texts[last]
-    local into = open_call(last)
-    local fc = type(p) == "table" and p.functionCall
     if b and type(p) == "table" and next(p, next(p)) == nil and type(p.text) == "string"
       and last.thought ~= true then
       b:add(p.text)                           -- the usual chunk: `{text = ...}` alone
@@ -175,19 +173,24 @@ local function merge_parts(texts, parts, cparts, calls)
       and not (p.thoughtSignature and last.thoughtSignature) then
       b:add(p.text)
       if p.thoughtSignature then last.thoughtSignature = p.thoughtSignature end
-    elseif into and type(fc) == "table" and (fc.name == nil or fc.name == into.name) then
-      fold_call(into, fc)
     elseif type(p) == "table" then
-      local np = {}
-      for k, v in next, p do np[k] = v end
-      if type(fc) == "table" and (fc.willContinue == true or fc.partialArgs ~= nil) then
-        -- A call in pieces: its own copy (the chunk keeps what it had).
-        np.functionCall = { partialArgs = {} }
-        fold_call(np.functionCall, fc)
-        calls[#calls + 1] = np.functionCall
+      -- (looked at only here: a text chunk pays nothing for calls in pieces)
+      local fc = p.functionCall
+      local into = type(fc) == "table" and open_call(last)
+      if into and (fc.name == nil or fc.name == into.name) then
+        fold_call(into, fc)
+      else
+        local np = {}
+        for k, v in next, p do np[k] = v end
+        if type(fc) == "table" and (fc.willContinue == true or fc.partialArgs ~= nil) then
+          -- A call in pieces: its own copy (the chunk keeps what it had).
+          np.functionCall = { partialArgs = {} }
+          fold_call(np.functionCall, fc)
+          calls[#calls + 1] = np.functionCall
+        end
+        parts[#parts + 1] = np
+        if text_only(np) then texts[np] = core.text_builder(np.text) end
       end
-      parts[#parts + 1] = np
-      if text_only(np) then texts[np] = core.text_builder(np.text) end
     else
       parts[#parts + 1] = p                   -- not a part: kept as sent
     end

@@ -56,14 +56,7 @@ local IDLE_MS = 10 * 60 * 1000
 local CLOSE_WAIT = 2            -- seconds a side gets to answer our close
 local MESSAGES = { clientContent = true, realtimeInput = true, toolResponse = true }
 
--- Whether a comma-separated header value (or list of them) holds `token`.
-local function has_token(v, token)
-  if type(v) == "table" then v = table.concat(v, ",") end
-  for t in (v or ""):gmatch("[^,]+") do
-    if t:match("^%s*(.-)%s*$"):lower() == token then return true end
-  end
-  return false
-end
+local has_token = resty.has_token
 
 --- Why the request is no WebSocket upgrade: nil, or an HTTP status and a
 -- message (RFC 6455 4.2.1).

@@ -51,13 +51,17 @@ local function parse_head(head)
   return status, headers
 end
 
--- Whether a comma-separated header value holds `token` (any case).
-local function has_token(v, token)
+--- Whether a comma-separated header value (or a list of them, as
+-- ngx.req.get_headers gives a repeated header) holds `token` (any case).
+-- @local
+function M.has_token(v, token)
+  if type(v) == "table" then v = table.concat(v, ",") end
   for t in (v or ""):gmatch("[^,]+") do
     if t:match("^%s*(.-)%s*$"):lower() == token then return true end
   end
   return false
 end
+local has_token = M.has_token
 
 -- The same checks, and messages, as src/ws_conn.c's bad_upgrade.
 local function bad_upgrade(h, key)
