@@ -18,7 +18,8 @@ dependencies = {
 external_dependencies = {
   -- library only: luarocks 3.8 does not look in Debian's multiarch include dir
   CURL = { library = "curl" },
-  -- libcrypto (OpenSSL) signs service-account JWTs (src/sign.c)
+  -- libcrypto (OpenSSL): service-account JWT signatures (src/sign.c), the
+  -- WebSocket handshake's SHA-1 and frame masks of the Live API (src/ws.c)
   CRYPTO = { library = "crypto", header = "openssl/evp.h" },
 }
 build = {

@@ -350,6 +350,17 @@ describe("gemini-lua", function()
       assert.equal(0, run({ "hi" }, { env = { GEMINI_API_KEY = false, GOOGLE_API_KEY = KEY } }).code)
     end)
 
+    it("2 without a key when the environment turns Vertex AI mode off again, as the library reads it", function()
+      -- GOOGLE_GENAI_USE_ENTERPRISE wins over GOOGLE_GENAI_USE_VERTEXAI:
+      -- false there is the Gemini API, which needs a key.
+      local r = run({ "hi" }, { env = { GEMINI_API_KEY = false, GOOGLE_GENAI_USE_VERTEXAI = "true",
+        GOOGLE_GENAI_USE_ENTERPRISE = "false", GOOGLE_CLOUD_PROJECT = "p" } })
+      assert.equal(2, r.code)
+      assert.equal("gemini-lua: no API key: set GEMINI_API_KEY (or GOOGLE_API_KEY)\n"
+        .. "Try 'gemini-lua --help'.\n", r.err)
+      assert.equal(0, #m:log())
+    end)
+
     it("1 for an API error once the retries are spent, its kind and code on stderr", function()
       m:faults{ { type = "status", code = 500, times = 2 } }
       local r = run{ "--retries", "1", "hi" }
